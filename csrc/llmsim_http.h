@@ -1,0 +1,313 @@
+/* HTTP/1.1 request checks that picohttpparser (2015) does not make, and a hardened
+ * incremental chunked-body decoder.
+ *
+ * picohttpparser accepts `Host : x`, `X Y: x`, DEL in names, method `G(T` and keeps trailing
+ * spaces in values; everything it hands back is revalidated here against RFC 9110/9112.
+ * All functions are allocation-free and never read outside [buf, buf + len).
+ */
+#ifndef LLMSIM_HTTP_H
+#define LLMSIM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA */
+static inline int llmsim_is_tchar(unsigned char c)
+{
+    static const uint32_t bits[8] = {
+        0x00000000u,             /* 0x00-0x1f: controls */
+        0x03ff6cfau,             /* 0x20-0x3f: ! # $ % & ' * + - . 0-9 */
+        0xc7fffffeu,             /* 0x40-0x5f: A-Z ^ _ */
+        0x57ffffffu,             /* 0x60-0x7f: ` a-z | ~ */
+        0, 0, 0, 0,
+    };
+    return (bits[c >> 5] >> (c & 31)) & 1u;
+}
+
+/* 1 when [s, s+n) is a non-empty RFC 9110 token. */
+static inline int llmsim_is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!llmsim_is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* 1 when a field value holds only VCHAR, obs-text, SP and HTAB (no CTL, no DEL). */
+static inline int llmsim_is_field_value(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* 1 when an origin-form request target is acceptable: starts with '/', no CTL, SP or DEL. */
+static inline int llmsim_is_origin_target(const char *s, size_t n)
+{
+    if (n == 0 || s[0] != '/')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* Trim SP and HTAB from both ends of [*s, *s + *n). */
+static inline void llmsim_trim_ows(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n;
+    while (len && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        len--;
+    }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    *s = p;
+    *n = len;
+}
+
+static inline unsigned char llmsim_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
+}
+
+/* 1 when [s, s+n) equals the lowercase ASCII `lower` ignoring case. */
+static inline int llmsim_ieq(const char *s, size_t n, const char *lower, size_t lower_len)
+{
+    if (n != lower_len)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (llmsim_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+            return 0;
+    return 1;
+}
+
+/* 1 when the comma-separated list value contains the token `lower` (case-insensitive). */
+static inline int llmsim_list_has(const char *s, size_t n, const char *lower, size_t lower_len)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && s[i] != ',')
+            i++;
+        const char *item = s + start;
+        size_t item_len = i - start;
+        llmsim_trim_ows(&item, &item_len);
+        if (llmsim_ieq(item, item_len, lower, lower_len))
+            return 1;
+        i++; /* skip the comma */
+    }
+    return 0;
+}
+
+/* Content-Length: 1 to 18 digits, nothing else. Returns the value, or -1 when malformed. */
+static inline int64_t llmsim_parse_content_length(const char *s, size_t n)
+{
+    if (n == 0 || n > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    return v;
+}
+
+/* ---- chunked transfer coding (RFC 9112 §7.1), decoded in place ----------------------- */
+
+enum {
+    LLMSIM_CHUNK_SIZE = 0,   /* reading hex digits of a chunk size */
+    LLMSIM_CHUNK_EXT,        /* after ';': chunk extension up to CR */
+    LLMSIM_CHUNK_SIZE_LF,    /* CR seen after the size line, LF expected */
+    LLMSIM_CHUNK_DATA,       /* copying chunk data */
+    LLMSIM_CHUNK_DATA_CR,    /* CR expected after data */
+    LLMSIM_CHUNK_DATA_LF,    /* LF expected after data */
+    LLMSIM_CHUNK_TRAILER,    /* at the start of a trailer line (or the final CRLF) */
+    LLMSIM_CHUNK_TRAILER_LINE, /* inside a trailer field line */
+    LLMSIM_CHUNK_TRAILER_LF, /* CR seen ending a trailer line, LF expected */
+    LLMSIM_CHUNK_END_LF,     /* CR of the final empty line seen, LF expected */
+    LLMSIM_CHUNK_DONE,
+};
+
+#define LLMSIM_CHUNK_ERR_MALFORMED (-1)
+#define LLMSIM_CHUNK_ERR_TOO_LARGE (-3)
+#define LLMSIM_CHUNK_INCOMPLETE (-2)
+
+typedef struct {
+    uint64_t remaining;   /* data bytes left in the current chunk */
+    size_t src;           /* next unread byte, from the body start */
+    size_t dst;           /* decoded bytes so far (written at body start) */
+    uint32_t digits;      /* hex digits of the current size */
+    uint32_t chunks;      /* chunks seen */
+    uint32_t line_bytes;  /* bytes of the current extension or trailer line */
+    uint32_t trailer_bytes;
+    int state;
+} llmsim_chunked_t;
+
+static inline void llmsim_chunked_init(llmsim_chunked_t *d)
+{
+    memset(d, 0, sizeof(*d));
+}
+
+static inline int llmsim_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = llmsim_lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decode the chunked body at buf[0..len) in place: decoded data is moved to buf[0..d->dst).
+ * Resumable: call again with the same buf start and a larger len as more bytes arrive.
+ * Returns the number of body bytes consumed (>= 0) once the body is complete,
+ * LLMSIM_CHUNK_INCOMPLETE when more input is needed, LLMSIM_CHUNK_ERR_MALFORMED, or
+ * LLMSIM_CHUNK_ERR_TOO_LARGE when the decoded size would pass max_body or the chunk count
+ * max_chunks. Extensions are skipped (bounded), trailer fields are skipped (bounded). */
+static inline long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, size_t len,
+                                              uint64_t max_body, uint32_t max_chunks)
+{
+    const uint32_t max_line = 4096;
+    const uint32_t max_trailer = 16384;
+    while (d->src < len) {
+        unsigned char c = (unsigned char)buf[d->src];
+        switch (d->state) {
+        case LLMSIM_CHUNK_SIZE: {
+            int v = llmsim_hexval(c);
+            if (v >= 0) {
+                if (d->digits >= 16)
+                    return LLMSIM_CHUNK_ERR_MALFORMED;
+                if (d->digits == 0)
+                    d->remaining = 0;
+                d->remaining = (d->remaining << 4) | (uint64_t)v;
+                d->digits++;
+                d->src++;
+                break;
+            }
+            if (d->digits == 0)
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            if (d->remaining > max_body - d->dst)
+                return LLMSIM_CHUNK_ERR_TOO_LARGE;
+            if (c == ';' || c == ' ' || c == '\t') {
+                d->state = LLMSIM_CHUNK_EXT;
+                d->line_bytes = 0;
+            } else if (c == '\r') {
+                d->state = LLMSIM_CHUNK_SIZE_LF;
+            } else {
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            }
+            d->src++;
+            break;
+        }
+        case LLMSIM_CHUNK_EXT:
+            if (c == '\r') {
+                d->state = LLMSIM_CHUNK_SIZE_LF;
+            } else if ((c < 0x20 && c != '\t') || c == 0x7f || ++d->line_bytes > max_line) {
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            }
+            d->src++;
+            break;
+        case LLMSIM_CHUNK_SIZE_LF:
+            if (c != '\n')
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            d->digits = 0;
+            if (++d->chunks > max_chunks)
+                return LLMSIM_CHUNK_ERR_TOO_LARGE;
+            d->state = d->remaining ? LLMSIM_CHUNK_DATA : LLMSIM_CHUNK_TRAILER;
+            break;
+        case LLMSIM_CHUNK_DATA: {
+            size_t avail = len - d->src;
+            size_t take = d->remaining < avail ? (size_t)d->remaining : avail;
+            if (d->dst != d->src)
+                memmove(buf + d->dst, buf + d->src, take);
+            d->dst += take;
+            d->src += take;
+            d->remaining -= take;
+            if (d->remaining == 0)
+                d->state = LLMSIM_CHUNK_DATA_CR;
+            break;
+        }
+        case LLMSIM_CHUNK_DATA_CR:
+            if (c != '\r')
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            d->state = LLMSIM_CHUNK_DATA_LF;
+            break;
+        case LLMSIM_CHUNK_DATA_LF:
+            if (c != '\n')
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            d->state = LLMSIM_CHUNK_SIZE;
+            break;
+        case LLMSIM_CHUNK_TRAILER:
+            if (c == '\r') {
+                d->state = LLMSIM_CHUNK_END_LF;
+            } else if (llmsim_is_tchar(c)) {
+                d->state = LLMSIM_CHUNK_TRAILER_LINE;
+                d->line_bytes = 1;
+            } else {
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            }
+            d->src++;
+            if (++d->trailer_bytes > max_trailer)
+                return LLMSIM_CHUNK_ERR_TOO_LARGE;
+            break;
+        case LLMSIM_CHUNK_TRAILER_LINE:
+            if (c == '\r') {
+                d->state = LLMSIM_CHUNK_TRAILER_LF;
+            } else if ((c < 0x20 && c != '\t') || c == 0x7f || ++d->line_bytes > max_line) {
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            }
+            d->src++;
+            if (++d->trailer_bytes > max_trailer)
+                return LLMSIM_CHUNK_ERR_TOO_LARGE;
+            break;
+        case LLMSIM_CHUNK_TRAILER_LF:
+            if (c != '\n')
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            d->state = LLMSIM_CHUNK_TRAILER;
+            break;
+        case LLMSIM_CHUNK_END_LF:
+            if (c != '\n')
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            d->state = LLMSIM_CHUNK_DONE;
+            return (long long)d->src;
+        default:
+            return (long long)d->src;
+        }
+    }
+    return d->state == LLMSIM_CHUNK_DONE ? (long long)d->src : LLMSIM_CHUNK_INCOMPLETE;
+}
+
+/* ---- response head formatting ----------------------------------------------------------- */
+
+/* Write the decimal form of v at p; returns the number of bytes written (at most 20). */
+static inline size_t llmsim_fmt_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}
+
+#endif /* LLMSIM_HTTP_H */
