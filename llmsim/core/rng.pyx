@@ -72,6 +72,12 @@ def subkey(key, uint32_t domain):
     return llmsim_rng_subkey(_u64(key), domain)
 
 
+def text_stream(key):
+    """The stream a request's handler draws its own choices (text) from: a sub-key of the
+    request key independent of every timing draw."""
+    return Stream(llmsim_rng_subkey(_u64(key), DOMAIN_TEXT))
+
+
 def hash64(const unsigned char[::1] data, seed=0):
     """Keyed 64-bit hash of a bytes-like object (not cryptographic)."""
     cdef const unsigned char *p = &data[0] if data.shape[0] else NULL
