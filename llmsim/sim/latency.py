@@ -382,7 +382,9 @@ def load_catalog(config, path="config: latency"):
             else:
                 base = spec.get("extends", name if name in BUILTIN else "standard") \
                     if isinstance(spec, dict) else "standard"
-                base_profile = resolve(base, f"{ppath}: extends")
+                # a profile named like a built-in one extends the built-in one
+                base_profile = BUILTIN[name] if base == name and name in BUILTIN \
+                    else resolve(base, f"{ppath}: extends")
                 profiles[name] = parse_profile(name, spec, base_profile, ppath)
             resolving.pop()
             done.add(name)
