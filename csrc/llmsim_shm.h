@@ -24,7 +24,7 @@
 
 #define LLMSIM_SHM_VERSION 1u
 #define LLMSIM_MAX_WORKERS 256
-#define LLMSIM_MAX_ROUTES 64 /* route ids are masked into 0..63 */
+#define LLMSIM_MAX_ROUTES 64 /* ids 0..62 are routes; 63 and anything above: unmatched */
 #define LLMSIM_STATUS_CLASSES 6 /* 1xx 2xx 3xx 4xx 5xx other */
 
 /* Histogram buckets, in nanoseconds, each holding observations in (lower, upper]:
@@ -100,7 +100,6 @@ typedef struct {
 } llmsim_snapshot_t;
 
 _Static_assert(sizeof(llmsim_worker_t) % 64 == 0, "worker blocks must not share cache lines");
-_Static_assert((LLMSIM_MAX_ROUTES & (LLMSIM_MAX_ROUTES - 1)) == 0, "route mask");
 
 #define LLMSIM__RELAXED memory_order_relaxed
 
@@ -136,13 +135,15 @@ static inline void llmsim_observe(llmsim_hist_t *h, uint64_t ns)
     llmsim__add(&h->sum_ns, ns);
 }
 
-/* status 100..599 counts as 1xx..5xx, anything else as "other". */
+/* status 100..599 counts as 1xx..5xx, anything else as "other"; a route id outside 0..62
+ * (the router's -1 included, as unsigned) counts as route 63, "unmatched". */
 static inline void llmsim_count_request(llmsim_worker_t *w, unsigned route, int status,
                                         uint64_t duration_ns)
 {
     unsigned cls = (unsigned)(status / 100) - 1u;
     cls = cls < LLMSIM_STATUS_CLASSES - 1 ? cls : LLMSIM_STATUS_CLASSES - 1;
-    llmsim__add(&w->requests[route & (LLMSIM_MAX_ROUTES - 1)][cls], 1);
+    route = route < LLMSIM_MAX_ROUTES ? route : LLMSIM_MAX_ROUTES - 1;
+    llmsim__add(&w->requests[route][cls], 1);
     llmsim_observe(&w->request_duration, duration_ns);
 }
 
