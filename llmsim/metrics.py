@@ -41,7 +41,7 @@ def _header(out: list, name: str, kind: str, text: str) -> None:
 
 def _route_labels(route_id: int, route_names: list) -> str:
     """route="openai.chat_completions" with provider="openai" (the text before the dot)."""
-    name = route_names[route_id] if route_id < len(route_names) else str(route_id)
+    name = route_names[route_id] if route_id < len(route_names) else "none.unmatched"
     provider = name.partition(".")[0] if "." in name else ""
     return f'provider="{_label(provider)}",route="{_label(name)}"'
 
