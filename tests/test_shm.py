@@ -2,7 +2,6 @@
 runtime switches, the Prometheus text, and that the C headers compile on their own."""
 
 import bisect
-import gc
 import importlib.util
 import math
 import os
@@ -154,27 +153,6 @@ def test_two_forked_writers_sum_in_the_parent(probe):
     assert duration["sum_ns"] == 5000 * 1500 + 3000 * 2_000_000 + 2000 * 10
     assert duration["buckets"][shm.BUCKET_UPPER_NS.index(1536)] == 5000  # (1280, 1536]
     assert duration["buckets"][0] == 2000
-
-
-def test_worker_metrics_handle_from_python():
-    m = shm.Segment.create(2).worker_metrics(1)   # the handle keeps the mapping alive
-    gc.collect()
-    m.conn_opened()
-    m.conn_opened()
-    m.conn_closed()
-    m.request(4, 201, 3000, 120, 450)
-    m.request(-1, 404, -5, 80, 90)                # unmatched route, clock skew: 0 ns
-    m.parse_error()
-    snap = m.segment.snapshot()
-    assert snap["requests"] == {(4, "2xx"): 1, (63, "4xx"): 1}
-    assert (snap["bytes_in"], snap["bytes_out"], snap["parse_errors"]) == (200, 540, 1)
-    assert snap["open_connections"] == 1
-    assert snap["request_duration"]["sum_ns"] == 3000
-    assert snap["request_duration"]["buckets"][0] == 1
-    with pytest.raises(IndexError):
-        m.segment.worker_metrics(2)
-    with pytest.raises(TypeError):
-        shm.WorkerMetrics()
 
 
 def test_status_classes_and_unmatched_route(probe):

@@ -1,13 +1,12 @@
 # C declarations of csrc/llmsim_shm.h and the Segment that owns the shared mapping.
 #
 # Hot path (connection, scheduler), once per worker at start:
-#     cdef WorkerMetrics m = segment.worker_metrics(index)
-# then C calls with no Python involved, either the methods below (typed `WorkerMetrics`
-# receiver: direct calls) or the inline C API on the block:
-#     llmsim_observe(&m.blk.ttft, ns)    llmsim_add_tokens(m.blk, n)
-#     llmsim_chaos_enabled(m.segment.hdr) ...
-# A raw block pointer is valid only while its Segment lives: WorkerMetrics holds one.
-cimport cython
+#     cdef llmsim_worker_t *blk = segment.worker(index)      # NULL if index is out of range
+# then, with no Python involved:
+#     llmsim_count_request(blk, route, status, duration_ns)
+#     llmsim_observe(&blk.ttft, ns)  (also &blk.itl, &blk.e2e)
+#     llmsim_chaos_enabled(segment.hdr) ...
+# Keep a reference to the Segment for as long as `blk` is used: the mapping dies with it.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cdef extern from "llmsim_shm.h" nogil:
@@ -100,16 +99,3 @@ cdef class Segment:
     cdef llmsim_shm_t *hdr
     cdef llmsim_worker_t *worker(self, int i) noexcept
     cdef llmsim_worker_t *_slot(self, int i) except NULL    # worker() or IndexError
-
-
-@cython.final
-cdef class WorkerMetrics:
-    """One worker's block; Segment.worker_metrics(i) makes it, Python may call it too."""
-    cdef llmsim_worker_t *blk
-    cdef readonly Segment segment
-
-    cpdef void request(self, int route, int status, int64_t duration_ns, uint64_t bytes_in,
-                       uint64_t bytes_out) noexcept
-    cpdef void conn_opened(self) noexcept
-    cpdef void conn_closed(self) noexcept
-    cpdef void parse_error(self) noexcept

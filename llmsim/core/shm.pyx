@@ -9,9 +9,8 @@ is the cold side: slot bookkeeping for the master, sums for /metrics, the admin 
 import logging
 import os
 
-cimport cython
 from libc.errno cimport errno
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from posix.mman cimport (MAP_ANONYMOUS, MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE,
                          mmap, munmap)
 
@@ -117,13 +116,6 @@ cdef class Segment:
         cdef uint64_t now = llmsim_now_ns()
         return (now - beat) / 1e9 if now > beat else 0.0
 
-    def worker_metrics(self, int i):
-        """The hot-path handle on slot i's block (the worker in slot i, after fork)."""
-        cdef WorkerMetrics m = WorkerMetrics.__new__(WorkerMetrics)
-        m.blk = self._slot(i)
-        m.segment = self
-        return m
-
     def reset_worker(self, int i):
         """Empty slot i for its next worker, keeping its counts in the node totals.
 
@@ -216,29 +208,3 @@ cdef class Segment:
     @config_generation.setter
     def config_generation(self, uint64_t generation):
         llmsim_set_config_generation(self.hdr, generation)
-
-
-@cython.final
-cdef class WorkerMetrics:
-    """Counters of one worker block; every call is a few relaxed stores into shared memory."""
-
-    def __init__(self):
-        raise TypeError("use Segment.worker_metrics(index)")
-
-    cpdef void request(self, int route, int status, int64_t duration_ns, uint64_t bytes_in,
-                       uint64_t bytes_out) noexcept:
-        """An answered request: route id (-1 or any id >= 63 counts as route 63, unmatched),
-        HTTP status, ns from its first byte to its answer, bytes read and written."""
-        llmsim_count_request(self.blk, <unsigned>route, status,
-                             <uint64_t>duration_ns if duration_ns > 0 else 0)
-        llmsim_add_bytes_in(self.blk, bytes_in)
-        llmsim_add_bytes_out(self.blk, bytes_out)
-
-    cpdef void conn_opened(self) noexcept:
-        llmsim_conn_opened(self.blk)
-
-    cpdef void conn_closed(self) noexcept:
-        llmsim_conn_closed(self.blk)
-
-    cpdef void parse_error(self) noexcept:
-        llmsim_parse_error(self.blk)
