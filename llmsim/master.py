@@ -199,7 +199,9 @@ class Master:
         return self.exit_code
 
     def _new_segment(self, slots):
+        # Twice the slots: a replacement worker never shares a block with the one it replaces.
         self.segment = Segment.create(2 * slots)
+        self.segment.expected_workers = slots
         self.free_blocks = set(range(2 * slots))
 
     def _install_signals(self):
@@ -343,9 +345,10 @@ class Master:
     # ---- workers ------------------------------------------------------------------------
 
     def _spawn(self, gen, slot):
-        if not self.free_blocks:   # a reload grew the worker count beyond the segment
-            log.info("shared memory grows to %d workers; its counters restart", len(gen.cpus))
-            self._new_segment(len(gen.cpus))
+        if not self.free_blocks:   # a reload grew the worker count: more blocks, same totals
+            old = self.segment.nworkers
+            self.segment.resize(2 * len(gen.cpus))
+            self.free_blocks = set(range(old, self.segment.nworkers))
         block = min(self.free_blocks)
         self.segment.reset_worker(block)
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
@@ -443,6 +446,7 @@ class Master:
             return
         logging.getLogger().setLevel(config.log_level.upper())
         self.previous, self.current = self.current, gen
+        self.segment.expected_workers = len(gen.cpus)
 
     def _finish_reload(self):
         if not self.previous or not self._all_serving():
