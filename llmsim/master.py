@@ -239,6 +239,9 @@ class Master:
                 self._fill_slots()
                 self._finish_reload()
                 self._check_ready()
+                if self.reload_again and not self._reload_busy():
+                    self.reload_again = False
+                    self._reload()
             self._sleep()
 
     def _sleep(self):
@@ -288,16 +291,21 @@ class Master:
 
     def _exited(self, worker, code):
         if self.stopping or worker.retiring:
-            log.debug("%s %s", worker, _describe(code))
+            log.info("%s %s", worker, _describe(code))
             return
         if worker.gen is not self.current:
             log.warning("%s %s while being replaced", worker, _describe(code))
             return
-        if code == BOOT_ERROR:
+        starting = not self.ready or self.previous is not None
+        if code == BOOT_ERROR or (starting and worker.serving_since is None):
+            # Cannot boot, or died before serving while starting or reloading: a respawn
+            # would most likely fail the same way.
+            reason = (f"worker {worker.slot} failed to boot (exit {BOOT_ERROR})" if code == BOOT_ERROR
+                      else f"worker {worker.slot} {_describe(code)} before serving")
             if self.previous:
-                self._abort_reload(f"{worker} failed to boot (exit {BOOT_ERROR})")
+                self._abort_reload(reason)
             else:
-                log.error("worker %d failed to boot (exit %d); stopping", worker.slot, BOOT_ERROR)
+                log.error("%s; stopping", reason)
                 self.exit_code = BOOT_ERROR
                 self._stop(graceful=False)
             return
@@ -427,9 +435,13 @@ class Master:
 
     # ---- reload -------------------------------------------------------------------------
 
+    def _reload_busy(self):
+        """A reload is under way, or the workers it replaced still drain (and hold blocks)."""
+        return self.previous is not None or any(w.retiring for w in self.workers.values())
+
     def _reload(self):
-        if self.previous:
-            log.info("SIGHUP: a reload is in progress; reloading again when it completes")
+        if self._reload_busy():
+            log.info("SIGHUP: the last reload is still completing; reloading again after it")
             self.reload_again = True
             return
         log.info("SIGHUP: reloading %s", self.config_path or "the configuration")
@@ -458,9 +470,6 @@ class Master:
         self.config = self.current.config
         log.info("reloaded: %d workers serving", len(self.current.cpus))
         notify.notify("READY=1", self._status())
-        if self.reload_again:
-            self.reload_again = False
-            self._reload()
 
     def _abort_reload(self, reason):
         log.error("reload failed: %s; keeping the running workers", reason)
