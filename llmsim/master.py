@@ -191,14 +191,17 @@ class Master:
         try:
             self.segment = Segment.create(len(self.current.cpus))
             self._install_signals()
-            setproctitle(f"llmsim: master {self.config.host}:{self.config.port} "
-                         f"({len(self.current.cpus)} workers)")
+            self._set_title()
             log.info("llmsim master pid %d: %d workers on http://%s:%d", os.getpid(),
                      len(self.current.cpus), self.config.host, self.config.port)
             self._loop()
         finally:
             self._cleanup()
         return self.exit_code
+
+    def _set_title(self):
+        setproctitle(f"llmsim: master {self.config.host}:{self.config.port} "
+                     f"({len(self.current.cpus)} workers)")
 
     def _install_signals(self):
         read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -480,6 +483,7 @@ class Master:
                 worker.signal(signal.SIGTERM)
         old.close_sockets(keep=self.current.sockets)
         self.config = self.current.config
+        self._set_title()
         log.info("reloaded: %d workers serving", len(self.current.cpus))
         notify.notify("READY=1", self._status())
 
