@@ -40,7 +40,7 @@ FLAGS = {
 }
 
 # Core modules `serve` needs; any other compiled module found in llmsim/core is loaded too.
-REQUIRED_CORE = ("buildinfo", "http", "shm")
+REQUIRED_CORE = ("buildinfo", "http", "router", "connection", "stream", "shm")
 
 CORE_HINT = "reinstall with a C compiler (pip install --force-reinstall llmsim)"
 
