@@ -190,6 +190,7 @@ class Master:
         self.current = Generation.open(self.config)
         try:
             self.segment = Segment.create(len(self.current.cpus))
+            self.segment.expected_workers = len(self.current.cpus)   # GET /ready
             self._install_signals()
             self._set_title()
             log.info("llmsim master pid %d: %d workers on http://%s:%d", os.getpid(),
@@ -483,6 +484,7 @@ class Master:
                 worker.signal(signal.SIGTERM)
         old.close_sockets(keep=self.current.sockets)
         self.config = self.current.config
+        self.segment.expected_workers = len(self.current.cpus)
         self._set_title()
         log.info("reloaded: %d workers serving", len(self.current.cpus))
         notify.notify("READY=1", self._status())

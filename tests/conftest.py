@@ -1,10 +1,8 @@
 """Shared fixtures: a free loopback port, and real `llmsim serve` processes.
 
-`server` is a running `python -I -m llmsim serve --port P --workers 2 ARGS` (the installed
-package, never the repo directory), ready once GET /health answered 200 within a start-up
-deadline. ARGS and extra environment come from `@pytest.mark.server_args(*args, env={...})`.
-`server_factory(*args, env=None, port=None, wait=True)` starts more, or ones that must fail.
-Every server a test started is stopped by PID at teardown.
+`server(*args, env=None)` starts `python -I -m llmsim serve --port P *args` (the installed
+package, never the repo directory), waits until GET /health answers 200 (start-up deadline),
+and returns a `Server`. Every server started by a test is stopped by PID at teardown.
 """
 
 import os
@@ -105,23 +103,14 @@ class Server:
                 pass
 
 
-DEFAULT_ARGS = ("--workers", "2")   # small and fixed, whatever the machine's CPU count
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "server_args(*args, env=None): extra `llmsim serve` arguments and "
-                   "environment for the `server` fixture")
-
-
 @pytest.fixture
 def port():
     return free_port()
 
 
 @pytest.fixture
-def server_factory(tmp_path):
-    """Factory: server_factory(*args, env=None, port=None, wait=True) -> Server."""
+def server(tmp_path):
+    """Factory: server(*args, env=None, port=None, wait=True) -> Server."""
     started = []
 
     def start(*args, env=None, port=None, wait=True):
@@ -147,12 +136,3 @@ def server_factory(tmp_path):
     yield start
     for srv in started:
         srv.stop()
-
-
-@pytest.fixture
-def server(request, server_factory):
-    """A running server: DEFAULT_ARGS, then the test's @pytest.mark.server_args."""
-    marker = request.node.get_closest_marker("server_args")
-    args = marker.args if marker else ()
-    env = marker.kwargs.get("env") if marker else None
-    return server_factory(*DEFAULT_ARGS, *args, env=env)

@@ -29,8 +29,8 @@ def expected_titles(cpus):
     return sorted(f"llmsim: worker {i} cpu {c}" for i, c in enumerate(cpus))
 
 
-def test_workers_have_titles_and_distinct_pinned_cpus(server_factory):
-    srv = server_factory("--workers", WORKERS)
+def test_workers_have_titles_and_distinct_pinned_cpus(server):
+    srv = server("--workers", WORKERS)
     want = expected_titles(CPUS[:WORKERS])
     wait_for(lambda: titles(srv) == want, 10, f"worker titles {want}")
     assert " ".join(psutil.Process(srv.pid).cmdline()).startswith(
@@ -43,31 +43,31 @@ def test_workers_have_titles_and_distinct_pinned_cpus(server_factory):
     assert sorted(pinned.values()) == CPUS[:WORKERS]
 
 
-def test_affinity_off_leaves_workers_unpinned(server_factory):
-    srv = server_factory("--workers", 1, "--cpu-affinity", "off")
+def test_affinity_off_leaves_workers_unpinned(server):
+    srv = server("--workers", 1, "--cpu-affinity", "off")
     wait_for(lambda: titles(srv) == ["llmsim: worker 0"], 10, "an unpinned worker title")
     (pid,) = srv.workers()
     assert sorted(psutil.Process(pid).cpu_affinity()) == CPUS
 
 
-def test_port_in_use_fails_fast(server_factory, port):
+def test_port_in_use_fails_fast(server, port):
     with socket.socket() as other:
         other.bind(("127.0.0.1", port))
         other.listen()
-        srv = server_factory("--workers", 1, port=port, wait=False)
+        srv = server("--workers", 1, port=port, wait=False)
         assert srv.wait_exit() == 1
     assert f"llmsim: port {port} on 127.0.0.1 is already in use" in srv.output()
 
 
-def test_port_taken_by_another_llmsim_fails_fast(server_factory):
-    first = server_factory("--workers", 1)
-    second = server_factory("--workers", 1, port=first.port, wait=False)
+def test_port_taken_by_another_llmsim_fails_fast(server):
+    first = server("--workers", 1)
+    second = server("--workers", 1, port=first.port, wait=False)
     assert second.wait_exit() == 1
     assert f"port {first.port} on 127.0.0.1 is already in use" in second.output()
     assert first.healthy()
 
 
-def test_worker_that_cannot_boot_stops_the_master(server_factory, tmp_path, port):
+def test_worker_that_cannot_boot_stops_the_master(server, tmp_path, port):
     # A real cause: so few file descriptors that the master starts but no worker can make
     # its event loop. The master must stop with the reason instead of respawning forever.
     def few_fds():
@@ -90,8 +90,8 @@ def test_worker_that_cannot_boot_stops_the_master(server_factory, tmp_path, port
     assert "respawning" not in err
 
 
-def test_killed_worker_is_respawned(server_factory):
-    srv = server_factory("--workers", WORKERS)
+def test_killed_worker_is_respawned(server):
+    srv = server("--workers", WORKERS)
     want = expected_titles(CPUS[:WORKERS])
     wait_for(lambda: titles(srv) == want, 10, "all workers")
     victim, title = sorted(srv.workers().items())[0]
@@ -105,8 +105,8 @@ def test_killed_worker_is_respawned(server_factory):
     assert f"(pid {victim}, cpu" in srv.output() and "was killed by SIGKILL; respawning" in srv.output()
 
 
-def test_hung_worker_is_killed_and_replaced(server_factory):
-    srv = server_factory("--workers", 1, "--heartbeat-timeout", 1)
+def test_hung_worker_is_killed_and_replaced(server):
+    srv = server("--workers", 1, "--heartbeat-timeout", 1)
     wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
     (victim,) = srv.workers()
     os.kill(victim, signal.SIGSTOP)   # alive but silent: its heartbeat goes stale
@@ -139,8 +139,8 @@ def refused(port):
         return True
 
 
-def test_term_finishes_the_in_flight_request(server_factory):
-    srv = server_factory("--workers", WORKERS, "--graceful-timeout", 20)
+def test_term_finishes_the_in_flight_request(server):
+    srv = server("--workers", WORKERS, "--graceful-timeout", 20)
     with socket.create_connection(("127.0.0.1", srv.port), timeout=20) as conn:
         conn.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
         client_port = conn.getsockname()[1]
@@ -159,8 +159,8 @@ def test_term_finishes_the_in_flight_request(server_factory):
     assert srv.wait_exit() == 0
 
 
-def test_hup_replaces_workers_without_a_failed_request(server_factory):
-    srv = server_factory("--workers", WORKERS)
+def test_hup_replaces_workers_without_a_failed_request(server):
+    srv = server("--workers", WORKERS)
     wait_for(lambda: len(srv.workers()) == WORKERS, 10, "all workers")
     before = set(srv.workers())
     results, errors = [], []
@@ -191,12 +191,13 @@ def test_hup_replaces_workers_without_a_failed_request(server_factory):
              "the old workers to be replaced")
     assert titles(srv) == expected_titles(CPUS[:WORKERS])
     assert "reloaded: " in srv.output()
+    assert httpx.get(srv.base_url + "/ready").status_code == 200
 
 
-def test_hup_with_a_broken_config_keeps_serving(server_factory, tmp_path):
+def test_hup_with_a_broken_config_keeps_serving(server, tmp_path):
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
-    srv = server_factory("--config", path)
+    srv = server("--config", path)
     wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
     before = set(srv.workers())
     path.write_text("workers: many\n")
@@ -206,25 +207,26 @@ def test_hup_with_a_broken_config_keeps_serving(server_factory, tmp_path):
     assert set(srv.workers()) == before and srv.healthy()
 
 
-def test_hup_applies_a_changed_worker_count(server_factory, tmp_path):
+def test_hup_applies_a_changed_worker_count(server, tmp_path):
     if len(CPUS) < 2:
         pytest.skip("needs two CPUs")
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
-    srv = server_factory("--config", path)
+    srv = server("--config", path)
     wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
     path.write_text("workers: 2\n")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: titles(srv) == expected_titles(CPUS[:2]), 20, "two workers")
     assert srv.healthy()
+    assert httpx.get(srv.base_url + "/ready").status_code == 200
 
 
-def test_sd_notify_ready_and_stopping(server_factory, tmp_path):
+def test_sd_notify_ready_and_stopping(server, tmp_path):
     address = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
         listener.bind(address)
         listener.settimeout(30)
-        srv = server_factory("--workers", WORKERS, env={"NOTIFY_SOCKET": address})
+        srv = server("--workers", WORKERS, env={"NOTIFY_SOCKET": address})
         first = listener.recv(4096).decode().split("\n")
         assert first[0] == "READY=1"
         assert first[1] == f"STATUS=serving on 127.0.0.1:{srv.port} with {WORKERS} workers"
