@@ -154,3 +154,21 @@ def test_cli_refuses_to_serve_without_the_compiled_core(tmp_path):
 def test_cli_version(tmp_path):
     res = run_cli(tmp_path, "version")
     assert res.returncode == 0 and res.stdout.startswith("llmsim ")
+
+
+def test_latency_flags_reach_the_config(tmp_path):
+    from llmsim.cli import build_parser, _load_config
+    config, _ = _load_config(build_parser().parse_args(
+        ["serve", "--no-latency", "--seed", "7", "--ttft", "120ms", "--itl", "8ms~2ms",
+         "--latency-multiplier", "0.5"]))
+    assert (config.no_latency, config.seed, config.ttft, config.itl,
+            config.latency_multiplier) == (True, 7, "120ms", "8ms~2ms", 0.5)
+    config, _ = _load_config(build_parser().parse_args(["serve"]))
+    assert config.no_latency is False and config.seed is None
+
+
+def test_bad_latency_flag_is_a_config_error_naming_the_field():
+    res = subprocess.run([sys.executable, "-I", "-m", "llmsim", "serve", "--itl", "quick"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "itl" in res.stderr and "quick" in res.stderr
