@@ -34,7 +34,7 @@ import llmsim.worker
 from llmsim import config as configuration
 from llmsim import notify, tuning
 from llmsim.core.shm import BOOTING, MAX_WORKERS, SERVING, Segment
-from llmsim.errors import ConfigError, LlmsimError
+from llmsim.errors import LlmsimError
 
 log = logging.getLogger("llmsim.master")
 
@@ -267,7 +267,8 @@ class Master:
         while self.signals:
             signum = self.signals.popleft()
             if signum == signal.SIGTERM:
-                log.info("SIGTERM: graceful stop (up to %.1fs)", self.current.config.graceful_timeout)
+                log.info("SIGTERM: graceful stop (up to %.1fs)",
+                         self.current.config.graceful_timeout)
                 self._stop(graceful=True)
             elif signum in (signal.SIGINT, signal.SIGQUIT):
                 log.info("%s: fast stop", signal.Signals(signum).name)
@@ -302,8 +303,9 @@ class Master:
         if code == BOOT_ERROR or (starting and worker.serving_since is None):
             # Cannot boot, or died before serving while starting or reloading: a respawn
             # would most likely fail the same way.
-            reason = (f"worker {worker.slot} failed to boot (exit {BOOT_ERROR})" if code == BOOT_ERROR
-                      else f"worker {worker.slot} {_describe(code)} before serving")
+            reason = f"worker {worker.slot} " + (
+                f"failed to boot (exit {BOOT_ERROR})" if code == BOOT_ERROR
+                else f"{_describe(code)} before serving")
             if self.previous:
                 self._abort_reload(reason)
             else:

@@ -54,7 +54,9 @@ def nofile(limit, dry_run=False, proc_root="/proc"):
     if raise_hard:
         change += f" (hard {hard} -> {want})"
     if dry_run:
-        return [Line(WOULD_APPLY, change + (" if allowed (CAP_SYS_RESOURCE)" if raise_hard else ""))]
+        if raise_hard:
+            change += " if allowed (CAP_SYS_RESOURCE)"
+        return [Line(WOULD_APPLY, change)]
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, want if raise_hard else hard))
         return [Line(APPLIED, change)]

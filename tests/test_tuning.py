@@ -114,7 +114,8 @@ def test_apply_report_covers_every_step(tmp_path):
     lines = tuning.apply(Config(tune_governor=True), [0], dry_run=True, sys_root=str(tmp_path),
                          proc_root=proc)
     assert [line.text.split(":")[0].split()[0] for line in lines] == [
-        "RLIMIT_NOFILE", "cpu", "net.core.somaxconn=4096", "net.ipv4.ip_local_port_range=32768-60999"]
+        "RLIMIT_NOFILE", "cpu", "net.core.somaxconn=4096",
+        "net.ipv4.ip_local_port_range=32768-60999"]
 
 
 SSE42_SOURCE = r"""
