@@ -33,7 +33,7 @@ from setproctitle import setproctitle
 import llmsim.worker
 from llmsim import config as configuration
 from llmsim import notify, tuning
-from llmsim.core.shm import BOOTING, MAX_WORKERS, SERVING, Segment
+from llmsim.core.shm import BOOTING, DRAINING, MAX_WORKERS, SERVING, Segment
 from llmsim.errors import LlmsimError
 
 log = logging.getLogger("llmsim.master")
@@ -288,6 +288,9 @@ class Master:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
+            if worker.serving_since is None and self.segment.worker_state(worker.block) in (
+                    SERVING, DRAINING):   # it served before this loop noticed
+                worker.serving_since = time.monotonic()
             self.segment.reset_worker(worker.block)
             self._fit_segment()
             self._exited(worker, os.waitstatus_to_exitcode(status))

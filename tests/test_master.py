@@ -25,6 +25,14 @@ def titles(srv):
     return sorted(srv.workers().values())
 
 
+def ready(srv):
+    """GET /ready: every worker serves."""
+    try:
+        return httpx.get(srv.base_url + "/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def expected_titles(cpus):
     return sorted(f"llmsim: worker {i} cpu {c}" for i, c in enumerate(cpus))
 
@@ -93,7 +101,7 @@ def test_worker_that_cannot_boot_stops_the_master(server, tmp_path, port):
 def test_killed_worker_is_respawned(server):
     srv = server("--workers", WORKERS)
     want = expected_titles(CPUS[:WORKERS])
-    wait_for(lambda: titles(srv) == want, 10, "all workers")
+    wait_for(lambda: ready(srv) and titles(srv) == want, 10, "every worker serving")
     victim, title = sorted(srv.workers().items())[0]
     os.kill(victim, signal.SIGKILL)
 
@@ -108,7 +116,7 @@ def test_killed_worker_is_respawned(server):
 
 def test_hung_worker_is_killed_and_replaced(server):
     srv = server("--workers", 1, "--heartbeat-timeout", 1)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     (victim,) = srv.workers()
     os.kill(victim, signal.SIGSTOP)   # alive but silent: its heartbeat goes stale
     try:
@@ -162,7 +170,7 @@ def test_term_finishes_the_in_flight_request(server):
 
 def test_hup_replaces_workers_without_a_failed_request(server):
     srv = server("--workers", WORKERS)
-    wait_for(lambda: len(srv.workers()) == WORKERS, 10, "all workers")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == WORKERS, 10, "every worker serving")
     before = set(srv.workers())
     results, errors = [], []
     done_before_hup = threading.Event()
@@ -192,14 +200,14 @@ def test_hup_replaces_workers_without_a_failed_request(server):
              "the old workers to be replaced")
     assert titles(srv) == expected_titles(CPUS[:WORKERS])
     assert "reloaded: " in srv.output()
-    assert httpx.get(srv.base_url + "/ready").status_code == 200
+    assert ready(srv)
 
 
 def test_hup_with_a_broken_config_keeps_serving(server, tmp_path):
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
     srv = server("--config", path)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     before = set(srv.workers())
     path.write_text("workers: many\n")
     srv.proc.send_signal(signal.SIGHUP)
@@ -214,12 +222,12 @@ def test_hup_applies_a_changed_worker_count(server, tmp_path):
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
     srv = server("--config", path)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     path.write_text("workers: 2\n")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: titles(srv) == expected_titles(CPUS[:2]), 20, "two workers")
     assert srv.healthy()
-    assert httpx.get(srv.base_url + "/ready").status_code == 200
+    assert ready(srv)
 
 
 def test_sd_notify_ready_and_stopping(server, tmp_path):
