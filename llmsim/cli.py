@@ -77,7 +77,8 @@ def _add_config_flags(parser):
     for name, text in FLAGS.items():
         field = configuration.FIELDS[name]
         env = configuration.ENV_PREFIX + name.upper()
-        default = field.default if field.default is not msgspec.NODEFAULT else field.default_factory()
+        default = (field.default if field.default is not msgspec.NODEFAULT
+                   else field.default_factory())
         help_text = f"{text} (env {env}; default {default!r})"
         flag = "--" + name.replace("_", "-")
         if configuration._base_type(field.type) is bool and name.startswith("no_"):

@@ -40,7 +40,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     host: str = "127.0.0.1"
     port: Port = 8080
-    workers: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 0    # 0: one per allowed CPU
+    # 0: one per allowed CPU. At most half the shared-memory blocks (256): a reload runs the
+    # new workers beside the old ones.
+    workers: Annotated[int, msgspec.Meta(ge=0, le=128)] = 0
     cpu_affinity: str = "auto"                                  # "auto" | "off" | "0,2-3"
     backlog: Annotated[int, msgspec.Meta(ge=1)] = 4096
     max_head_bytes: Annotated[int, msgspec.Meta(ge=256)] = 16384

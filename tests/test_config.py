@@ -19,7 +19,8 @@ def write(path, text):
 
 def test_defaults_match_the_interface():
     c = load(None, {}, environ={})
-    assert (c.host, c.port, c.workers, c.cpu_affinity, c.backlog) == ("127.0.0.1", 8080, 0, "auto", 4096)
+    assert (c.host, c.port, c.workers, c.cpu_affinity, c.backlog) == \
+        ("127.0.0.1", 8080, 0, "auto", 4096)
     assert (c.max_head_bytes, c.max_headers, c.max_body_bytes) == (16384, 100, 8388608)
     assert (c.header_timeout, c.body_timeout, c.keepalive_timeout) == (10.0, 30.0, 75.0)
     assert (c.graceful_timeout, c.heartbeat_timeout) == (30.0, 10.0)
