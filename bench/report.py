@@ -25,6 +25,16 @@ def ratio(a, b):
     return statistics.median(a) / statistics.median(b) if statistics.median(b) else float("inf")
 
 
+def ratio_cell(a, b):
+    """Ratio of medians, and the range of the ratios of runs paired in order (the runs were
+    interleaved, so run i of each saw about the same machine)."""
+    text = f"{ratio(a, b):.2f}×"
+    pairs = [x / y for x, y in zip(a, b) if y]
+    if len(pairs) > 1:
+        text += f" ({min(pairs):.2f}–{max(pairs):.2f})"
+    return text
+
+
 def verdict(r, target):
     if target is None:
         return ""
@@ -52,16 +62,15 @@ def wrk_table(results):
     lines = [
         _row(("scenario", "c", "metric", "llmsim median (min–max)", "nginx median (min–max)",
               "llmsim/nginx", "target")),
-        _row(("---",) * 2 + ("---",) * 3 + ("---:", "---")),
+        _row(("---", "---:", "---", "---:", "---:", "---:", "---")),
     ]
     failures = []
     for (name, conns), by_server in results.items():
         mine, base = by_server["llmsim"], by_server["nginx"]
         for key, label, fmt, target in WRK_METRICS:
             a, b = [r[key] for r in mine], [r[key] for r in base]
-            r = ratio(a, b)
             lines.append(_row((name, conns, label, spread(a, fmt), spread(b, fmt),
-                               f"{r:.2f}×", verdict(r, target))))
+                               ratio_cell(a, b), verdict(ratio(a, b), target))))
         err_a, err_b = _errors(mine), _errors(base)
         if err_a != "none" or err_b != "none":
             lines.append(_row((name, conns, "**FAILED: errors**", err_a, err_b, "", "")))

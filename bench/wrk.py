@@ -6,6 +6,9 @@ import subprocess
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "request.lua")
 MARK = "BENCH_RESULT "
+# wrk's error counters; "status" counts answers with a status of 400 or more
+ERRORS = {"connect": "connect errors", "read": "read errors", "write": "write errors",
+          "timeout": "timeouts", "status": "HTTP ≥ 400 answers"}
 
 
 def version():
@@ -28,7 +31,7 @@ def run(port, scenario, connections, duration_s, out_path):
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
     r = json.loads(line[len(MARK):])
-    errors = {k: r[k] for k in ("connect", "read", "write", "timeout", "status") if r[k]}
+    errors = {label: r[k] for k, label in ERRORS.items() if r[k]}
     return {
         "requests": r["requests"],
         "rps": r["requests"] / (r["duration_us"] / 1e6),
