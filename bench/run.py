@@ -90,7 +90,8 @@ class Bench:
             http1.wait_ok(server.port, HEALTH, time.monotonic() + READY_DEADLINE_S, server.alive)
         except (RuntimeError, TimeoutError) as e:
             server.stop()
-            raise SystemExit(f"bench: {server.name} did not start: {e}\n{server.log_tail()}") from e
+            raise SystemExit(
+                f"bench: {server.name} did not start: {e}\n{server.log_tail()}") from e
         return server
 
     def wait_idle(self):
