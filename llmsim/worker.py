@@ -42,8 +42,7 @@ def build(config, index, segment):
     ctx = WorkerContext(config, index, segment)
     router = Router(api.routes(ctx))
     ctx.route_names = router.names
-    metrics = segment.worker_metrics(index) if segment is not None else None
-    return Server(router, config, stream.start, metrics)
+    return Server(router, config, stream.start, segment, index)
 
 
 def run(config, index, sock, segment):

@@ -55,12 +55,17 @@ def read_responses(sock, count, timeout=5.0):
     return out, buf
 
 
+@pytest.fixture
+def srv(server):
+    return server("--workers", "2")
+
+
 def worker_pids(master_pid):
     return sorted(p.pid for p in psutil.Process(master_pid).children())
 
 
-def test_health_version_and_404_shapes(server):
-    with httpx.Client(base_url=server.base_url) as client:
+def test_health_version_and_404_shapes(srv):
+    with httpx.Client(base_url=srv.base_url) as client:
         assert client.get("/health").json() == {"status": "ok"}
         version = client.get("/version").json()
         assert version["name"] == "llmsim" and version["version"]
@@ -73,10 +78,10 @@ def test_health_version_and_404_shapes(server):
         assert "date" in r.headers
 
 
-def test_pipelined_requests_answered_in_order_in_one_write(server):
+def test_pipelined_requests_answered_in_order_in_one_write(srv):
     paths = ["/health", "/version", "/nope", "/health", "/version"] * 4
     data = b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode() for p in paths)
-    with socket.create_connection(("127.0.0.1", server.port)) as s:
+    with socket.create_connection(("127.0.0.1", srv.port)) as s:
         s.sendall(data)
         answers, rest = read_responses(s, len(paths))
     assert rest == b""
@@ -85,13 +90,13 @@ def test_pipelined_requests_answered_in_order_in_one_write(server):
     assert all(json.loads(a[2]) for a in answers)
 
 
-def test_keep_alive_close_and_http10(server):
-    raw = exchange(server.port, b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+def test_keep_alive_close_and_http10(srv):
+    raw = exchange(srv.port, b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 ") and b"connection: close" in raw.lower()
-    raw = exchange(server.port, b"GET /health HTTP/1.0\r\n\r\n")
+    raw = exchange(srv.port, b"GET /health HTTP/1.0\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 ") and raw.endswith(b'{"status":"ok"}')
     # HTTP/1.0 with keep-alive stays open for a second request.
-    with socket.create_connection(("127.0.0.1", server.port)) as s:
+    with socket.create_connection(("127.0.0.1", srv.port)) as s:
         s.sendall(b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         (first,), _ = read_responses(s, 1)
         assert "connection: keep-alive" in first[1].lower()
@@ -100,8 +105,8 @@ def test_keep_alive_close_and_http10(server):
         assert second[0] == 200
 
 
-def test_chunked_body_and_expect_continue(server):
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+def test_chunked_body_and_expect_continue(srv):
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
         s.sendall(b"POST /health HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
                   b"Expect: 100-continue\r\n\r\n")
         assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -126,16 +131,16 @@ def test_chunked_body_and_expect_continue(server):
     (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, 400),
 ])
-def test_malformed_requests_get_json_errors_and_close(server, request_bytes, status):
-    raw = exchange(server.port, request_bytes)
+def test_malformed_requests_get_json_errors_and_close(srv, request_bytes, status):
+    raw = exchange(srv.port, request_bytes)
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status), raw[:200]
     assert b"connection: close" in head.lower()
     assert json.loads(body)["error"]["message"]
 
 
-def test_a_thousand_malformed_requests_kill_no_worker(server):
-    before = worker_pids(server.pid)
+def test_a_thousand_malformed_requests_kill_no_worker(srv):
+    before = worker_pids(srv.pid)
     rng = random.Random(1234)
     good = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
     statuses = []
@@ -154,18 +159,18 @@ def test_a_thousand_malformed_requests_kill_no_worker(server):
         else:              # invalid header names
             data = b"GET /health HTTP/1.1\r\nHost: x\r\n%s: v\r\n\r\n" % rng.choice(
                 [b"a b", b"a\x7fb", b"(x)", b"", b"a\tb"])
-        raw = exchange(server.port, data, expect_close=kind != 2, timeout=3.0)
+        raw = exchange(srv.port, data, expect_close=kind != 2, timeout=3.0)
         if kind == 2:
             continue   # the client gave up mid-body: nothing to answer
         statuses.append(int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/1.1 ") else None)
     assert all(s is not None and 400 <= s < 500 or s in (501, 505) for s in statuses), (
         sorted(set(statuses), key=str))
-    assert worker_pids(server.pid) == before
-    assert httpx.get(server.base_url + "/health").status_code == 200
+    assert worker_pids(srv.pid) == before
+    assert httpx.get(srv.base_url + "/health").status_code == 200
 
 
-def test_slow_header_times_out_with_408(server_factory):
-    srv = server_factory("--header-timeout", "1")
+def test_slow_header_times_out_with_408(server):
+    srv = server("--workers", "1", "--header-timeout", "1")
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
         s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
         start = time.monotonic()

@@ -1,6 +1,7 @@
 from libc.stdint cimport int64_t
 from llmsim.core.http cimport Head, Framing, Limits
 from llmsim.core.router cimport Router
+from llmsim.core.shm cimport Segment, llmsim_worker_t
 
 cdef class ReadView:
     cdef char *ptr
@@ -26,7 +27,8 @@ cdef class Server:
     cdef Limits lim
     cdef Router router
     cdef object start_deferred
-    cdef readonly object metrics
+    cdef readonly Segment segment
+    cdef llmsim_worker_t *blk        # this worker's metrics block, or NULL
     cdef bytes date_line
     cdef int64_t header_timeout_ns, body_timeout_ns, keepalive_timeout_ns
     cdef readonly bint draining
@@ -38,6 +40,8 @@ cdef class Server:
     cdef int put_bytes(self, bytes b) except -1
     cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
                       int minor) except -1
+    cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
+                    size_t bytes_out) noexcept
     cdef bytes take_output(self)
 
 cdef class Connection:

@@ -19,6 +19,9 @@ from llmsim.core.http cimport (Head, Framing, Limits, frame_request, framing_res
                                kept_headers, make_limits, FRAME_COMPLETE, FRAME_NEED_BODY,
                                llmsim_fmt_u64)
 from llmsim.core.router cimport Router, PathEntry, Endpoint
+from llmsim.core.shm cimport (Segment, llmsim_worker_t, llmsim_count_request, llmsim_parse_error,
+                              llmsim_add_bytes_in, llmsim_add_bytes_out, llmsim_conn_opened,
+                              llmsim_conn_closed)
 from llmsim.core.http import HttpError
 from llmsim import errors
 
@@ -113,16 +116,19 @@ cdef class Server:
             free(self.pool[self.pool_len])
         free(self.pool)
 
-    def __init__(self, Router router, config, start_deferred, metrics=None):
+    def __init__(self, Router router, config, start_deferred, Segment segment=None,
+                 int index=0):
         """`start_deferred(conn, req, status, headers, body)` sends a delayed body or an
-        event stream and returns its responder (cancel(), pause(), resume())."""
+        event stream and returns its responder (cancel(), pause(), resume()). Counters go
+        to worker `index`'s block of `segment`."""
         self.router = router
         self.start_deferred = start_deferred
+        self.segment = segment
+        self.blk = segment.worker(index) if segment is not None else NULL
         self.lim = make_limits(config.max_head_bytes, config.max_headers, config.max_body_bytes)
         self.header_timeout_ns = <int64_t>(config.header_timeout * 1e9)
         self.body_timeout_ns = <int64_t>(config.body_timeout * 1e9)
         self.keepalive_timeout_ns = <int64_t>(config.keepalive_timeout * 1e9)
-        self.metrics = metrics
         self.date_line = b""
         self.draining = False
 
@@ -223,6 +229,14 @@ cdef class Server:
         self.put(b"\r\n", 2)
         return 0
 
+    cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
+                    size_t bytes_out) noexcept:
+        """Account one answered request (route < 0: matched no route)."""
+        if self.blk != NULL:
+            llmsim_count_request(self.blk, <unsigned>route, status, <uint64_t>duration_ns)
+            llmsim_add_bytes_in(self.blk, bytes_in)
+            llmsim_add_bytes_out(self.blk, bytes_out)
+
     cdef bytes take_output(self):
         cdef bytes b = PyBytes_FromStringAndSize(self.out, self.out_len)
         self.out_len = 0
@@ -254,8 +268,8 @@ cdef class Connection:
         self.transport = transport
         self.last_active_ns = now_ns()
         self.server.conns.add(self)
-        if self.server.metrics is not None:
-            self.server.metrics.conn_opened()
+        if self.server.blk != NULL:
+            llmsim_conn_opened(self.server.blk)
 
     def connection_lost(self, exc):
         self.closed = True
@@ -265,8 +279,8 @@ cdef class Connection:
             self.responder = None
         self.release_buffer()
         self.transport = None
-        if self.server.metrics is not None:
-            self.server.metrics.conn_closed()
+        if self.server.blk != NULL:
+            llmsim_conn_closed(self.server.blk)
 
     def eof_received(self):
         if self.responder is not None:
@@ -469,9 +483,9 @@ cdef class Connection:
         s.put_bytes(body)
         if not self.keep_alive:
             self.closing = True
-        if s.metrics is not None:
-            s.metrics.request(route, status, now_ns() - self.last_active_ns,
-                              self.bytes_in, s.out_len - before)
+        if s.blk != NULL:
+            s.count(route, status, now_ns() - self.last_active_ns, self.bytes_in,
+                    s.out_len - before)
         return 0
 
     cdef int answer_error(self, Request req, str provider, err) except -1:
@@ -485,8 +499,8 @@ cdef class Connection:
         self.keep_alive = False
         self.minor = 1
         self.bytes_in = 0
-        if s.metrics is not None:
-            s.metrics.parse_error()
+        if s.blk != NULL:
+            llmsim_parse_error(s.blk)
         self.answer_bytes(-1, status, b"content-type: application/json\r\n",
                           errors.render(errors.OPENAI, errors.ApiError(status, message)))
         return 0

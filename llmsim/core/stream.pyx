@@ -13,6 +13,7 @@ from libc.stdint cimport int64_t
 from cpython.bytes cimport PyBytes_GET_SIZE
 from llmsim.core.connection cimport Connection, Request, Server
 from llmsim.core.connection import monotonic_ns
+from llmsim.core.shm cimport llmsim_stream_opened, llmsim_stream_closed
 
 log = logging.getLogger("llmsim.worker")
 
@@ -36,6 +37,8 @@ cdef class Responder:
     cdef int status, route
     cdef int64_t t0
     cdef Py_ssize_t sent, n_events
+    cdef size_t bytes_out
+    cdef int64_t body_delay
     cdef bint paused, done, chunked
 
     def cancel(self):
@@ -54,7 +57,15 @@ cdef class Responder:
             self._arm()
 
     cdef void _stop(self) noexcept:
+        """End the answer (complete or cancelled): free the stream, count the request."""
+        if self.done:
+            return
         self.done = True
+        cdef Server s = self.conn.server
+        s.count(self.route, self.status, monotonic_ns() - self.t0, self.conn.bytes_in,
+                self.bytes_out)
+        if self.stream is not None and s.blk != NULL:
+            llmsim_stream_closed(s.blk)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -75,8 +86,6 @@ cdef class Responder:
         self.timer = self.loop.call_later(wait / 1e9 if wait > 0 else 0, self._wake)
         return 0
 
-    cdef int64_t body_delay
-
     def _wake(self):
         self.timer = None
         if self.done:
@@ -96,6 +105,7 @@ cdef class Responder:
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(self.body),
                    self.conn.keep_alive, self.conn.minor)
         s.put_bytes(self.body)
+        self.bytes_out = s.out_len
         self.conn.send(s.take_output())
         self._stop()
         self.conn.finished()
@@ -116,6 +126,7 @@ cdef class Responder:
                 data += b"0\r\n\r\n"
         elif last and self.chunked:
             data = b"0\r\n\r\n"
+        self.bytes_out += PyBytes_GET_SIZE(data)
         self.conn.send(data)
         if last:
             self._stop()
@@ -146,6 +157,9 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         if not r.chunked:
             conn.keep_alive = False
         s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
+        r.bytes_out = s.out_len
         conn.send(s.take_output())
+        if s.blk != NULL:
+            llmsim_stream_opened(s.blk)
     r._arm()
     return r

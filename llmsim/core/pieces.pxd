@@ -1,0 +1,23 @@
+# Token sequences as escaped byte runs: what the renderer streams one token at a time.
+from libc.stdint cimport uint32_t
+
+cdef extern from "llmsim_tokens.h":
+    size_t llmsim_tok_next(const char *s, size_t n, size_t i) noexcept nogil
+    size_t llmsim_tok_count(const char *s, size_t n) noexcept nogil
+
+
+cdef class Pieces:
+    cdef readonly bytes raw      # the UTF-8 text
+    cdef readonly bytes esc      # the same text JSON-escaped
+    cdef uint32_t *raw_ends      # end offset of token i in raw
+    cdef uint32_t *esc_ends      # end offset of token i in esc
+    cdef readonly Py_ssize_t count
+
+    cdef inline const char *esc_piece(self, Py_ssize_t i, Py_ssize_t *n) noexcept:
+        cdef uint32_t start = self.esc_ends[i - 1] if i > 0 else 0
+        n[0] = self.esc_ends[i] - start
+        return (<const char *>self.esc) + start
+    cdef inline const char *raw_piece(self, Py_ssize_t i, Py_ssize_t *n) noexcept:
+        cdef uint32_t start = self.raw_ends[i - 1] if i > 0 else 0
+        n[0] = self.raw_ends[i] - start
+        return (<const char *>self.raw) + start

@@ -1,0 +1,123 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Token sequences kept as one escaped buffer plus offsets, never one object per token.
+
+`Pieces(text)` cuts UTF-8 text with llmsim's tokenizer (csrc/llmsim_tokens.h) and keeps the
+text twice, raw and JSON-escaped, with the end offset of every token in both. Generated
+content is a run of consecutive tokens `(first, count)`; `esc_span`/`raw_span` give its bytes
+and a stream renders token i straight from the escaped buffer. Runs may wrap around the end
+(`cyclic` corpora): token k of a run is token `(first + k) % count`.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport uint32_t
+from libc.stdlib cimport malloc, free
+
+from llmsim.core.render cimport Buffer, scratch
+
+
+cdef const char *_utf8(object text, Py_ssize_t *n) except NULL:
+    if isinstance(text, str):
+        return PyUnicode_AsUTF8AndSize(text, n)
+    if isinstance(text, bytes):
+        n[0] = PyBytes_GET_SIZE(text)
+        return PyBytes_AS_STRING(text)
+    raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
+
+
+def count_tokens(text):
+    """Number of llmsim tokens in a str or UTF-8 bytes."""
+    cdef Py_ssize_t n
+    cdef const char *p = _utf8(text, &n)
+    return llmsim_tok_count(p, n)
+
+
+cdef class Pieces:
+
+    def __cinit__(self, text):
+        cdef Py_ssize_t n, i = 0, j, k = 0, count
+        cdef const char *p = _utf8(text, &n)
+        cdef Buffer out
+        if n >= 0xffffffff // 6:
+            raise ValueError("text too long for Pieces")
+        self.raw = text.encode() if isinstance(text, str) else text
+        p = PyBytes_AS_STRING(self.raw)
+        count = llmsim_tok_count(p, n)
+        self.raw_ends = <uint32_t *>malloc((count + 1) * sizeof(uint32_t))
+        self.esc_ends = <uint32_t *>malloc((count + 1) * sizeof(uint32_t))
+        if self.raw_ends == NULL or self.esc_ends == NULL:
+            raise MemoryError()
+        out = scratch()
+        while i < n:
+            j = llmsim_tok_next(p, n, i)
+            out.write_escaped(p + i, j - i)
+            self.raw_ends[k] = <uint32_t>j
+            self.esc_ends[k] = <uint32_t>out.length
+            k += 1
+            i = j
+        self.count = count
+        self.esc = out.take()
+
+    def __dealloc__(self):
+        free(self.raw_ends)
+        free(self.esc_ends)
+
+    def __len__(self):
+        return self.count
+
+    def token(self, Py_ssize_t i):
+        """The raw UTF-8 bytes of token i."""
+        cdef Py_ssize_t n
+        cdef const char *p
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        p = self.raw_piece(i, &n)
+        return p[:n]
+
+    def raw_end(self, Py_ssize_t i):
+        """Offset in `raw` where token i ends."""
+        if not 0 <= i < self.count:
+            raise IndexError(i)
+        return self.raw_ends[i]
+
+    def token_at(self, Py_ssize_t offset):
+        """Index of the token that holds raw byte `offset` (count when offset is past the end)."""
+        cdef Py_ssize_t lo = 0, hi = self.count, mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.raw_ends[mid] <= offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def esc_span(self, Py_ssize_t first, Py_ssize_t count, Py_ssize_t skip=0):
+        """Escaped bytes of `count` tokens from `first`, wrapping around the end, without
+        the first `skip` bytes (a leading space)."""
+        return _span(self, self.esc, self.esc_ends, first, count, skip)
+
+    def raw_span(self, Py_ssize_t first, Py_ssize_t count, Py_ssize_t skip=0):
+        """Raw bytes of `count` tokens from `first`, wrapping around the end."""
+        return _span(self, self.raw, self.raw_ends, first, count, skip)
+
+
+cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ssize_t count,
+                 Py_ssize_t skip):
+    cdef Py_ssize_t last, start, total
+    cdef Buffer out
+    if count <= 0 or self.count == 0:
+        return b""
+    first %= self.count
+    start = (ends[first - 1] if first > 0 else 0) + skip
+    last = first + count - 1
+    if last < self.count:
+        return buf[start:ends[last]]
+    out = scratch()
+    total = PyBytes_GET_SIZE(buf)
+    out.write(PyBytes_AS_STRING(buf) + start, total - start)
+    count -= self.count - first
+    while count > self.count:
+        out.write(PyBytes_AS_STRING(buf), total)
+        count -= self.count
+    out.write(PyBytes_AS_STRING(buf), ends[count - 1])
+    return out.take()

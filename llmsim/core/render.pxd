@@ -1,0 +1,40 @@
+# The response renderer: byte templates with typed slots, written into a reusable buffer.
+from libc.stdint cimport int64_t
+
+cdef extern from "llmsim_json.h":
+    size_t llmsim_json_escape(char *dst, const char *s, size_t n) noexcept nogil
+    size_t llmsim_json_escaped_len(const char *s, size_t n) noexcept nogil
+    size_t llmsim_json_i64(char *p, int64_t v) noexcept nogil
+
+cdef enum SlotKind:
+    SLOT_RAW = 0     # bytes copied as they are (pre-rendered or pre-escaped JSON)
+    SLOT_INT = 1     # a Python int written in decimal
+    SLOT_STR = 2     # a str (or UTF-8 bytes) JSON-escaped, without the quotes
+
+
+cdef class Buffer:
+    """A growable byte buffer that lives as long as its owner; `take()` copies out."""
+    cdef char *data
+    cdef Py_ssize_t length
+    cdef Py_ssize_t capacity
+
+    cdef int reserve(self, Py_ssize_t extra) except -1
+    cdef int write(self, const char *s, Py_ssize_t n) except -1
+    cdef int write_bytes(self, bytes b) except -1
+    cdef int write_escaped(self, const char *s, Py_ssize_t n) except -1
+    cdef int write_str(self, object s) except -1
+    cdef int write_int(self, int64_t v) except -1
+    cdef bytes take(self)
+
+
+cdef class Template:
+    cdef tuple parts           # literal bytes around the slots: len(slots) + 1 items
+    cdef bytes kinds           # one SlotKind per slot
+    cdef readonly tuple slots  # slot names, for errors and tests
+    cdef Py_ssize_t n_slots
+
+    cdef int write(self, Buffer out, tuple values) except -1
+    cpdef bytes render(self, tuple values)
+
+
+cdef Buffer scratch()

@@ -1,0 +1,161 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Byte templates with typed slots, rendered into a reusable buffer (no JSON encoder call).
+
+A template is the wire form of an answer with `{{name:kind}}` where values go:
+
+    Template(b'{"id":"{{id:raw}}","created":{{created:int}},"content":"{{text:str}}"}')
+
+Slot kinds: `raw` copies bytes as they are (pre-rendered or pre-escaped JSON), `int` writes a
+Python int in decimal, `str` JSON-escapes a str (or UTF-8 bytes) without adding quotes.
+`render(values)` takes the values in slot order and returns the bytes; the work happens in
+one per-process scratch buffer that grows to the largest answer and is then reused.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy
+
+cdef dict _KINDS = {b"raw": SLOT_RAW, b"int": SLOT_INT, b"str": SLOT_STR}
+
+
+cdef class Buffer:
+
+    def __cinit__(self, Py_ssize_t capacity=4096):
+        self.data = <char *>malloc(capacity)
+        if self.data == NULL:
+            raise MemoryError()
+        self.capacity = capacity
+        self.length = 0
+
+    def __dealloc__(self):
+        free(self.data)
+
+    cdef int reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t need = self.length + extra
+        cdef Py_ssize_t cap = self.capacity
+        cdef char *p
+        if need <= cap:
+            return 0
+        while cap < need:
+            cap *= 2
+        p = <char *>realloc(self.data, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.data = p
+        self.capacity = cap
+        return 0
+
+    cdef int write(self, const char *s, Py_ssize_t n) except -1:
+        if self.length + n > self.capacity:
+            self.reserve(n)
+        memcpy(self.data + self.length, s, n)
+        self.length += n
+        return 0
+
+    cdef int write_bytes(self, bytes b) except -1:
+        return self.write(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+    cdef int write_escaped(self, const char *s, Py_ssize_t n) except -1:
+        if self.length + 6 * n > self.capacity:
+            self.reserve(6 * n)
+        self.length += llmsim_json_escape(self.data + self.length, s, n)
+        return 0
+
+    cdef int write_str(self, object s) except -1:
+        cdef Py_ssize_t n
+        cdef const char *p
+        if isinstance(s, str):
+            p = PyUnicode_AsUTF8AndSize(s, &n)
+        elif isinstance(s, bytes):
+            p = PyBytes_AS_STRING(s)
+            n = PyBytes_GET_SIZE(s)
+        else:
+            raise TypeError(f"str slot needs str or bytes, got {type(s).__name__}")
+        return self.write_escaped(p, n)
+
+    cdef int write_int(self, int64_t v) except -1:
+        if self.length + 20 > self.capacity:
+            self.reserve(20)
+        self.length += llmsim_json_i64(self.data + self.length, v)
+        return 0
+
+    cdef bytes take(self):
+        cdef bytes out = PyBytes_FromStringAndSize(self.data, self.length)
+        self.length = 0
+        return out
+
+
+cdef Buffer _scratch = Buffer(16384)
+
+
+cdef Buffer scratch():
+    """The per-process scratch buffer (single-threaded workers; callers take() before return)."""
+    _scratch.length = 0
+    return _scratch
+
+
+cdef class Template:
+
+    def __init__(self, bytes source):
+        parts = []
+        kinds = bytearray()
+        names = []
+        cdef Py_ssize_t pos = 0, start, end
+        while True:
+            start = source.find(b"{{", pos)
+            if start < 0:
+                break
+            end = source.find(b"}}", start + 2)
+            if end < 0:
+                raise ValueError(f"template: unclosed slot at byte {start}")
+            name, sep, kind = source[start + 2:end].partition(b":")
+            if not sep or kind not in _KINDS or not name:
+                raise ValueError(f"template: bad slot {source[start:end + 2]!r} "
+                                 f"(want {{{{name:raw|int|str}}}})")
+            parts.append(source[pos:start])
+            kinds.append(_KINDS[kind])
+            names.append(name.decode())
+            pos = end + 2
+        parts.append(source[pos:])
+        self.parts = tuple(parts)
+        self.kinds = bytes(kinds)
+        self.slots = tuple(names)
+        self.n_slots = len(names)
+
+    cdef int write(self, Buffer out, tuple values) except -1:
+        cdef Py_ssize_t i
+        cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
+        cdef object v
+        if len(values) != self.n_slots:
+            raise ValueError(f"template wants {self.n_slots} values {self.slots}, "
+                             f"got {len(values)}")
+        for i in range(self.n_slots):
+            out.write_bytes(<bytes>self.parts[i])
+            v = values[i]
+            if kinds[i] == SLOT_RAW:
+                if type(v) is not bytes:
+                    raise TypeError(f"slot {self.slots[i]!r} wants bytes, got {type(v).__name__}")
+                out.write_bytes(<bytes>v)
+            elif kinds[i] == SLOT_INT:
+                out.write_int(v)
+            else:
+                out.write_str(v)
+        out.write_bytes(<bytes>self.parts[self.n_slots])
+        return 0
+
+    cpdef bytes render(self, tuple values):
+        cdef Buffer out = scratch()
+        self.write(out, values)
+        return out.take()
+
+    def __repr__(self):
+        return f"Template(slots={self.slots})"
+
+
+def escape(s):
+    """The JSON-escaped UTF-8 bytes of a str (or UTF-8 bytes), without quotes."""
+    cdef Buffer out = scratch()
+    out.write_str(s)
+    return out.take()
