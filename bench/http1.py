@@ -14,7 +14,7 @@ class ProtocolError(Exception):
 
 def request_bytes(method, path, body=b"", content_type=None, host="127.0.0.1"):
     head = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
-    if content_type:
+    if body and content_type:
         head.append(f"Content-Type: {content_type}")
     if body or method in ("POST", "PUT", "PATCH"):
         head.append(f"Content-Length: {len(body)}")

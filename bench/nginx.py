@@ -33,13 +33,22 @@ def quote_type(content_type):
     return content_type
 
 
+def location(path, content_type, body):
+    return (f"        location = {path} {{\n"
+            f"            default_type '{quote_type(content_type)}';\n"
+            f"            return 200 '{quote(body)}';\n"
+            f"        }}\n")
+
+
 def write_config(prefix, port, workers, path, content_type, body):
+    """nginx.conf answering path with body, and the health path (unless it is path) with ok."""
     with open(TEMPLATE) as f:
         template = f.read()
+    answers = {HEALTH_PATH: ("text/plain", b"ok"), path: (content_type, body)}
     conf = template.format(
         user=f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
-        prefix=prefix, port=port, workers=workers, health_path=HEALTH_PATH,
-        path=path, content_type=quote_type(content_type), body=quote(body),
+        prefix=prefix, port=port, workers=workers,
+        locations="\n".join(location(p, *a) for p, a in answers.items()),
     )
     conf_path = os.path.join(prefix, "nginx.conf")
     with open(conf_path, "w") as f:

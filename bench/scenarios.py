@@ -15,10 +15,12 @@ class Scenario:
     method: str
     path: str
     body: bytes
-    content_type: str = "application/json"
+    content_type: str = "application/json"  # of the request body, if any
 
 
 SCENARIOS = (
+    # The HTTP core alone: parse, route, a fixed answer, write.
+    Scenario(name="health", method="GET", path="/health", body=b""),
     Scenario(
         name="chat",
         method="POST",
