@@ -220,36 +220,49 @@ cdef int frame_request(Framing *st, char *buf, size_t length, Head *h, const Lim
     return FRAME_COMPLETE
 
 
-# Headers handlers can read (lowercase); plus every x-llmsim-* header.
-cdef tuple KEPT = (b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
-                   b"anthropic-beta", b"content-type", b"x-stainless-retry-count")
+# Headers handlers can read, matched in C so other headers cost nothing; plus x-llmsim-*.
+cdef const char *KEPT_NAMES[7]
+KEPT_NAMES[:] = [b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
+                 b"anthropic-beta", b"content-type", b"x-stainless-retry-count"]
+cdef size_t KEPT_LENS[7]
+KEPT_LENS[:] = [13, 9, 14, 17, 14, 12, 22]
+cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(7))
 
 
-cdef bytes _lower(const char *s, size_t n):
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef char *p = out
-    cdef size_t i
-    for i in range(n):
-        p[i] = s[i] | 0x20 if b'A' <= s[i] <= b'Z' else s[i]
-    return out
+cdef inline int _kept_index(const char *name, size_t n) noexcept:
+    """Index into KEPT_NAMES, 7 for an x-llmsim-* header, or -1."""
+    cdef int i
+    for i in range(7):
+        if KEPT_LENS[i] == n and llmsim_ieq(name, n, KEPT_NAMES[i], n):
+            return i
+    if n > 9 and llmsim_ieq(name, 9, b"x-llmsim-", 9):
+        return 7
+    return -1
 
 
 cdef dict kept_headers(Head *h):
-    """The headers handlers use, as {lowercase name: value}; other headers cost nothing."""
-    cdef dict out = None
-    cdef size_t i
+    """The headers handlers use, as {lowercase name: value}."""
+    cdef dict out = {}
+    cdef size_t i, j
+    cdef int k
     cdef phr_header *f
     cdef bytes name
+    cdef char *p
     for i in range(h.num_headers):
         f = &h.headers[i]
-        if f.name_len < 9 or f.name_len > 22:
+        k = _kept_index(f.name, f.name_len)
+        if k < 0:
             continue
-        name = _lower(f.name, f.name_len)
-        if name in KEPT or name.startswith(b"x-llmsim-"):
-            if out is None:
-                out = {}
-            out[name] = PyBytes_FromStringAndSize(f.value, f.value_len)
-    return out if out is not None else {}
+        if k < 7:
+            name = <bytes>KEPT_BYTES[k]
+        else:
+            name = PyBytes_FromStringAndSize(f.name, f.name_len)
+            p = name
+            for j in range(f.name_len):
+                if b'A' <= p[j] <= b'Z':
+                    p[j] = p[j] | 0x20
+        out[name] = PyBytes_FromStringAndSize(f.value, f.value_len)
+    return out
 
 
 cdef class ParsedRequest:

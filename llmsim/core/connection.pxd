@@ -1,0 +1,74 @@
+from libc.stdint cimport int64_t
+from llmsim.core.http cimport Head, Framing, Limits
+from llmsim.core.router cimport Router
+from llmsim.core.shm cimport Segment, llmsim_worker_t
+
+cdef class ReadView:
+    cdef char *ptr
+    cdef Py_ssize_t size
+
+cdef class Request:
+    cdef readonly bytes method, path, query, body
+    cdef readonly dict headers
+    cdef readonly tuple params
+    cdef readonly int route
+    cdef readonly int64_t received_ns
+    cdef readonly bint keep_alive
+
+cdef class Server:
+    cdef char *rbuf                  # the worker's read buffer
+    cdef Head *head
+    cdef char *out                   # answers gathered during one read
+    cdef size_t out_len, out_cap
+    cdef char **pool                 # free blocks lent to connections mid-request
+    cdef size_t pool_len
+    cdef ReadView view
+    cdef readonly set conns
+    cdef Limits lim
+    cdef Router router
+    cdef object start_deferred
+    cdef readonly Segment segment
+    cdef llmsim_worker_t *blk        # this worker's metrics block, or NULL
+    cdef bytes date_line
+    cdef int64_t header_timeout_ns, body_timeout_ns, keepalive_timeout_ns
+    cdef readonly bint draining
+
+    cdef char *borrow(self, size_t *cap) except NULL
+    cdef void give_back(self, char *p, size_t cap) noexcept
+    cdef int reserve(self, size_t n) except -1
+    cdef int put(self, const char *data, size_t n) except -1
+    cdef int put_bytes(self, bytes b) except -1
+    cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
+                      int minor) except -1
+    cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
+                    size_t bytes_out) noexcept
+    cdef bytes take_output(self)
+
+cdef class Connection:
+    cdef Server server
+    cdef object transport
+    cdef char *lbuf                  # lent block holding a partial request, or NULL
+    cdef size_t lcap, llen, want
+    cdef Framing st
+    cdef readonly object responder   # the deferred answer in progress, or None
+    cdef int64_t last_active_ns, request_start_ns
+    cdef size_t bytes_in
+    cdef int minor
+    cdef bint keep_alive, closing, closed, continue_sent, write_paused, reading_body
+
+    cdef int process(self, char *buf, size_t length, bint lent) except -1
+    cdef int await_body(self, Head *h) except -1
+    cdef int keep_rest(self, char *buf, size_t off, size_t length, bint lent) except -1
+    cdef int grow(self, size_t need) except -1
+    cdef void release_buffer(self) noexcept
+    cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1
+    cdef int answer(self, Request req, tuple result) except -1
+    cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1
+    cdef int answer_error(self, Request req, str provider, err) except -1
+    cdef int refuse(self, int status, str message) except -1
+    cdef int flush(self) except -1
+    cdef int send(self, bytes data) except -1
+    cdef int finished(self) except -1
+    cdef void close(self) noexcept
+    cdef int check_timeouts(self, int64_t now) except -1
+    cdef void refuse_timeout(self) noexcept

@@ -1,0 +1,565 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The uvloop protocol: bytes in, requests framed, handlers called, answers gathered out.
+
+Memory: reads land in one per-worker buffer. Only a connection left holding part of a
+request keeps bytes of its own, in a block lent from a per-worker pool and returned as
+soon as the request completes, so an idle keep-alive connection owns no buffer.
+Answers to every request found in one read are gathered and leave in one write.
+"""
+
+import logging
+
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memmove
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+from llmsim.core.http cimport (Head, Framing, Limits, frame_request, framing_reset,
+                               kept_headers, make_limits, FRAME_COMPLETE, FRAME_NEED_BODY,
+                               llmsim_fmt_u64)
+from llmsim.core.router cimport Router, PathEntry, Endpoint
+from llmsim.core.shm cimport (Segment, llmsim_worker_t, llmsim_count_request, llmsim_parse_error,
+                              llmsim_add_bytes_in, llmsim_add_bytes_out, llmsim_conn_opened,
+                              llmsim_conn_closed)
+from llmsim.core.http import HttpError
+from llmsim import errors
+
+log = logging.getLogger("llmsim.worker")
+
+cdef enum:
+    READ_BUFFER_SIZE = 262144
+    POOL_BLOCK_SIZE = 16384
+    POOL_MAX_BLOCKS = 4096
+    BUSY_PENDING_LIMIT = 65536
+
+cdef dict REASONS = {
+    100: b"Continue", 200: b"OK", 201: b"Created", 204: b"No Content",
+    400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 404: b"Not Found",
+    405: b"Method Not Allowed", 408: b"Request Timeout", 409: b"Conflict",
+    411: b"Length Required", 413: b"Payload Too Large", 415: b"Unsupported Media Type",
+    417: b"Expectation Failed", 422: b"Unprocessable Entity", 429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large", 500: b"Internal Server Error",
+    501: b"Not Implemented", 502: b"Bad Gateway", 503: b"Service Unavailable",
+    504: b"Gateway Timeout", 505: b"HTTP Version Not Supported", 529: b"Site Overloaded",
+}
+
+cdef dict STATUS_LINES = {}
+
+
+cdef bytes status_line(int status):
+    cdef object line = STATUS_LINES.get(status)
+    if line is None:
+        line = STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (
+            status, REASONS.get(status, b"Unknown"))
+    return <bytes>line
+
+
+cdef inline int64_t now_ns() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+
+
+def monotonic_ns():
+    """The clock requests are stamped with (`req.received_ns`)."""
+    return now_ns()
+
+
+cdef class ReadView:
+    """A writable buffer over memory the server owns, re-pointed before every read."""
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        view.buf = self.ptr
+        view.len = self.size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        view.ndim = 1
+        view.shape = &self.size
+        view.strides = NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+        view.obj = self
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pass
+
+
+cdef class Request:
+    """What a handler sees of one request (headers: only those llmsim uses, lowercase)."""
+
+    def __repr__(self):
+        return f"Request({self.method!r}, {self.path!r})"
+
+
+cdef class Server:
+    """Per-worker state shared by all connections: buffers, limits, routes, timers."""
+
+    def __cinit__(self):
+        self.rbuf = <char *>malloc(READ_BUFFER_SIZE)
+        self.head = <Head *>malloc(sizeof(Head))
+        self.out_cap = 65536
+        self.out = <char *>malloc(self.out_cap)
+        self.pool = <char **>malloc(POOL_MAX_BLOCKS * sizeof(char *))
+        if not (self.rbuf and self.head and self.out and self.pool):
+            raise MemoryError()
+        self.view = ReadView()
+        self.conns = set()
+
+    def __dealloc__(self):
+        free(self.rbuf)
+        free(self.head)
+        free(self.out)
+        while self.pool_len:
+            self.pool_len -= 1
+            free(self.pool[self.pool_len])
+        free(self.pool)
+
+    def __init__(self, Router router, config, start_deferred, Segment segment=None,
+                 int index=0):
+        """`start_deferred(conn, req, status, headers, body)` sends a delayed body or an
+        event stream and returns its responder (cancel(), pause(), resume()). Counters go
+        to worker `index`'s block of `segment`."""
+        self.router = router
+        self.start_deferred = start_deferred
+        self.segment = segment
+        self.blk = segment.worker(index) if segment is not None else NULL
+        self.lim = make_limits(config.max_head_bytes, config.max_headers, config.max_body_bytes)
+        self.header_timeout_ns = <int64_t>(config.header_timeout * 1e9)
+        self.body_timeout_ns = <int64_t>(config.body_timeout * 1e9)
+        self.keepalive_timeout_ns = <int64_t>(config.keepalive_timeout * 1e9)
+        self.date_line = b""
+        self.draining = False
+
+    def protocol_factory(self):
+        return Connection(self)
+
+    @property
+    def connection_count(self):
+        return len(self.conns)
+
+    @property
+    def busy_count(self):
+        """Connections with a request in progress (reading, answering or streaming)."""
+        cdef Connection c
+        return sum(1 for c in self.conns if c.llen or c.responder is not None)
+
+    def set_date(self, bytes http_date):
+        self.date_line = b"date: " + http_date + b"\r\n"
+
+    def reap(self):
+        """Close connections past their timeouts (called about once a second)."""
+        cdef int64_t now = now_ns()
+        cdef Connection c
+        for c in list(self.conns):
+            c.check_timeouts(now)
+
+    def drain(self, double idle_seconds):
+        """Stop keeping connections alive: answers say `connection: close`, and connections
+        idle for `idle_seconds` close now (a request already on its way is still answered)."""
+        cdef Connection c
+        cdef int64_t now = now_ns()
+        cdef int64_t idle_ns = <int64_t>(idle_seconds * 1e9)
+        self.draining = True
+        for c in list(self.conns):
+            if c.llen == 0 and c.responder is None and now - c.last_active_ns >= idle_ns:
+                c.close()
+
+    # -- pool of read blocks lent to connections holding part of a request ---------------
+    cdef char *borrow(self, size_t *cap) except NULL:
+        cdef char *p
+        if self.pool_len:
+            self.pool_len -= 1
+            cap[0] = POOL_BLOCK_SIZE
+            return self.pool[self.pool_len]
+        p = <char *>malloc(POOL_BLOCK_SIZE)
+        if p == NULL:
+            raise MemoryError()
+        cap[0] = POOL_BLOCK_SIZE
+        return p
+
+    cdef void give_back(self, char *p, size_t cap) noexcept:
+        if cap == POOL_BLOCK_SIZE and self.pool_len < POOL_MAX_BLOCKS:
+            self.pool[self.pool_len] = p
+            self.pool_len += 1
+        else:
+            free(p)
+
+    # -- the gathered output ---------------------------------------------------------------
+    cdef int reserve(self, size_t n) except -1:
+        cdef char *p
+        cdef size_t cap
+        if self.out_len + n <= self.out_cap:
+            return 0
+        cap = max(self.out_cap * 2, self.out_len + n)
+        p = <char *>realloc(self.out, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.out = p
+        self.out_cap = cap
+        return 0
+
+    cdef int put(self, const char *data, size_t n) except -1:
+        self.reserve(n)
+        memcpy(self.out + self.out_len, data, n)
+        self.out_len += n
+        return 0
+
+    cdef int put_bytes(self, bytes b) except -1:
+        return self.put(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+    cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
+                      int minor) except -1:
+        """Status line and headers; length < 0 means chunked (or close-delimited in 1.0)."""
+        cdef char num[24]
+        self.put_bytes(status_line(status))
+        self.put_bytes(self.date_line)
+        if length >= 0:
+            self.put(b"content-length: ", 16)
+            self.put(num, llmsim_fmt_u64(num, <uint64_t>length))
+            self.put(b"\r\n", 2)
+        elif minor == 1:
+            self.put(b"transfer-encoding: chunked\r\n", 28)
+        if not keep_alive:
+            self.put(b"connection: close\r\n", 19)
+        elif minor == 0:
+            self.put(b"connection: keep-alive\r\n", 24)
+        self.put_bytes(headers)
+        self.put(b"\r\n", 2)
+        return 0
+
+    cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
+                    size_t bytes_out) noexcept:
+        """Account one answered request (route < 0: matched no route)."""
+        if self.blk != NULL:
+            llmsim_count_request(self.blk, <unsigned>route, status, <uint64_t>duration_ns)
+            llmsim_add_bytes_in(self.blk, bytes_in)
+            llmsim_add_bytes_out(self.blk, bytes_out)
+
+    cdef bytes take_output(self):
+        cdef bytes b = PyBytes_FromStringAndSize(self.out, self.out_len)
+        self.out_len = 0
+        return b
+
+
+cdef str provider_for(bytes path, dict headers):
+    """The API whose error shape a request that matched no route gets."""
+    if path.startswith(b"/v1beta/") or b":" in path:
+        return errors.GEMINI
+    if headers and b"anthropic-version" in headers:
+        return errors.ANTHROPIC
+    return errors.OPENAI
+
+
+cdef class Connection:
+    """One client connection (uvloop BufferedProtocol interface, duck-typed)."""
+
+    def __cinit__(self, Server server):
+        self.server = server
+        framing_reset(&self.st)
+
+    def __dealloc__(self):
+        if self.lbuf != NULL:
+            self.server.give_back(self.lbuf, self.lcap)
+
+    # -- asyncio protocol callbacks ---------------------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+        self.last_active_ns = now_ns()
+        self.server.conns.add(self)
+        if self.server.blk != NULL:
+            llmsim_conn_opened(self.server.blk)
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.server.conns.discard(self)
+        if self.responder is not None:
+            self.responder.cancel()
+            self.responder = None
+        self.release_buffer()
+        self.transport = None
+        if self.server.blk != NULL:
+            llmsim_conn_closed(self.server.blk)
+
+    def eof_received(self):
+        if self.responder is not None:
+            return True   # half-closed: let the answer in flight finish
+        return False
+
+    def pause_writing(self):
+        self.write_paused = True
+        if self.responder is not None:
+            self.responder.pause()
+        else:
+            self.transport.pause_reading()
+
+    def resume_writing(self):
+        self.write_paused = False
+        if self.responder is not None:
+            self.responder.resume()
+        elif not self.closed:
+            self.transport.resume_reading()
+
+    def get_buffer(self, Py_ssize_t sizehint):
+        cdef ReadView view = self.server.view
+        if self.llen == 0:
+            view.ptr = self.server.rbuf
+            view.size = READ_BUFFER_SIZE
+        else:
+            if self.llen == self.lcap:
+                self.grow(self.lcap * 2)
+            view.ptr = self.lbuf + self.llen
+            view.size = self.lcap - self.llen
+        return view
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        cdef Server s = self.server
+        self.last_active_ns = now_ns()
+        if self.llen == 0:
+            self.request_start_ns = self.last_active_ns
+            self.process(s.rbuf, nbytes, False)
+        else:
+            self.llen += nbytes
+            if self.responder is None:
+                self.process(self.lbuf, self.llen, True)
+            elif self.llen > BUSY_PENDING_LIMIT:
+                self.transport.pause_reading()
+
+    # -- framing and dispatch -----------------------------------------------------------
+    cdef int process(self, char *buf, size_t length, bint lent) except -1:
+        cdef Server s = self.server
+        cdef size_t off = 0, body_len = 0, consumed = 0
+        cdef int r = 0
+        cdef Head *h = s.head
+        while off < length and self.responder is None and not self.closing:
+            try:
+                r = frame_request(&self.st, buf + off, length - off, h, &s.lim,
+                                  &body_len, &consumed)
+            except HttpError as e:
+                self.refuse(e.status, e.message)
+                off = length
+                break
+            if r != FRAME_COMPLETE:
+                if r == FRAME_NEED_BODY:
+                    self.await_body(h)
+                break
+            self.reading_body = False
+            self.dispatch(h, buf + off, body_len)
+            off += consumed
+            self.continue_sent = False
+            self.request_start_ns = self.last_active_ns
+            framing_reset(&self.st)
+        if s.out_len:
+            self.flush()
+        self.keep_rest(buf, off, length, lent)
+        if self.closing and self.responder is None and not self.closed:
+            self.transport.close()
+        return 0
+
+    cdef int await_body(self, Head *h) except -1:
+        """Head complete, body not: refuse early, or invite the body with 100 Continue."""
+        self.reading_body = True
+        if h.expect_continue and not self.continue_sent:
+            self.continue_sent = True
+            self.server.put(b"HTTP/1.1 100 Continue\r\n\r\n", 25)
+        if not h.chunked and h.head_len + <size_t>h.content_length > self.lcap:
+            self.want = h.head_len + <size_t>h.content_length
+        return 0
+
+    cdef int keep_rest(self, char *buf, size_t off, size_t length, bint lent) except -1:
+        """Keep the unframed tail [off, length) for the next read, in a lent block."""
+        cdef size_t rest = length - off
+        if self.closing or rest == 0:
+            if lent:
+                self.llen = 0
+            self.release_buffer()
+            return 0
+        if lent:
+            if off:
+                memmove(self.lbuf, self.lbuf + off, rest)
+            self.llen = rest
+        else:
+            if self.lbuf == NULL:
+                self.lbuf = self.server.borrow(&self.lcap)
+            if rest > self.lcap:
+                self.grow(rest)
+            memcpy(self.lbuf, buf + off, rest)
+            self.llen = rest
+        if self.want > self.lcap:
+            self.grow(self.want)
+        return 0
+
+    cdef int grow(self, size_t need) except -1:
+        cdef Server s = self.server
+        cdef size_t limit = s.lim.max_head + 2 * s.lim.max_body + 65536
+        cdef size_t cap = max(need, self.lcap * 2)
+        cdef char *p
+        if cap > limit:
+            cap = limit
+        if cap <= self.lcap:
+            raise HttpError(413, "request body too large")
+        if self.lcap == POOL_BLOCK_SIZE:
+            p = <char *>malloc(cap)
+            if p != NULL:
+                memcpy(p, self.lbuf, self.llen)
+                s.give_back(self.lbuf, self.lcap)
+        else:
+            p = <char *>realloc(self.lbuf, cap)
+        if p == NULL:
+            raise MemoryError()
+        self.lbuf = p
+        self.lcap = cap
+        return 0
+
+    cdef void release_buffer(self) noexcept:
+        if self.lbuf != NULL:
+            self.server.give_back(self.lbuf, self.lcap)
+            self.lbuf = NULL
+            self.lcap = 0
+        self.llen = 0
+        self.want = 0
+        self.reading_body = False
+
+    cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1:
+        cdef Server s = self.server
+        cdef Request req = Request.__new__(Request)
+        cdef PathEntry entry
+        cdef Endpoint ep
+        req.received_ns = self.last_active_ns
+        req.method = PyBytes_FromStringAndSize(h.method, h.method_len)
+        req.path = PyBytes_FromStringAndSize(h.target, h.path_len)
+        req.query = (PyBytes_FromStringAndSize(h.target + h.path_len + 1,
+                                               h.target_len - h.path_len - 1)
+                     if h.path_len < h.target_len else b"")
+        req.headers = kept_headers(h)
+        req.body = PyBytes_FromStringAndSize(buf + h.head_len, body_len)
+        req.keep_alive = h.keep_alive and not s.draining
+        self.minor = h.minor
+        self.keep_alive = req.keep_alive
+        self.bytes_in = h.head_len + body_len
+        entry = s.router.lookup(req.path)
+        if entry is None:
+            req.route = -1
+            return self.answer_error(req, provider_for(req.path, req.headers),
+                                     errors.ApiError(404, "Invalid URL (%s %s)" % (
+                                         req.method.decode("latin-1"),
+                                         req.path.decode("latin-1"))))
+        ep = s.router.endpoint(entry, req.method)
+        if ep is None:
+            req.route = -1
+            return self.answer_error(req, entry.provider, errors.ApiError(
+                405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
+                                                       req.path.decode("latin-1")),
+                headers=b"allow: " + entry.allow + b"\r\n"))
+        req.route = ep.id
+        req.params = s.router.params
+        try:
+            result = ep.handler(req)
+        except errors.ApiError as e:
+            return self.answer_error(req, ep.provider, e)
+        except Exception:
+            log.exception("handler %s failed", ep.name)
+            return self.answer_error(req, ep.provider, errors.ApiError(
+                500, "The server had an error while processing your request."))
+        return self.answer(req, result)
+
+    cdef int answer(self, Request req, tuple result) except -1:
+        cdef int status = result[0]
+        cdef bytes headers = result[1]
+        body = result[2]
+        if type(body) is bytes:
+            return self.answer_bytes(req.route, status, headers, <bytes>body)
+        # A deferred answer (delayed body or event stream): earlier answers leave first.
+        if self.server.out_len:
+            self.flush()
+        self.responder = self.server.start_deferred(self, req, status, headers, body)
+        return 0
+
+    cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1:
+        cdef Server s = self.server
+        cdef size_t before = s.out_len
+        s.put_head(status, headers, len(body), self.keep_alive, self.minor)
+        s.put_bytes(body)
+        if not self.keep_alive:
+            self.closing = True
+        if s.blk != NULL:
+            s.count(route, status, now_ns() - self.last_active_ns, self.bytes_in,
+                    s.out_len - before)
+        return 0
+
+    cdef int answer_error(self, Request req, str provider, err) except -1:
+        cdef bytes body = errors.render(provider, err)
+        cdef bytes headers = b"content-type: application/json\r\n" + err.headers
+        return self.answer_bytes(req.route, err.status, headers, body)
+
+    cdef int refuse(self, int status, str message) except -1:
+        """Answer a request that could not be framed, then close."""
+        cdef Server s = self.server
+        self.keep_alive = False
+        self.minor = 1
+        self.bytes_in = 0
+        if s.blk != NULL:
+            llmsim_parse_error(s.blk)
+        self.answer_bytes(-1, status, b"content-type: application/json\r\n",
+                          errors.render(errors.OPENAI, errors.ApiError(status, message)))
+        return 0
+
+    cdef int flush(self) except -1:
+        if not self.closed:
+            self.transport.write(self.server.take_output())
+        else:
+            self.server.out_len = 0
+        return 0
+
+    # -- used by deferred answers (llmsim.core.stream) -------------------------------------
+    cdef int send(self, bytes data) except -1:
+        if not self.closed and data:
+            self.transport.write(data)
+        return 0
+
+    cdef int finished(self) except -1:
+        """The deferred answer is complete: go on with pipelined requests, if any."""
+        self.responder = None
+        if self.closed:
+            return 0
+        if not self.keep_alive:
+            self.closing = True
+            self.transport.close()
+            return 0
+        self.last_active_ns = now_ns()
+        self.request_start_ns = self.last_active_ns
+        if self.llen:
+            self.transport.resume_reading()
+            self.process(self.lbuf, self.llen, True)
+        return 0
+
+    cdef void close(self) noexcept:
+        if not self.closed and self.transport is not None:
+            self.closing = True
+            self.transport.close()
+
+    cdef int check_timeouts(self, int64_t now) except -1:
+        cdef Server s = self.server
+        if self.closed or self.responder is not None:
+            return 0
+        if self.llen == 0:
+            if s.keepalive_timeout_ns and now - self.last_active_ns > s.keepalive_timeout_ns:
+                self.close()
+            return 0
+        if not self.reading_body:
+            # Still reading the head: slow-header (slowloris) timeout from the first byte.
+            if s.header_timeout_ns and now - self.request_start_ns > s.header_timeout_ns:
+                self.refuse_timeout()
+        elif s.body_timeout_ns and now - self.last_active_ns > s.body_timeout_ns:
+            self.refuse_timeout()
+        return 0
+
+    cdef void refuse_timeout(self) noexcept:
+        try:
+            self.release_buffer()
+            self.refuse(408, "timed out reading the request")
+            self.flush()
+            self.close()
+        except Exception:
+            log.exception("closing a timed-out connection failed")

@@ -1,0 +1,18 @@
+cdef class Endpoint:
+    cdef readonly str name        # "openai.chat_completions"
+    cdef readonly str provider    # "openai", "anthropic", "gemini", "admin"
+    cdef readonly int id          # metrics route id
+    cdef readonly object handler
+
+cdef class PathEntry:
+    cdef dict methods             # {b"POST": Endpoint}
+    cdef readonly str provider
+    cdef readonly bytes allow     # b"GET, POST"
+
+cdef class Router:
+    cdef dict exact               # {path: PathEntry}
+    cdef list patterns            # [(segments, PathEntry)]
+    cdef readonly list names      # route id -> name
+    cdef readonly tuple params    # parameters of the last lookup
+    cdef PathEntry lookup(self, bytes path)
+    cdef Endpoint endpoint(self, PathEntry entry, bytes method)

@@ -1,0 +1,120 @@
+"""One worker process: a uvloop loop serving the master's listening socket for its slot.
+
+The master forks, sets the title and CPU pinning, then calls `run`. SIGTERM drains
+(stop accepting, answer what is in flight, close), SIGINT/SIGQUIT stop at once.
+"""
+
+import asyncio
+import email.utils
+import logging
+import os
+import signal
+import time
+
+log = logging.getLogger("llmsim.worker")
+
+BOOT_FAILED = 3
+HEARTBEAT_INTERVAL = 0.5
+# During a drain, a keep-alive connection idle this long is closed; busy ones finish first
+# and carry `connection: close` on their last answer.
+DRAIN_IDLE_CLOSE = 1.0
+STATE_SERVING, STATE_DRAINING = 2, 3
+
+
+class WorkerContext:
+    """What API modules get to build their handlers: config, planner, segment, worker index."""
+
+    def __init__(self, config, index, segment):
+        self.config = config
+        self.worker_index = index
+        self.segment = segment
+        self.planner = None
+        self.route_names = []
+
+
+def build(config, index, segment):
+    """The protocol server for this worker: routes compiled once, handlers bound to ctx."""
+    from llmsim import api
+    from llmsim.core import stream
+    from llmsim.core.connection import Server
+    from llmsim.core.router import Router
+
+    ctx = WorkerContext(config, index, segment)
+    router = Router(api.routes(ctx))
+    ctx.route_names = router.names
+    return Server(router, config, stream.start, segment, index)
+
+
+def run(config, index, sock, segment):
+    """Serve until told to stop; returns the process exit code."""
+    import uvloop
+
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        server = build(config, index, segment)
+        listener = loop.run_until_complete(
+            loop.create_server(server.protocol_factory, sock=sock, backlog=config.backlog))
+    except Exception as exc:  # the master reports this and stops instead of fork-looping
+        log.error("worker %d failed to boot: %s", index, exc)
+        return BOOT_FAILED
+    worker = _Worker(loop, server, listener, config, index, segment)
+    worker.start()
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
+    return 0
+
+
+class _Worker:
+    def __init__(self, loop, server, listener, config, index, segment):
+        self.loop = loop
+        self.server = server
+        self.listener = listener
+        self.config = config
+        self.index = index
+        self.segment = segment
+        self.deadline = None
+
+    def start(self):
+        loop = self.loop
+        loop.add_signal_handler(signal.SIGTERM, self.drain)
+        loop.add_signal_handler(signal.SIGINT, loop.stop)
+        loop.add_signal_handler(signal.SIGQUIT, loop.stop)
+        self.tick()
+        self.heartbeat()
+        if self.segment is not None:
+            self.segment.set_worker(self.index, os.getpid(), STATE_SERVING)
+
+    def tick(self):
+        """Once a second: the cached Date header and the timeout reaper."""
+        self.server.set_date(email.utils.formatdate(usegmt=True).encode())
+        self.server.reap()
+        self.loop.call_later(1.0, self.tick)
+
+    def heartbeat(self):
+        if self.segment is not None:
+            self.segment.heartbeat(self.index)
+        self.loop.call_later(HEARTBEAT_INTERVAL, self.heartbeat)
+
+    def drain(self):
+        if self.deadline is not None:
+            return
+        log.info("worker %d draining", self.index)
+        self.deadline = time.monotonic() + self.config.graceful_timeout
+        if self.segment is not None:
+            self.segment.set_worker(self.index, os.getpid(), STATE_DRAINING)
+        self.listener.close()
+        self.server.drain(DRAIN_IDLE_CLOSE)
+        self.check_drained()
+
+    def check_drained(self):
+        if self.server.connection_count == 0 or time.monotonic() >= self.deadline:
+            if self.server.connection_count:
+                log.warning("worker %d: graceful timeout, closing %d connections",
+                            self.index, self.server.connection_count)
+            self.loop.stop()
+            return
+        self.server.drain(DRAIN_IDLE_CLOSE)
+        self.loop.call_later(0.05, self.check_drained)
