@@ -35,10 +35,13 @@ extensions = [
 ]
 
 setup(
+    # Compile the extensions side by side: a fresh install builds in a fraction of the time.
+    options={"build_ext": {"parallel": os.cpu_count() or 1}},
     ext_modules=cythonize(
         extensions,
         language_level=3,
         compiler_directives={"embedsignature": True},
         compile_time_env={"LLMSIM_DEBUG": DEBUG},
+        nthreads=os.cpu_count() or 1,
     ),
 )

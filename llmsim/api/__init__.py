@@ -2,12 +2,19 @@
 
 import importlib
 
+from llmsim.core.router import Route
+from llmsim.policy import auth
+
 # Provider modules in routing order; each has routes(ctx) -> [Route(method, pattern, name, handler)].
-PROVIDERS = ("llmsim.api.admin",)
+PROVIDERS = ("llmsim.api.admin", "llmsim.api.openai")
 
 
 def routes(ctx):
+    """Every route, its handler behind the provider's API-key check when keys are configured."""
     out = []
-    for name in PROVIDERS:
-        out.extend(importlib.import_module(name).routes(ctx))
+    for module in PROVIDERS:
+        for method, pattern, name, handler in importlib.import_module(module).routes(ctx):
+            provider = name.partition(".")[0]
+            out.append(Route(method, pattern, name,
+                             auth.guard(provider, handler, ctx.config.api_keys)))
     return out
