@@ -12,8 +12,9 @@ class ProtocolError(Exception):
     pass
 
 
-def request_bytes(method, path, body=b"", content_type=None, host="127.0.0.1"):
-    head = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+def request_bytes(method, path, body=b"", content_type=None, host="127.0.0.1", headers=()):
+    """The request's bytes; headers: extra (name, value) pairs."""
+    head = [f"{method} {path} HTTP/1.1", f"Host: {host}", *(f"{n}: {v}" for n, v in headers)]
     if body and content_type:
         head.append(f"Content-Type: {content_type}")
     if body or method in ("POST", "PUT", "PATCH"):

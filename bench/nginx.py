@@ -40,14 +40,14 @@ def location(path, content_type, body):
             f"        }}\n")
 
 
-def write_config(prefix, port, workers, path, content_type, body):
+def write_config(prefix, port, workers, path, content_type, body, worker_connections=4096):
     """nginx.conf answering path with body, and the health path (unless it is path) with ok."""
     with open(TEMPLATE) as f:
         template = f.read()
     answers = {HEALTH_PATH: ("text/plain", b"ok"), path: (content_type, body)}
     conf = template.format(
         user=f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
-        prefix=prefix, port=port, workers=workers,
+        prefix=prefix, port=port, workers=workers, worker_connections=worker_connections,
         locations="\n".join(location(p, *a) for p, a in answers.items()),
     )
     conf_path = os.path.join(prefix, "nginx.conf")
@@ -56,11 +56,12 @@ def write_config(prefix, port, workers, path, content_type, body):
     return conf_path
 
 
-def start(prefix, port, workers, path, content_type, body, wrapper=()):
+def start(prefix, port, workers, path, content_type, body, wrapper=(),
+          worker_connections=4096):
     """Start nginx in the foreground (daemon off) under prefix, its argv after wrapper
     (e.g. valgrind); Server.stop sends TERM (fast shutdown)."""
     os.makedirs(prefix, exist_ok=True)
-    conf = write_config(prefix, port, workers, path, content_type, body)
+    conf = write_config(prefix, port, workers, path, content_type, body, worker_connections)
     argv = [*wrapper, binary(), "-p", prefix, "-c", conf, "-g", "daemon off;"]
     return Server("nginx", argv, port, os.path.join(prefix, "stdout.log"))
 

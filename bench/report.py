@@ -106,6 +106,84 @@ def callgrind_table(per_request):
     return lines
 
 
+# streaming fidelity: metric key, label, number format, absolute target (op, bound) or None
+STREAM_METRICS = (
+    ("ttft_p50", "TTFT error p50, ms", "{:.2f}", ("≤", 1.0)),
+    ("ttft_p99", "TTFT error p99, ms", "{:.2f}", ("≤", 2.0)),
+    ("itl_p50", "ITL error p50, ms", "{:.2f}", ("≤", 1.0)),
+    ("itl_p99", "ITL error p99, ms", "{:.2f}", ("≤", 2.0)),
+    ("send_late_p99", "request send lateness p99, ms", "{:.2f}", None),
+    ("cpu_us", "server CPU µs/content delta", "{:.1f}", None),
+    ("server_cpu", "server CPU, share of one core", "{:.0%}", None),
+    ("client_cpu_max", "busiest client process CPU", "{:.0%}", ("≤", 0.8)),
+    ("streams_ok", "streams completed in full", "{:,.0f}", None),
+)
+TIMING_KEYS = ("ttft_p50", "ttft_p99", "itl_p50", "itl_p99")
+
+
+def _check(value, target):
+    op, bound = target
+    return "met" if (value <= bound if op == "≤" else value >= bound) else "MISSED"
+
+
+def streams_table(results):
+    """results: {k: [run metrics from streams.metrics, ...]}. Returns (lines, failures)."""
+    lines = [
+        _row(("K streams", "server workers", "client processes", "metric",
+              "median (min–max)", "target", "result")),
+        _row(("---:", "---:", "---:", "---", "---:", "---", "---")),
+    ]
+    failures = []
+    for k, runs in results.items():
+        head = (f"{k:,}", runs[0]["workers"], runs[0]["procs"])
+        bound = sum(r["client_bound"] for r in runs)
+        rates = [r["events_per_s"] for r in runs]
+        expected = runs[0]["expected_per_s"]
+        lines.append(_row((*head, "content deltas/s", spread(rates, "{:,.0f}"),
+                           f"{expected:,.0f} (exact timing)",
+                           f"{statistics.median(rates) / expected:.3f}× of exact")))
+        for key, label, fmt, target in STREAM_METRICS:
+            values = [r[key] for r in runs]
+            result = ""
+            if key in TIMING_KEYS and bound:
+                result = f"client-bound ({bound} of {len(runs)} runs)"
+            elif target:
+                result = _check(statistics.median(values), target)
+            goal = f"{target[0]} {fmt.format(target[1])}" if target else ""
+            lines.append(_row((*head, label, spread(values, fmt), goal, result)))
+        errors = _errors(runs)
+        if errors != "none":
+            lines.append(_row((*head, "**FAILED: errors**", errors, "", "")))
+            failures.append(f"streams K={k}: {errors}")
+    return lines, failures
+
+
+def conns_table(results, wanted, reason):
+    """results: {server: {"workers", "conns", "rss0", "rss1", "fds0", "fds1"}} (bytes);
+    wanted: the count the issue asks for; reason: why fewer were opened."""
+    lines = [
+        _row(("server", "workers", "idle connections held", "server RSS before, MB",
+              "server RSS after, MB", "RSS per connection, bytes", "llmsim/nginx", "target")),
+        _row(("---", "---:", "---:", "---:", "---:", "---:", "---:", "---")),
+    ]
+    per = {name: (r["rss1"] - r["rss0"]) / r["conns"] if r["conns"] else float("nan")
+           for name, r in results.items()}
+    for name, r in results.items():
+        ratio_text = target = ""
+        if name == "llmsim":
+            if "nginx" in per:
+                ratio_text = f"{per['llmsim'] / per['nginx']:.2f}×"
+            target = f"< 2,048: {'met' if per['llmsim'] < 2048 else 'MISSED'}"
+        lines.append(_row((name, r["workers"], f"{r['conns']:,} (+{r['fds1'] - r['fds0']:,} "
+                           f"server fds)", f"{r['rss0'] / 1e6:.1f}", f"{r['rss1'] / 1e6:.1f}",
+                           f"{per[name]:,.0f}", ratio_text, target)))
+    held = min(r["conns"] for r in results.values())
+    if held < wanted:
+        lines.append("")
+        lines.append(f"Not {wanted:,} connections: {reason}")
+    return lines
+
+
 def append(section):
     """Append a section to RESULTS.md (which starts with a header explaining the format)."""
     with open(RESULTS, "a") as f:

@@ -4,7 +4,8 @@
 
 Run it with the Python that has llmsim installed: the server is started as
 `python -I -m llmsim serve`. Parts: wrk throughput and latency per scenario, cold start,
-callgrind instructions per request. Prints llmsim/nginx ratios and appends a dated section
+callgrind instructions per request, streaming fidelity under K concurrent streams, server
+memory per idle connection. Prints llmsim/nginx ratios and appends a dated section
 to bench/RESULTS.md. See bench/README.md.
 """
 import argparse
@@ -17,17 +18,19 @@ import sys
 import time
 
 import callgrind
+import conns
 import http1
 import machine
 import nginx
 import procs
 import report
+import streams
 import wrk
 from scenarios import HEALTH_PATH, SCENARIOS
 
 log = logging.getLogger("bench")
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-PARTS = ("wrk", "coldstart", "callgrind")
+PARTS = ("wrk", "coldstart", "callgrind", "streams", "conns")
 COLDSTART_RUNS = 5
 READY_DEADLINE_S = 30.0
 HEALTH = http1.request_bytes("GET", HEALTH_PATH)
@@ -40,9 +43,17 @@ def parse_args(argv):
                    choices=PARTS + tuple(s.name for s in SCENARIOS),
                    help="run only this part (%s) or scenario (%s); repeatable" % (
                        ", ".join(PARTS), ", ".join(s.name for s in SCENARIOS)))
-    p.add_argument("--repeats", type=int, default=3, help="wrk runs per server and setting")
-    p.add_argument("--duration", type=int, help="seconds per wrk run (default 5, quick 2)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="runs per server and setting (wrk, streams)")
+    p.add_argument("--duration", type=int,
+                   help="seconds per wrk run and per streams window (default 5, quick 2)")
     p.add_argument("--connections", default="64,256", help="wrk -c values, comma-separated")
+    p.add_argument("--stream-counts", metavar="K,...",
+                   help="concurrent streams for the streams part (default %s; --quick: up "
+                   "to %s)" % (",".join(map(str, streams.STREAM_COUNTS)),
+                               streams.QUICK_MAX_STREAMS))
+    p.add_argument("--conn-count", type=int, default=conns.DEFAULT_COUNT,
+                   help="idle connections for the conns part (default %(default)s)")
     p.add_argument("--llmsim-args", default="", help="extra `llmsim serve` arguments")
     p.add_argument("--llmsim-python", default=sys.executable,
                    help="Python with llmsim installed (default: this one)")
@@ -69,13 +80,13 @@ class Bench:
         self.answers = {}  # scenario name -> (head bytes, body bytes, content type)
 
     # servers ----------------------------------------------------------------------------
-    def start_llmsim(self, workers=1, wrapper=(), log_dir=None):
+    def start_llmsim(self, workers=1, wrapper=(), log_dir=None, extra=()):
         port = procs.free_port()
         argv = [*wrapper, self.args.llmsim_python, "-I", "-m", "llmsim", "serve",
                 "--host", "127.0.0.1", "--port", str(port)]
         if workers:
             argv += ["--workers", str(workers), "--cpu-affinity", "off"]
-        argv += shlex.split(self.args.llmsim_args)
+        argv += [*extra, *shlex.split(self.args.llmsim_args)]
         return procs.Server("llmsim", argv, port,
                             os.path.join(log_dir or self.out, f"llmsim-{port}.log"))
 
@@ -216,6 +227,13 @@ class Bench:
         if "callgrind" in a.parts:
             tables.append(("Instructions per request (callgrind)",
                            report.callgrind_table(self.callgrind_part())))
+        if "streams" in a.parts:
+            lines, failures = report.streams_table(streams.part(self))
+            tables.append(("Streaming fidelity", lines))
+            self.failures += failures
+        if "conns" in a.parts:
+            tables.append(("Idle keep-alive connections: server RSS", report.conns_table(
+                conns.part(self), conns.ISSUE_COUNT, conns.reason(a.conn_count))))
         if self.busy_runs:
             self.notes.append(f"machine busy (> 20% CPU after 10 s of waiting) before "
                               f"{self.busy_runs} runs, up to {self.max_busy:.0%}")
@@ -244,6 +262,10 @@ class Bench:
                 f"request.lua for both; {a.duration} s × {a.repeats} runs per server and -c, "
                 f"interleaved, after a 1 s warm-up; each run waits for < 20% machine CPU "
                 f"(up to 10 s)")
+        if "streams" in a.parts:
+            lines.append(f"- streams: {streams.describe(a)}")
+        if "conns" in a.parts:
+            lines.append(f"- conns: {conns.describe(a)}")
         if "callgrind" in a.parts:
             lines.append(
                 f"- callgrind: user-space instructions of all server processes, "
