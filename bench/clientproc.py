@@ -3,8 +3,9 @@
 One client process holds at most a few thousand sockets (RLIMIT_NOFILE here is 20,000 per
 process and cannot be raised), so a part spreads its connections over several. The
 protocol is JSON lines: the child prints {"event": "loaded"} once imported, reads its job
-(one JSON line) from stdin, may print {"event": "ready", ...}, and ends with
-{"event": "result", ...}. Closing its stdin tells a child that waits for it to finish.
+(one JSON line) from stdin, may print {"event": "ready", ...}, and ends by writing its
+result (histograms: too large for a pipe message) as JSON to the job's "result_path" and
+printing {"event": "result"}. Closing its stdin tells a child that waits for it to finish.
 
 Connections spread over several loopback source addresses (127.0.0.2, 127.0.0.3, ...)
 with IP_BIND_ADDRESS_NO_PORT, so ephemeral ports are chosen per destination and do not run
@@ -31,6 +32,7 @@ class ClientProcs:
 
     def __init__(self, script, n, log_path):
         self.log = open(log_path, "ab")
+        self.result_paths = [f"{os.path.splitext(log_path)[0]}-{i}.json" for i in range(n)]
         self.procs = [subprocess.Popen(
             [sys.executable, os.path.join(BENCH_DIR, script)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
@@ -68,9 +70,18 @@ class ClientProcs:
         return out
 
     def send_jobs(self, jobs):
-        for p, job in zip(self.procs, jobs):
-            p.stdin.write(json.dumps(job).encode() + b"\n")
+        for p, job, path in zip(self.procs, jobs, self.result_paths):
+            p.stdin.write(json.dumps(dict(job, result_path=path)).encode() + b"\n")
             p.stdin.flush()
+
+    def results(self, deadline):
+        """Wait for every child's result; return them in order."""
+        self.expect("result", deadline)
+        out = []
+        for path in self.result_paths:
+            with open(path) as f:
+                out.append(json.load(f))
+        return out
 
     def release(self):
         """Close the children's stdin: children waiting for it finish."""
@@ -100,8 +111,15 @@ def split(total, per_proc):
 
 # child side -------------------------------------------------------------------------------
 def emit(obj):
+    """A short message to the parent (keep it well under PIPE_BUF)."""
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
+
+
+def finish(job, result):
+    with open(job["result_path"], "w") as f:
+        json.dump(result, f)
+    emit({"event": "result"})
 
 
 def start_child():

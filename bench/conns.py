@@ -116,7 +116,7 @@ def measure(bench, server, count):
         time.sleep(SETTLE_S)
         rss1, fds1 = rss_bytes(pids), fd_count(pids)
         clients.release()
-        results = clients.expect("result", time.monotonic() + 30)
+        results = clients.results(time.monotonic() + 30)
     finally:
         clients.stop()
     errors = {}
@@ -142,6 +142,7 @@ def describe(args):
         f"by {len(clientproc.split(args.conn_count, CONNS_PER_PROC))} client processes; "
         f"llmsim `--workers 1 --cpu-affinity off`, nginx 1 worker with worker_connections "
         f"{nginx_worker_connections(args.conn_count):,} (C + C/8 + {NGINX_SPARE}: it closes "
-        f"idle connections when under 1/16 are free; it allocates its connection array at start, so that memory "
+        f"idle connections when under 1/16 are free; it allocates its connection array at "
+        f"start, so that memory "
         f"is in its 'before' figure); RSS = VmRSS summed over all server processes, "
         f"{SETTLE_S} s after the last answer; kernel socket buffers are not in RSS")

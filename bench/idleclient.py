@@ -3,8 +3,8 @@
 Opens its share of the connections at a bounded rate, sends `GET /health` on each, reads
 the answer and then leaves the connection open and idle (keep-alive). Prints
 {"event": "ready"} once every connection has its answer, keeps them until its stdin
-closes (or the hard deadline), then closes them and prints {"event": "result"} with how
-many the server dropped meanwhile.
+closes (or the hard deadline), then closes them; its result says how many the server
+dropped meanwhile.
 """
 import asyncio
 import sys
@@ -93,12 +93,12 @@ async def run(job):
     for c in conns:
         if c.transport is not None:
             c.transport.close()
-    return {"event": "result", "dropped": dropped, "errors": errors}
+    return {"dropped": dropped, "errors": errors}
 
 
 def main():
     job = clientproc.start_child()
-    clientproc.emit(uvloop.run(run(job)))
+    clientproc.finish(job, uvloop.run(run(job)))
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ async def run(job):
             if conn.transport is not None:
                 conn.transport.abort()
     return {
-        "event": "result", "opened": opened, "streams_ok": c.streams_ok,
+        "opened": opened, "streams_ok": c.streams_ok,
         "events": c.events, "errors": c.errors,
         "ttft": c.ttft.to_json(), "itl": c.itl.to_json(), "send_late": c.send_late.to_json(),
     }
@@ -174,7 +174,7 @@ async def run(job):
 
 def main():
     job = clientproc.start_child()
-    clientproc.emit(uvloop.run(run(job)))
+    clientproc.finish(job, uvloop.run(run(job)))
 
 
 if __name__ == "__main__":
