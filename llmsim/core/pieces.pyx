@@ -143,13 +143,20 @@ cdef class Run:
         return _span(self.pieces, self.pieces.raw, self.pieces.raw_ends, self.first, self.count,
                      self.skip)
 
+    def token(self, Py_ssize_t k):
+        """The raw bytes of token k of the run."""
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        cdef bytes t = self.pieces.token((self.first + k) % self.pieces.count)
+        return t[self.skip:] if k == 0 and self.skip else t
+
     def tokens(self):
         """The raw bytes of each token, as a list (logprobs; not for the hot path)."""
-        cdef Pieces p = self.pieces
-        out = [p.token((self.first + k) % p.count) for k in range(self.count)]
-        if out and self.skip:
-            out[0] = out[0][self.skip:]
-        return out
+        return [self.token(k) for k in range(self.count)]
+
+    def head(self, Py_ssize_t k):
+        """The run of the first k tokens."""
+        return Run(self.pieces, self.first, min(max(k, 0), self.count), self.skip)
 
     def __repr__(self):
         return f"Run(first={self.first}, count={self.count}, skip={self.skip})"

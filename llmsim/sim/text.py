@@ -75,6 +75,15 @@ def _corpus_text():
 CORPUS = Cyclic(_corpus_text())
 LOREM_GEN = Cyclic(LOREM)
 ECHO = Fixed()
+
+
+def detokenize(ids):
+    """Text for token ids: id k is corpus token k (modulo the corpus), so ids round-trip
+    through llmsim's tokenizer vocabulary."""
+    p = CORPUS.pieces
+    return b"".join(p.token(i % p.count) for i in ids).decode("utf-8", "replace")
+
+
 BUILTIN = {"corpus": CORPUS, "lorem": LOREM_GEN, "echo": ECHO}
 
 
