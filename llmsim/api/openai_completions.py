@@ -16,7 +16,7 @@ from llmsim.core.pieces import Run
 from llmsim.core.render import Template, escape
 from llmsim.core.sse import TokenStream
 from llmsim.errors import ApiError
-from llmsim.sim.text import detokenize
+from llmsim.sim.text import Fixed, detokenize
 from llmsim.sim.tokens import count
 
 BODY = Template(b'{"id":"cmpl-{{id:raw}}","object":"text_completion","created":{{created:int}},'
@@ -75,11 +75,13 @@ class Completions:
         stops = [r.stop] if type(r.stop) is str else r.stop
         choices = []     # (prompt, run, finish, logprobs key)
         for prompt in prompts:
+            gen_p = gen
+            if gen.scripted:
+                gen_p, scripted_call = gen.resolve(prompt, name)
+                if scripted_call is not None:
+                    gen_p = Fixed(scripted_call[1])
             for _ in range(n):
-                if cap == 0:
-                    run, cut = gen.generate(prompt, plan, 0, 0)
-                else:
-                    run, cut = gen.generate(prompt, plan, cap, rng.u64())
+                run, cut = gen_p.generate(prompt, plan, cap, rng.u64() if cap != 0 else 0)
                 if run.skip:    # a continuation keeps the space before its first word
                     run = Run(run.pieces, run.first, run.count)
                 stopped = False

@@ -133,6 +133,9 @@ class Responses:
         fmt = (r.text or {}).get("format") or {"type": "text"}
         hdrs = req.headers
         gen = self.pick(r.model, hdrs.get(b"x-llmsim-generator"))
+        scripted_call = None
+        if gen.scripted:
+            gen, scripted_call = gen.resolve(last_user, r.model)
         planner = self.planner
         plan = planner.plan(r.model, n_prompt, cap, planner.request_key(None, body),
                             hdrs.get(b"x-llmsim-latency"))
@@ -149,11 +152,13 @@ class Responses:
         items, cut = [], False          # (kind, id, Run, name, call_id)
         if reasoning:
             items.append(("reasoning", b"rs_" + hexstr(48), None, None, None))
-        if wanted:
-            calls = openai_tools.draw(wanted, forced, r.parallel_tool_calls, rng)
+        if scripted_call is not None or wanted:
+            calls = [scripted_call] if scripted_call is not None else \
+                openai_tools.draw(wanted, forced, r.parallel_tool_calls, rng)
             for f in calls[:r.max_tool_calls or len(calls)]:
-                p = Pieces(openai_tools.arguments(f, rng))
-                items.append(("function_call", b"fc_" + hexstr(48), Run(p, 0, p.count), f.name,
+                fname, args = f if type(f) is tuple else (f.name, openai_tools.arguments(f, rng))
+                p = Pieces(args)
+                items.append(("function_call", b"fc_" + hexstr(48), Run(p, 0, p.count), fname,
                               b"call_" + alnum(24)))
         else:
             if fmt.get("type") in ("json_schema", "json_object"):
