@@ -12,8 +12,9 @@ import msgspec
 
 from llmsim.api import openai_logprobs, openai_tools
 from llmsim.api.openai_chat_stream import chat_stream
-from llmsim.api.openai_types import (CHAT, ImagePart, JsonObjectFormat, JsonSchemaFormat,
-                                     RefusalPart, TextPart, UserMessage)
+from llmsim.api.openai_types import (CHAT, AssistantMessage, ImagePart, JsonObjectFormat,
+                                     JsonSchemaFormat, RefusalPart, TextPart, ToolMessage,
+                                     UserMessage)
 from llmsim.api.openai_env import due
 from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
 from llmsim.core.ids import alnum
@@ -69,12 +70,11 @@ def prompt_tokens(messages):
                     n += IMAGE_LOW if part.image_url.detail == "low" else IMAGE_HIGH
                 elif t is RefusalPart:
                     n += count(part.refusal)
-        name = getattr(m, "name", None)
-        if name:
-            n += PER_NAME + count(name)
-        calls = getattr(m, "tool_calls", None)
-        if calls:
-            for call in calls:
+        t = type(m)
+        if t is not ToolMessage and m.name:
+            n += PER_NAME + count(m.name)
+        if t is AssistantMessage and m.tool_calls:
+            for call in m.tool_calls:
                 n += PER_MESSAGE + count(call.function.name) + count(call.function.arguments)
     return n
 

@@ -8,7 +8,7 @@ and a stream renders token i straight from the escaped buffer. Runs may wrap aro
 (`cyclic` corpora): token k of a run is token `(first + k) % count`.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
@@ -111,7 +111,7 @@ cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ss
     start = (ends[first - 1] if first > 0 else 0) + skip
     last = first + count - 1
     if last < self.count:
-        return buf[start:ends[last]]
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(buf) + start, ends[last] - start)
     out = scratch()
     total = PyBytes_GET_SIZE(buf)
     out.write(PyBytes_AS_STRING(buf) + start, total - start)
