@@ -200,7 +200,7 @@ def test_scripted_generator_by_model_and_header(client):
         {"role": "user", "content": "hello there"}],
         extra_headers={"x-llmsim-generator": "script"})
     assert c.choices[0].message.content == "Hello from the script."
-    with pytest.raises(openai.NotFoundError):
+    with pytest.raises(openai.NotFoundError):  # a generator setting does not add a model
         client.chat.completions.create(model="scripted-model", messages=USER)
     c = client.chat.completions.create(model="gpt-4o-mini", messages=[
         {"role": "user", "content": "weather in Oslo"}],
