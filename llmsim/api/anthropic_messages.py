@@ -1,0 +1,262 @@
+"""POST /v1/messages and POST /v1/messages/count_tokens: validate, count, plan, generate.
+
+What the simulated model answers:
+  - tool_choice `any` or `tool`: one tool_use block (a random tool, or the named one) whose
+    input validates against the tool's input_schema; stop_reason `tool_use`;
+  - tool_choice `auto` (the default with tools): the same when the conversation ends with a
+    user turn that carries no tool_result, else text, so agent loops terminate;
+  - output_config.format json_schema: one text block holding JSON valid against the schema;
+  - otherwise text from the configured generator, cut at max_tokens (`max_tokens`) or before
+    the first stop sequence (`stop_sequence`), else `end_turn`.
+With thinking enabled (or adaptive), a thinking block comes first and takes part of the
+planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent.
+"""
+
+import time
+
+import msgspec
+
+from llmsim.api import anthropic_render as render
+from llmsim.api.anthropic_render import Answer, Block
+from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, ImageBlock,
+                                        RedactedThinkingBlock, SearchResultBlock, TextBlock,
+                                        ThinkingAdaptive, ThinkingBlock, ThinkingEnabled,
+                                        ToolChoiceAny, ToolChoiceNone, ToolChoiceTool,
+                                        ToolResultBlock, ToolUseBlock)
+from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
+                                       model_not_found, random_text, tool_use_id)
+from llmsim.api.openai_env import due
+from llmsim.core.stream import Delayed
+from llmsim.errors import ApiError
+from llmsim.sim.schema import SchemaError, instance
+from llmsim.sim.stop import cut
+from llmsim.sim.text import CORPUS, Run
+from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, Pieces, count
+
+# Input token accounting (llmsim's documented approximations): the OpenAI-style framing of
+# llmsim.sim.tokens per message, an image or a non-text document at a fixed cost, and the
+# tool-use system prompt Anthropic documents (346 tokens for auto/none, 313 for any/tool).
+IMAGE_TOKENS = 1600
+DOCUMENT_TOKENS = 1500
+TOOLS_AUTO_TOKENS = 346
+TOOLS_FORCED_TOKENS = 313
+THINKING_MIN_BUDGET = 1024
+_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
+_JSON_ENCODE = msgspec.json.encode
+
+
+def _blocks_tokens(blocks):
+    n = 0
+    for b in blocks:
+        t = type(b)
+        if t is TextBlock:
+            n += count(b.text)
+        elif t is ImageBlock:
+            n += IMAGE_TOKENS
+        elif t is DocumentBlock:
+            data = b.source.get("data") if b.source.get("type") == "text" else None
+            n += count(data) if isinstance(data, str) else DOCUMENT_TOKENS
+        elif t is ToolUseBlock:
+            n += PER_MESSAGE + count(b.name) + count(_JSON_ENCODE(b.input))
+        elif t is ToolResultBlock:
+            c = b.content
+            n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c or ()))
+        elif t is ThinkingBlock:
+            n += count(b.thinking)
+        elif t is SearchResultBlock:
+            n += count(b.title) + _blocks_tokens(b.content)
+        elif t is RedactedThinkingBlock:
+            n += len(b.data) // 4
+    return n
+
+
+def input_tokens(r):
+    """Input tokens of a Messages (or count_tokens) request."""
+    n = REPLY_PRIMING
+    s = r.system
+    if s:
+        n += PER_MESSAGE + (count(s) if type(s) is str else _blocks_tokens(s))
+    for m in r.messages:
+        c = m.content
+        n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c))
+    if r.tools:
+        forced = type(r.tool_choice) in (ToolChoiceAny, ToolChoiceTool)
+        n += TOOLS_FORCED_TOKENS if forced else TOOLS_AUTO_TOKENS
+        for tool in r.tools:
+            n += count(tool.name) + count(tool.description or "")
+            if tool.input_schema is not None:
+                n += count(_JSON_ENCODE(tool.input_schema))
+    return n
+
+
+def last_user_text(messages):
+    """The text of the last user turn ('' when there is none)."""
+    for m in reversed(messages):
+        if m.role == "user":
+            c = m.content
+            if type(c) is str:
+                return c
+            return "\n".join(b.text for b in c if type(b) is TextBlock)
+    return ""
+
+
+def _ends_with_tool_result(messages):
+    last = messages[-1]
+    return last.role != "user" or (type(last.content) is not str and
+                                    any(type(b) is ToolResultBlock for b in last.content))
+
+
+def check_tools(r):
+    """The client tools of a request after the API's checks ([] when none)."""
+    tools = []
+    for i, tool in enumerate(r.tools or ()):
+        if tool.type in (None, "custom"):
+            if tool.input_schema is None:
+                raise ApiError(400, f"tools.{i}.custom.input_schema: Field required")
+            tools.append(tool)
+    choice = r.tool_choice
+    if choice is not None and not r.tools and type(choice) is not ToolChoiceNone:
+        raise ApiError(400, "tool_choice may only be specified while providing tools.")
+    if type(choice) is ToolChoiceTool and not any(t.name == choice.name for t in r.tools):
+        raise ApiError(400, f"tool_choice.name: Tool '{choice.name}' not found in the "
+                            "provided tools")
+    return tools
+
+
+def check_thinking(r):
+    """The thinking budget in tokens (0: no thinking) after the API's checks."""
+    t = r.thinking
+    if type(t) is ThinkingEnabled:
+        if t.budget_tokens < THINKING_MIN_BUDGET:
+            raise ApiError(400, "thinking.enabled.budget_tokens: Input should be greater than "
+                                f"or equal to {THINKING_MIN_BUDGET}")
+        if t.budget_tokens >= r.max_tokens:
+            raise ApiError(400, "`max_tokens` must be greater than `thinking.budget_tokens`. "
+                                f"Please consult our documentation at {_DOCS}")
+        budget = t.budget_tokens
+    elif type(t) is ThinkingAdaptive:
+        budget = r.max_tokens
+    else:
+        return 0
+    if r.temperature is not None and r.temperature != 1:
+        raise ApiError(400, "`temperature` may only be set to 1 when thinking is enabled. "
+                            f"Please consult our documentation at {_DOCS}")
+    if r.top_k is not None:
+        raise ApiError(400, "`top_k` must be unset when thinking is enabled. Please consult "
+                            f"our documentation at {_DOCS}")
+    return budget
+
+
+class Messages:
+    """The handler of POST /v1/messages."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __call__(self, req):
+        env = self.env
+        body = req.body
+        try:
+            r = MESSAGES.decode(body)
+        except msgspec.DecodeError as e:
+            raise decode_error(e) from None
+        model = env.catalog.get(r.model)
+        if model is None or model.kind not in ("chat", "reasoning"):
+            raise model_not_found(r.model)
+        if not r.messages:
+            raise ApiError(400, "messages: List should have at least 1 item after "
+                                "validation, not 0")
+        if r.max_tokens > model.max_output:
+            raise ApiError(400, f"max_tokens: {r.max_tokens} > {model.max_output}, which is "
+                                "the maximum allowed number of output tokens for "
+                                f"{model.id}")
+        tools = check_tools(r)
+        budget = check_thinking(r)
+        hdrs = req.headers
+        gen = env.generators.pick(r.model, hdrs.get(b"x-llmsim-generator"))
+        n_in = input_tokens(r)
+        key = env.key(None, body)
+        planner = env.planner
+        plan = planner.plan(r.model, n_in, r.max_tokens, key, hdrs.get(b"x-llmsim-latency"))
+        planner.admit(plan, req.received_ns)
+        answer = self.answer(r, tools, budget, gen, plan.n_tokens, key, n_in)
+        if r.stream:
+            def release():
+                planner.release(plan, time.monotonic_ns())
+            return 200, headers(SSE), render.stream(answer, lambda c: due(plan, c), release)
+        sent = answer.output_tokens
+        delay = due(plan, sent - 1) if sent else plan.ttft_ns
+        return 200, headers(JSON), Delayed(render.message(answer), delay)
+
+    def answer(self, r, tools, budget, gen, planned, key, n_in):
+        env = self.env
+        blocks = []
+        thinking = min(budget, planned // 2) if budget else 0
+        if thinking:
+            run, _ = CORPUS.generate("", thinking, None, env.rand(key, 1))
+            blocks.append(Block(render.THINKING, run, signature=random_text(120)))
+        call = self.tool_to_call(r, tools, key)
+        if call is not None:
+            try:
+                args = instance(call.input_schema, env.rand(key, 3))
+            except SchemaError as e:
+                raise ApiError(400, f"tools: input_schema of '{call.name}': {e}") from None
+            pieces = Pieces(_JSON_ENCODE(args))
+            blocks.append(Block(render.TOOL_USE, Run(pieces, 0, pieces.count),
+                                id=tool_use_id(), name=call.name))
+            return Answer(message_id(), r.model, blocks, b"tool_use", None, n_in)
+        cap = r.max_tokens - thinking
+        fmt = r.output_config.format if r.output_config is not None else None
+        if fmt is not None:
+            pieces = Pieces(_JSON_ENCODE(instance(fmt.schema, env.rand(key, 3))))
+            run, truncated = Run(pieces, 0, min(pieces.count, cap)), pieces.count > cap
+        else:
+            run, truncated = gen.generate(last_user_text(r.messages), planned - thinking, cap,
+                                          env.rand(key, 0))
+        c = cut(run, r.stop_sequences)
+        if c.stop is not None:
+            stop = b"stop_sequence"
+        else:
+            stop = b"max_tokens" if truncated else b"end_turn"
+        blocks.append(Block(render.TEXT, c.run, c.tail))
+        return Answer(message_id(), r.model, blocks, stop, c.stop, n_in)
+
+    def tool_to_call(self, r, tools, key):
+        """The tool the simulated model calls, or None (see the module docstring)."""
+        if not tools:
+            return None
+        choice = r.tool_choice
+        t = type(choice)
+        if t is ToolChoiceNone:
+            return None
+        if t is ToolChoiceTool:
+            return next(tool for tool in tools if tool.name == choice.name)
+        if t is not ToolChoiceAny and _ends_with_tool_result(r.messages):
+            return None
+        return tools[self.env.rand(key, 2) % len(tools)]
+
+
+class CountTokens:
+    """The handler of POST /v1/messages/count_tokens."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __call__(self, req):
+        try:
+            r = COUNT_TOKENS.decode(req.body)
+        except msgspec.DecodeError as e:
+            raise decode_error(e) from None
+        model = self.env.catalog.get(r.model)
+        if model is None or model.kind not in ("chat", "reasoning"):
+            raise model_not_found(r.model)
+        if not r.messages:
+            raise ApiError(400, "messages: List should have at least 1 item after "
+                                "validation, not 0")
+        check_tools(r)
+        return 200, headers(JSON), b'{"input_tokens":%d}' % input_tokens(r)
+
+
+def routes(env):
+    return [(b"POST", "/v1/messages", "anthropic.messages", Messages(env)),
+            (b"POST", "/v1/messages/count_tokens", "anthropic.count_tokens", CountTokens(env))]

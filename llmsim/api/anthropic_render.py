@@ -1,0 +1,152 @@
+"""An Anthropic answer (content blocks, stop reason, usage) as a Message body or as the
+Messages event stream.
+
+The stream is the event sequence the SDK dispatches: message_start, then per content block
+content_block_start, deltas (text_delta, thinking_delta + signature_delta, input_json_delta)
+and content_block_stop, a ping after the first block start, then message_delta (stop_reason,
+cumulative usage) and message_stop. Deltas are rendered per token from the shared escaped
+text when the scheduler sends them (llmsim.core.events); only the few framing events are
+rendered ahead.
+"""
+
+from typing import NamedTuple
+
+from llmsim.core.events import EventStream
+from llmsim.core.render import Template, escape
+from llmsim.sim.tokens import count
+
+THINKING, TEXT, TOOL_USE = "thinking", "text", "tool_use"
+
+
+class Block(NamedTuple):
+    """One content block. `run` holds its streamed tokens (text, thinking, or the tool input
+    JSON); `tail` raw bytes of a last partial token (text cut before a stop sequence);
+    thinking: `signature`; tool_use: `id` and `name`."""
+    kind: str
+    run: object
+    tail: bytes = b""
+    signature: bytes = b""
+    id: bytes = b""
+    name: str = ""
+
+    @property
+    def tokens(self):
+        return self.run.count + (count(self.tail) if self.tail else 0)
+
+
+class Answer(NamedTuple):
+    id: bytes
+    model: str
+    blocks: list
+    stop_reason: bytes          # end_turn | max_tokens | stop_sequence | tool_use
+    stop_sequence: str | None
+    input_tokens: int
+
+    @property
+    def output_tokens(self):
+        return sum(b.tokens for b in self.blocks)
+
+
+# ---- the Message body ---------------------------------------------------------------------
+
+_USAGE = (b'"usage":{"input_tokens":{{in:int}},"cache_creation_input_tokens":0,'
+          b'"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,'
+          b'"ephemeral_1h_input_tokens":0},"output_tokens":{{out:int}},'
+          b'"service_tier":"standard"}')
+MESSAGE = Template(b'{"id":"{{id:raw}}","type":"message","role":"assistant",'
+                   b'"model":"{{model:str}}","content":[{{content:raw}}],'
+                   b'"stop_reason":"{{stop:raw}}","stop_sequence":{{seq:raw}},' + _USAGE + b'}')
+TEXT_BLOCK = Template(b'{"type":"text","text":"{{text:raw}}"}')
+THINKING_BLOCK = Template(b'{"type":"thinking","thinking":"{{text:raw}}",'
+                          b'"signature":"{{sig:raw}}"}')
+TOOL_BLOCK = Template(b'{"type":"tool_use","id":"{{id:raw}}","name":"{{name:str}}",'
+                      b'"input":{{input:raw}}}')
+
+
+def _quoted(s):
+    return b"null" if s is None else b'"' + escape(s) + b'"'
+
+
+def _esc(block):
+    return block.run.esc() + (escape(block.tail) if block.tail else b"")
+
+
+def message(a):
+    """The JSON body of a non-streamed answer."""
+    parts = []
+    for b in a.blocks:
+        if b.kind == TEXT:
+            parts.append(TEXT_BLOCK.render((_esc(b),)))
+        elif b.kind == THINKING:
+            parts.append(THINKING_BLOCK.render((_esc(b), b.signature)))
+        else:
+            parts.append(TOOL_BLOCK.render((b.id, b.name, b.run.raw())))
+    return MESSAGE.render((a.id, a.model, b",".join(parts), a.stop_reason,
+                           _quoted(a.stop_sequence), a.input_tokens, a.output_tokens))
+
+
+# ---- the event stream -------------------------------------------------------------------
+
+def _event(name, data):
+    return b"event: " + name + b"\ndata: " + data + b"\n\n"
+
+
+MESSAGE_START = Template(_event(
+    b"message_start",
+    b'{"type":"message_start","message":{"id":"{{id:raw}}","type":"message",'
+    b'"role":"assistant","model":"{{model:str}}","content":[],"stop_reason":null,'
+    b'"stop_sequence":null,' + _USAGE.replace(b"{{out:int}}", b"1") + b'}}'))
+BLOCK_START = Template(_event(b"content_block_start",
+                              b'{"type":"content_block_start","index":{{index:int}},'
+                              b'"content_block":{{block:raw}}}'))
+BLOCK_STOP = Template(_event(b"content_block_stop",
+                             b'{"type":"content_block_stop","index":{{index:int}}}'))
+PING = _event(b"ping", b'{"type": "ping"}')
+DELTA = Template(_event(b"content_block_delta",
+                        b'{"type":"content_block_delta","index":{{index:int}},'
+                        b'"delta":{"type":"{{kind:raw}}","{{field:raw}}":"{{value:raw}}"}}'))
+MESSAGE_DELTA = Template(_event(
+    b"message_delta",
+    b'{"type":"message_delta","delta":{"stop_reason":"{{stop:raw}}",'
+    b'"stop_sequence":{{seq:raw}}},"usage":{"input_tokens":{{in:int}},'
+    b'"cache_creation_input_tokens":0,"cache_read_input_tokens":0,'
+    b'"output_tokens":{{out:int}}}}'))
+MESSAGE_STOP = _event(b"message_stop", b'{"type":"message_stop"}')
+_SPLIT = b"\x00"
+_EMPTY_START = {
+    TEXT: lambda b: b'{"type":"text","text":""}',
+    THINKING: lambda b: b'{"type":"thinking","thinking":"","signature":""}',
+    TOOL_USE: lambda b: TOOL_BLOCK.render((b.id, b.name, b"{}")),
+}
+_DELTA_KIND = {TEXT: (b"text_delta", b"text"), THINKING: (b"thinking_delta", b"thinking"),
+               TOOL_USE: (b"input_json_delta", b"partial_json")}
+
+
+def stream(a, due, on_close=None):
+    """The EventStream of an answer; `due(clock)` is when output token `clock` is due."""
+    s = EventStream(due, on_close)
+    s.frame(MESSAGE_START.render((a.id, a.model, a.input_tokens)), 0)
+    clock = 0
+    for index, b in enumerate(a.blocks):
+        s.frame(BLOCK_START.render((index, _EMPTY_START[b.kind](b))), clock)
+        if index == 0:
+            s.frame(PING, clock)
+        kind, field = _DELTA_KIND[b.kind]
+        prefix, _, suffix = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
+        if b.kind == TOOL_USE:
+            s.frame(prefix + suffix, clock)  # the API opens tool input with an empty delta
+        run = b.run
+        s.tokens(prefix, run.pieces, run.first, run.count, run.skip, suffix, clock)
+        clock += run.count
+        if b.tail:
+            s.frame(prefix + escape(b.tail) + suffix, clock)
+            clock += 1
+        last = max(clock - 1, 0)
+        if b.kind == THINKING:
+            s.frame(DELTA.render((index, b"signature_delta", b"signature", b.signature)), last)
+        s.frame(BLOCK_STOP.render((index,)), last)
+    last = max(clock - 1, 0)
+    s.frame(MESSAGE_DELTA.render((a.stop_reason, _quoted(a.stop_sequence), a.input_tokens,
+                                  a.output_tokens)), last)
+    s.frame(MESSAGE_STOP, last)
+    return s

@@ -1,0 +1,5 @@
+"""The Gemini API (work in progress)."""
+
+
+def routes(ctx):
+    return []

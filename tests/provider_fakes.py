@@ -1,0 +1,63 @@
+"""Fakes for calling Anthropic and Gemini handlers directly: a planner with the load-model
+calls, a server context, a handler table, and an event stream drained in full."""
+
+from types import SimpleNamespace
+
+from llmsim import api
+from openai_fakes import FakePlanner, FakeReq
+
+
+class Planner(FakePlanner):
+    """FakePlanner plus admit/release, counted."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.admitted = self.released = 0
+
+    def admit(self, plan, now_ns):
+        self.admitted += 1
+
+    def release(self, plan, now_ns):
+        self.released += 1
+
+
+def handlers(models=None, generators=None, planner=None, api_keys=()):
+    """{route name: (method, pattern, handler)} of every route over a fake context."""
+    ctx = SimpleNamespace(config=SimpleNamespace(models=models or {},
+                                                 generators=generators or {},
+                                                 api_keys=list(api_keys)),
+                          planner=planner or Planner(), worker_index=0, segment=None,
+                          route_names=[])
+    return {r.name: (r.method, r.pattern, r.handler) for r in api.routes(ctx)}
+
+
+def call(hs, name, body=b"", headers=None, params=(), query=b""):
+    """(status, header dict, body) of one handler call; a stream comes back as its events'
+    bytes with `.dues` (due offsets) attached in a list."""
+    method, pattern, handler = hs[name]
+    req = FakeReq(method, pattern.encode(), body, headers, params)
+    req.query = query
+    status, head, out = handler(req)
+    return status, header_map(head), out
+
+
+def drain(stream):
+    """(all bytes, due offsets) of an EventStream, rendered in uneven slices, then closed."""
+    n = stream.n_events
+    dues = [stream.due_ns(i) for i in range(n)]
+    chunks, i, step = [], 0, 1
+    while i < n:
+        chunks.append(stream.render(i, min(n, i + step)))
+        i += step
+        step = step % 3 + 1
+    stream.close()
+    return b"".join(chunks), dues
+
+
+def header_map(head):
+    out = {}
+    for line in head.split(b"\r\n"):
+        if line:
+            k, _, v = line.partition(b": ")
+            out[k.decode()] = v.decode()
+    return out
