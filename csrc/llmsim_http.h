@@ -47,14 +47,15 @@ static inline int llmsim_is_field_value(const char *s, size_t n)
     return 1;
 }
 
-/* 1 when an origin-form request target is acceptable: starts with '/', no CTL, SP or DEL. */
+/* 1 when an origin-form request target is acceptable: starts with '/', visible ASCII only
+ * (no CTL, SP, DEL or raw bytes >= 0x80: RFC 3986 targets are ASCII). */
 static inline int llmsim_is_origin_target(const char *s, size_t n)
 {
     if (n == 0 || s[0] != '/')
         return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c == 0x7f)
+        if (c <= 0x20 || c >= 0x7f)
             return 0;
     }
     return 1;
@@ -128,13 +129,15 @@ static inline int64_t llmsim_parse_content_length(const char *s, size_t n)
 
 enum {
     LLMSIM_CHUNK_SIZE = 0,   /* reading hex digits of a chunk size */
+    LLMSIM_CHUNK_SIZE_WS,    /* SP/HTAB after the size: only ';' may follow (BWS) */
     LLMSIM_CHUNK_EXT,        /* after ';': chunk extension up to CR */
     LLMSIM_CHUNK_SIZE_LF,    /* CR seen after the size line, LF expected */
     LLMSIM_CHUNK_DATA,       /* copying chunk data */
     LLMSIM_CHUNK_DATA_CR,    /* CR expected after data */
     LLMSIM_CHUNK_DATA_LF,    /* LF expected after data */
     LLMSIM_CHUNK_TRAILER,    /* at the start of a trailer line (or the final CRLF) */
-    LLMSIM_CHUNK_TRAILER_LINE, /* inside a trailer field line */
+    LLMSIM_CHUNK_TRAILER_NAME, /* inside a trailer field name, up to ':' */
+    LLMSIM_CHUNK_TRAILER_LINE, /* inside a trailer field value, up to CR */
     LLMSIM_CHUNK_TRAILER_LF, /* CR seen ending a trailer line, LF expected */
     LLMSIM_CHUNK_END_LF,     /* CR of the final empty line seen, LF expected */
     LLMSIM_CHUNK_DONE,
@@ -200,8 +203,11 @@ static inline long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, si
                 return LLMSIM_CHUNK_ERR_MALFORMED;
             if (d->remaining > max_body - d->dst)
                 return LLMSIM_CHUNK_ERR_TOO_LARGE;
-            if (c == ';' || c == ' ' || c == '\t') {
+            if (c == ';') {
                 d->state = LLMSIM_CHUNK_EXT;
+                d->line_bytes = 0;
+            } else if (c == ' ' || c == '\t') {
+                d->state = LLMSIM_CHUNK_SIZE_WS;
                 d->line_bytes = 0;
             } else if (c == '\r') {
                 d->state = LLMSIM_CHUNK_SIZE_LF;
@@ -211,6 +217,13 @@ static inline long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, si
             d->src++;
             break;
         }
+        case LLMSIM_CHUNK_SIZE_WS:
+            if (c == ';')
+                d->state = LLMSIM_CHUNK_EXT;
+            else if ((c != ' ' && c != '\t') || ++d->line_bytes > max_line)
+                return LLMSIM_CHUNK_ERR_MALFORMED;
+            d->src++;
+            break;
         case LLMSIM_CHUNK_EXT:
             if (c == '\r') {
                 d->state = LLMSIM_CHUNK_SIZE_LF;
@@ -256,11 +269,20 @@ static inline long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, si
             if (c == '\r') {
                 d->state = LLMSIM_CHUNK_END_LF;
             } else if (llmsim_is_tchar(c)) {
-                d->state = LLMSIM_CHUNK_TRAILER_LINE;
+                d->state = LLMSIM_CHUNK_TRAILER_NAME;
                 d->line_bytes = 1;
             } else {
                 return LLMSIM_CHUNK_ERR_MALFORMED;
             }
+            d->src++;
+            if (++d->trailer_bytes > max_trailer)
+                return LLMSIM_CHUNK_ERR_TOO_LARGE;
+            break;
+        case LLMSIM_CHUNK_TRAILER_NAME: /* a trailer line is a field line: token ':' value */
+            if (c == ':')
+                d->state = LLMSIM_CHUNK_TRAILER_LINE;
+            else if (!llmsim_is_tchar(c) || ++d->line_bytes > max_line)
+                return LLMSIM_CHUNK_ERR_MALFORMED;
             d->src++;
             if (++d->trailer_bytes > max_trailer)
                 return LLMSIM_CHUNK_ERR_TOO_LARGE;

@@ -1,15 +1,17 @@
 /* The node-wide metrics and control segment shared by the master and every worker.
  *
  * One anonymous MAP_SHARED mapping, made by the master before it forks, holds:
- *   - a header: layout version, worker count, config generation and the runtime switches
- *     that admin endpoints flip for all workers at once;
+ *   - a header: layout version, block count, the number of workers the node should have
+ *     serving, config generation and the runtime switches that admin endpoints flip for all
+ *     workers at once;
  *   - a "retired" block that keeps the counters of replaced workers, so node totals never
  *     go backwards;
- *   - one cache-line-aligned block per worker slot: pid, state, heartbeat, counters, gauges
- *     and fixed log-scale histograms.
+ *   - one cache-line-aligned block per worker process: pid, state, heartbeat, counters,
+ *     gauges and fixed log-scale histograms. The master may keep more blocks than workers
+ *     (a replacement worker gets a fresh block while its predecessor drains in the old one).
  *
- * Concurrency: exactly one process writes a worker block's counters (the worker in that
- * slot), so an increment is a relaxed load and a relaxed store: no locked instruction, no
+ * Concurrency: exactly one process writes a worker block's counters (the worker given that
+ * block), so an increment is a relaxed load and a relaxed store: no locked instruction, no
  * syscall, no loop. Readers (/metrics in any worker, the master) sum the blocks with relaxed
  * loads. The master moves a dead worker's counters into the retired block under a sequence
  * counter (`fold_seq`), and a reader retries a sum that overlapped such a move, so a total
@@ -24,7 +26,7 @@
 
 #define LLMSIM_SHM_VERSION 1u
 #define LLMSIM_MAX_WORKERS 256
-#define LLMSIM_MAX_ROUTES 64 /* route ids are masked into 0..63 */
+#define LLMSIM_MAX_ROUTES 64 /* ids 0..62 are routes; 63 and anything above: unmatched */
 #define LLMSIM_STATUS_CLASSES 6 /* 1xx 2xx 3xx 4xx 5xx other */
 
 /* Histogram buckets, in nanoseconds, each holding observations in (lower, upper]:
@@ -72,7 +74,8 @@ typedef struct {
 
 typedef struct {
     _Alignas(64) uint32_t version; /* written once, before fork */
-    _Atomic uint32_t nworkers;
+    _Atomic uint32_t nworkers; /* blocks in use: 0..nworkers-1 are summed */
+    _Atomic uint32_t expected_workers; /* how many serving blocks make the node ready */
     _Atomic uint32_t fold_seq; /* odd while the master moves a block into `retired` */
     _Atomic uint32_t chaos_enabled;
     _Atomic uint32_t chaos_rate_ppm;
@@ -100,7 +103,6 @@ typedef struct {
 } llmsim_snapshot_t;
 
 _Static_assert(sizeof(llmsim_worker_t) % 64 == 0, "worker blocks must not share cache lines");
-_Static_assert((LLMSIM_MAX_ROUTES & (LLMSIM_MAX_ROUTES - 1)) == 0, "route mask");
 
 #define LLMSIM__RELAXED memory_order_relaxed
 
@@ -136,13 +138,15 @@ static inline void llmsim_observe(llmsim_hist_t *h, uint64_t ns)
     llmsim__add(&h->sum_ns, ns);
 }
 
-/* status 100..599 counts as 1xx..5xx, anything else as "other". */
+/* status 100..599 counts as 1xx..5xx, anything else as "other"; a route id outside 0..62
+ * (the router's -1 included, as unsigned) counts as route 63, "unmatched". */
 static inline void llmsim_count_request(llmsim_worker_t *w, unsigned route, int status,
                                         uint64_t duration_ns)
 {
     unsigned cls = (unsigned)(status / 100) - 1u;
     cls = cls < LLMSIM_STATUS_CLASSES - 1 ? cls : LLMSIM_STATUS_CLASSES - 1;
-    llmsim__add(&w->requests[route & (LLMSIM_MAX_ROUTES - 1)][cls], 1);
+    route = route < LLMSIM_MAX_ROUTES ? route : LLMSIM_MAX_ROUTES - 1;
+    llmsim__add(&w->requests[route][cls], 1);
     llmsim_observe(&w->request_duration, duration_ns);
 }
 
@@ -265,12 +269,33 @@ static inline void llmsim_shm_init(llmsim_shm_t *s, uint32_t nworkers)
 {
     s->version = LLMSIM_SHM_VERSION;
     atomic_store(&s->nworkers, nworkers);
+    atomic_store(&s->expected_workers, nworkers);
     atomic_store(&s->latency_multiplier_milli, 1000);
 }
 
 static inline uint32_t llmsim_shm_nworkers(llmsim_shm_t *s)
 {
     return atomic_load_explicit(&s->nworkers, LLMSIM__RELAXED);
+}
+
+static inline uint32_t llmsim_shm_expected_workers(llmsim_shm_t *s)
+{
+    return atomic_load_explicit(&s->expected_workers, LLMSIM__RELAXED);
+}
+
+static inline void llmsim_shm_set_expected_workers(llmsim_shm_t *s, uint32_t n)
+{
+    atomic_store_explicit(&s->expected_workers, n, LLMSIM__RELAXED);
+}
+
+/* 1 when at least expected_workers blocks are serving (GET /ready). */
+static inline int llmsim_shm_ready(llmsim_shm_t *s)
+{
+    uint32_t n = llmsim_shm_nworkers(s), serving = 0;
+    for (uint32_t i = 0; i < n && i < LLMSIM_MAX_WORKERS; i++)
+        serving += atomic_load_explicit(&s->workers[i].state, memory_order_acquire) ==
+                   LLMSIM_STATE_SERVING;
+    return serving >= llmsim_shm_expected_workers(s);
 }
 
 static inline llmsim_worker_t *llmsim_shm_worker(llmsim_shm_t *s, uint32_t i)
@@ -346,7 +371,7 @@ static inline void llmsim__fold_end(llmsim_shm_t *s)
     atomic_fetch_add_explicit(&s->fold_seq, 1, memory_order_release);
 }
 
-/* Empty slot i for a new worker, keeping its counts in the node totals. */
+/* Empty block i for a new worker, keeping its counts in the node totals. */
 static inline void llmsim_shm_reset_worker(llmsim_shm_t *s, uint32_t i)
 {
     llmsim__fold_begin(s);
@@ -354,8 +379,9 @@ static inline void llmsim_shm_reset_worker(llmsim_shm_t *s, uint32_t i)
     llmsim__fold_end(s);
 }
 
-/* Change the number of worker slots (n <= LLMSIM_MAX_WORKERS); slots dropped by a shrink are
- * retired, so their counts stay in the totals. Only after their workers have been reaped. */
+/* Change the number of blocks in use (n <= LLMSIM_MAX_WORKERS); blocks dropped by a shrink
+ * are retired, so their counts stay in the totals. Only after their workers have been reaped.
+ * Growing keeps every count: the mapping always has room for LLMSIM_MAX_WORKERS blocks. */
 static inline void llmsim_shm_resize(llmsim_shm_t *s, uint32_t n)
 {
     uint32_t old = atomic_load_explicit(&s->nworkers, LLMSIM__RELAXED);
@@ -383,7 +409,7 @@ static inline void llmsim_snapshot_add(llmsim_snapshot_t *d, llmsim_worker_t *w)
 #undef LLMSIM__SUM_HIST
 }
 
-/* Sum the retired block and every worker slot into *d. Returns 0, or -1 when the sum
+/* Sum the retired block and every block in use into *d. Returns 0, or -1 when the sum
  * overlapped a fold by the master and may count a retired worker twice: call again. */
 static inline int llmsim_shm_snapshot(llmsim_shm_t *s, llmsim_snapshot_t *d)
 {

@@ -37,6 +37,11 @@ FLAGS = {
     "nofile_limit": "RLIMIT_NOFILE to raise to; 0 = the hard limit",
     "api_keys": "comma-separated accepted API keys; empty = no auth",
     "log_level": "debug, info, warning, error or critical",
+    "seed": "global seed: the same request gives the same text and timing",
+    "no_latency": "answer at once (no simulated TTFT or inter-token gaps)",
+    "latency_multiplier": "scale every simulated delay (0.5 = twice as fast)",
+    "ttft": "default time to first token, e.g. 200ms or 200ms~50ms",
+    "itl": "default inter-token latency, e.g. 20ms or 20ms~5ms",
 }
 
 # Core modules `serve` needs; any other compiled module found in llmsim/core is loaded too.
@@ -72,10 +77,15 @@ def _add_config_flags(parser):
     for name, text in FLAGS.items():
         field = configuration.FIELDS[name]
         env = configuration.ENV_PREFIX + name.upper()
-        default = field.default if field.default is not msgspec.NODEFAULT else field.default_factory()
+        default = (field.default if field.default is not msgspec.NODEFAULT
+                   else field.default_factory())
         help_text = f"{text} (env {env}; default {default!r})"
         flag = "--" + name.replace("_", "-")
-        if configuration._base_type(field.type) is bool:
+        if configuration._base_type(field.type) is bool and name.startswith("no_"):
+            # BooleanOptionalAction reads any "--no-" flag as a negation: a plain switch.
+            parser.add_argument(flag, dest=name, action="store_true",
+                                default=argparse.SUPPRESS, help=help_text)
+        elif configuration._base_type(field.type) is bool:
             parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=help_text)
         else:

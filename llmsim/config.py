@@ -7,7 +7,7 @@ msgspec against the field's type and bounds; a `ConfigError` names the source an
 
 import os
 import typing
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 import msgspec
 
@@ -40,7 +40,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 
     host: str = "127.0.0.1"
     port: Port = 8080
-    workers: Annotated[int, msgspec.Meta(ge=0, le=4096)] = 0    # 0: one per allowed CPU
+    # 0: one per allowed CPU. At most half the shared-memory blocks (256): a reload runs the
+    # new workers beside the old ones.
+    workers: Annotated[int, msgspec.Meta(ge=0, le=128)] = 0
     cpu_affinity: str = "auto"                                  # "auto" | "off" | "0,2-3"
     backlog: Annotated[int, msgspec.Meta(ge=1)] = 4096
     max_head_bytes: Annotated[int, msgspec.Meta(ge=256)] = 16384
@@ -55,6 +57,11 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     nofile_limit: Count = 0                                     # 0: the hard limit
     api_keys: list[str] = []                                    # empty: no auth
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    seed: Optional[int] = None                                  # same request, same answer
+    no_latency: bool = False                                    # answer at once
+    latency_multiplier: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    ttft: str = ""                                              # default profile's TTFT
+    itl: str = ""                                               # default profile's ITL
     latency: dict = {}
     models: dict = {}
     generators: dict = {}
@@ -159,9 +166,28 @@ def load(path=None, overrides=None, environ=None):
             raise ConfigError(f"{name}: not a configuration field")
         merged[name] = coerce(name, value)
     try:
-        return msgspec.convert(merged, Config)
+        config = msgspec.convert(merged, Config)
     except msgspec.ValidationError as err:
         raise ConfigError(_message(err)) from None
+    planner(config)  # latency profiles are checked here, not first in a forked worker
+    return config
+
+
+def latency_section(config):
+    """The `latency:` section with the --ttft/--itl shortcuts applied on top."""
+    section = dict(config.latency)
+    if config.ttft:
+        section["ttft"] = config.ttft
+    if config.itl:
+        section["itl"] = config.itl
+    return section
+
+
+def planner(config):
+    """A worker's timing planner for `config` (raises ConfigError naming the bad field)."""
+    from llmsim.sim.timing import Planner
+    return Planner(latency_section(config), global_seed=config.seed,
+                   no_latency=config.no_latency, multiplier=config.latency_multiplier)
 
 
 def worker_cpus(config):

@@ -11,11 +11,13 @@ instead of fork-looping. systemd is told READY / RELOADING / STOPPING.
 
 The master binds one SO_REUSEPORT socket per worker slot before forking and keeps its copy,
 so a replacement worker accepts the connections its predecessor left queued. Each live worker
-gets its own shared-memory block (the `index` passed to `worker.run`); the segment has two
-blocks per slot so a new worker and the old one it replaces never share a block.
+writes its own shared-memory block (the `index` passed to `worker.run`): the lowest block no
+live process uses, so a new worker and the draining one it replaces never share a block. A
+block is reset (its counts folded into the node totals) once its process has been reaped.
 """
 
 import collections
+import ctypes
 import errno
 import logging
 import os
@@ -31,12 +33,11 @@ from setproctitle import setproctitle
 import llmsim.worker
 from llmsim import config as configuration
 from llmsim import notify, tuning
-from llmsim.core.shm import Segment
-from llmsim.errors import ConfigError, LlmsimError
+from llmsim.core.shm import BOOTING, DRAINING, MAX_WORKERS, SERVING, Segment
+from llmsim.errors import LlmsimError
 
 log = logging.getLogger("llmsim.master")
 
-SERVING = 2                    # worker state in shared memory
 BOOT_ERROR = 3                 # worker exit code: cannot boot, do not respawn
 BACKOFF_FIRST = 0.1            # seconds before the first respawn of a slot
 BACKOFF_MAX = 10.0
@@ -44,6 +45,8 @@ BACKOFF_RESET = 10.0           # a worker that served this long clears its slot'
 FAST_STOP_TIMEOUT = 5.0        # INT/QUIT: SIGKILL whatever is left after this
 KILL_MARGIN = 1.0              # TERM: SIGKILL this long after graceful_timeout
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _address(host, port):
@@ -137,14 +140,13 @@ class Generation:
 class Worker:
     """A live child process."""
 
-    __slots__ = ("pid", "gen", "slot", "segment", "block", "started", "serving_since",
-                 "retiring", "kill_at")
+    __slots__ = ("pid", "gen", "slot", "block", "started", "serving_since", "retiring",
+                 "kill_at")
 
-    def __init__(self, pid, gen, slot, segment, block):
+    def __init__(self, pid, gen, slot, block):
         self.pid = pid
         self.gen = gen
         self.slot = slot
-        self.segment = segment
         self.block = block
         self.started = time.monotonic()
         self.serving_since = None
@@ -172,12 +174,12 @@ class Master:
         self.reload_again = False
         self.workers = {}          # pid -> Worker
         self.segment = None
-        self.free_blocks = set()
         self.signals = collections.deque()
         self.wakeup = None         # self-pipe (read end, write end)
         self.stopping = None       # None | "graceful" | "fast"
         self.ready = False
         self.exit_code = 0
+        self.pid = os.getpid()
 
     # ---- start-up -----------------------------------------------------------------------
 
@@ -187,10 +189,10 @@ class Master:
         tuning.report(tuning.apply(self.config, sorted(pinned or os.sched_getaffinity(0))))
         self.current = Generation.open(self.config)
         try:
-            self._new_segment(len(self.current.cpus))
+            self.segment = Segment.create(len(self.current.cpus))
+            self.segment.expected_workers = len(self.current.cpus)   # GET /ready
             self._install_signals()
-            setproctitle(f"llmsim: master {self.config.host}:{self.config.port} "
-                         f"({len(self.current.cpus)} workers)")
+            self._set_title()
             log.info("llmsim master pid %d: %d workers on http://%s:%d", os.getpid(),
                      len(self.current.cpus), self.config.host, self.config.port)
             self._loop()
@@ -198,9 +200,9 @@ class Master:
             self._cleanup()
         return self.exit_code
 
-    def _new_segment(self, slots):
-        self.segment = Segment.create(2 * slots)
-        self.free_blocks = set(range(2 * slots))
+    def _set_title(self):
+        setproctitle(f"llmsim: master {self.config.host}:{self.config.port} "
+                     f"({len(self.current.cpus)} workers)")
 
     def _install_signals(self):
         read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -239,6 +241,9 @@ class Master:
                 self._fill_slots()
                 self._finish_reload()
                 self._check_ready()
+                if self.reload_again and not self._reload_busy():
+                    self.reload_again = False
+                    self._reload()
             self._sleep()
 
     def _sleep(self):
@@ -262,7 +267,8 @@ class Master:
         while self.signals:
             signum = self.signals.popleft()
             if signum == signal.SIGTERM:
-                log.info("SIGTERM: graceful stop (up to %.1fs)", self.current.config.graceful_timeout)
+                log.info("SIGTERM: graceful stop (up to %.1fs)",
+                         self.current.config.graceful_timeout)
                 self._stop(graceful=True)
             elif signum in (signal.SIGINT, signal.SIGQUIT):
                 log.info("%s: fast stop", signal.Signals(signum).name)
@@ -282,22 +288,31 @@ class Master:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            if worker.segment is self.segment:
-                self.free_blocks.add(worker.block)
+            if worker.serving_since is None and self.segment.worker_state(worker.block) in (
+                    SERVING, DRAINING):   # it served before this loop noticed
+                worker.serving_since = time.monotonic()
+            self.segment.reset_worker(worker.block)
+            self._fit_segment()
             self._exited(worker, os.waitstatus_to_exitcode(status))
 
     def _exited(self, worker, code):
         if self.stopping or worker.retiring:
-            log.debug("%s %s", worker, _describe(code))
+            log.info("%s %s", worker, _describe(code))
             return
         if worker.gen is not self.current:
             log.warning("%s %s while being replaced", worker, _describe(code))
             return
-        if code == BOOT_ERROR:
+        starting = not self.ready or self.previous is not None
+        if code == BOOT_ERROR or (starting and worker.serving_since is None):
+            # Cannot boot, or died before serving while starting or reloading: a respawn
+            # would most likely fail the same way.
+            reason = f"worker {worker.slot} " + (
+                f"failed to boot (exit {BOOT_ERROR})" if code == BOOT_ERROR
+                else f"{_describe(code)} before serving")
             if self.previous:
-                self._abort_reload(f"{worker} failed to boot (exit {BOOT_ERROR})")
+                self._abort_reload(reason)
             else:
-                log.error("worker %d failed to boot (exit %d); stopping", worker.slot, BOOT_ERROR)
+                log.error("%s; stopping", reason)
                 self.exit_code = BOOT_ERROR
                 self._stop(graceful=False)
             return
@@ -317,13 +332,13 @@ class Master:
                 continue
             timeout = worker.gen.config.heartbeat_timeout
             if worker.serving_since is None:
-                if worker.segment.worker_state(worker.block) == SERVING:
+                if self.segment.worker_state(worker.block) == SERVING:
                     worker.serving_since = now
                     log.debug("%s serving", worker)
                 elif timeout and now - worker.started > timeout:
                     log.warning("%s not serving after %.1fs; killing", worker, timeout)
                     self._kill(worker)
-            elif timeout and worker.segment.heartbeat_age(worker.block) > timeout:
+            elif timeout and self.segment.heartbeat_age(worker.block) > timeout:
                 log.warning("%s missed heartbeats for %.1fs; killing", worker, timeout)
                 self._kill(worker)
 
@@ -342,12 +357,23 @@ class Master:
 
     # ---- workers ------------------------------------------------------------------------
 
+    def _fit_segment(self, block=-1):
+        """Size the segment's slot count to cover `block`, every live worker's block and the
+        current generation (blocks above are only used while workers are being replaced)."""
+        top = max([block, len(self.current.cpus) - 1, *(w.block for w in self.workers.values())])
+        if top + 1 != self.segment.nworkers:
+            self.segment.resize(top + 1)
+
     def _spawn(self, gen, slot):
-        if not self.free_blocks:   # a reload grew the worker count beyond the segment
-            log.info("shared memory grows to %d workers; its counters restart", len(gen.cpus))
-            self._new_segment(len(gen.cpus))
-        block = min(self.free_blocks)
-        self.segment.reset_worker(block)
+        used = {w.block for w in self.workers.values()}
+        block = min(b for b in range(MAX_WORKERS + 1) if b not in used)
+        if block == MAX_WORKERS:
+            log.error("cannot spawn worker %d: all %d shared-memory blocks in use",
+                      slot, MAX_WORKERS)
+            gen.respawn_at[slot] = time.monotonic() + BACKOFF_MAX
+            return
+        self._fit_segment(block)
+        self.segment.set_worker(block, 0, BOOTING)
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         try:
             pid = os.fork()
@@ -359,13 +385,16 @@ class Master:
         if pid == 0:
             self._child(gen, slot, block, mask)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        self.free_blocks.discard(block)
-        self.workers[pid] = Worker(pid, gen, slot, self.segment, block)
+        self.workers[pid] = Worker(pid, gen, slot, block)
 
     def _child(self, gen, slot, block, mask):
         """In the forked child: become worker `slot` and never return."""
         code = BOOT_ERROR
         try:
+            # Follow the master if it dies without stopping us (SIGKILL, OOM): drain and exit.
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != self.pid:
+                os.kill(os.getpid(), signal.SIGTERM)
             signal.set_wakeup_fd(-1)
             for signum in HANDLED:
                 signal.signal(signum, signal.SIG_DFL)
@@ -427,9 +456,13 @@ class Master:
 
     # ---- reload -------------------------------------------------------------------------
 
+    def _reload_busy(self):
+        """A reload is under way, or the workers it replaced still drain (and hold blocks)."""
+        return self.previous is not None or any(w.retiring for w in self.workers.values())
+
     def _reload(self):
-        if self.previous:
-            log.info("SIGHUP: a reload is in progress; reloading again when it completes")
+        if self._reload_busy():
+            log.info("SIGHUP: the last reload is still completing; reloading again after it")
             self.reload_again = True
             return
         log.info("SIGHUP: reloading %s", self.config_path or "the configuration")
@@ -456,11 +489,10 @@ class Master:
                 worker.signal(signal.SIGTERM)
         old.close_sockets(keep=self.current.sockets)
         self.config = self.current.config
+        self.segment.expected_workers = len(self.current.cpus)
+        self._set_title()
         log.info("reloaded: %d workers serving", len(self.current.cpus))
         notify.notify("READY=1", self._status())
-        if self.reload_again:
-            self.reload_again = False
-            self._reload()
 
     def _abort_reload(self, reason):
         log.error("reload failed: %s; keeping the running workers", reason)

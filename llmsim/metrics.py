@@ -4,7 +4,7 @@ Any worker answers /metrics for the whole node: the segment sums every worker sl
 counts of replaced workers, so counters never go backwards while workers come and go.
 """
 
-from llmsim.core.shm import BUCKET_UPPER_NS, SERVING
+from llmsim.core.shm import BUCKET_UPPER_NS, EMPTY, SERVING
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -72,12 +72,16 @@ def prometheus_text(segment, route_names: list) -> bytes:
     for key, name, text in _HISTOGRAMS:
         _header(out, name, "histogram", text)
         _histogram(out, name, snap[key])
-    nworkers = segment.nworkers
-    _header(out, "llmsim_workers", "gauge", "Worker slots on this node.")
-    out.append(f"llmsim_workers {nworkers}\n")
-    _header(out, "llmsim_worker_up", "gauge", "1 when the worker in this slot is serving.")
-    for i in range(nworkers):
-        out.append(f'llmsim_worker_up{{worker="{i}"}} {int(segment.worker_state(i) == SERVING)}\n')
-    _header(out, "llmsim_config_generation", "gauge", "Generation of the configuration workers run.")
+    _header(out, "llmsim_workers", "gauge", "Workers this node is configured to run.")
+    out.append(f"llmsim_workers {segment.expected_workers}\n")
+    _header(out, "llmsim_worker_up", "gauge",
+            "Per live worker process: 1 serving, 0 booting or draining.")
+    for i in range(segment.nworkers):
+        state = segment.worker_state(i)
+        if state != EMPTY:
+            out.append(f'llmsim_worker_up{{worker="{i}",pid="{segment.worker_pid(i)}"}} '
+                       f"{int(state == SERVING)}\n")
+    _header(out, "llmsim_config_generation", "gauge",
+            "Generation of the configuration workers run.")
     out.append(f"llmsim_config_generation {segment.config_generation}\n")
     return "".join(out).encode()

@@ -32,4 +32,5 @@ def notify(*lines, environ=None):
 
 def reloading():
     """RELOADING=1 with the monotonic timestamp systemd's Type=notify-reload expects."""
-    return notify("RELOADING=1", f"MONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+    now_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    return notify("RELOADING=1", f"MONOTONIC_USEC={now_us}")

@@ -39,7 +39,10 @@ def build(config, index, segment):
     from llmsim.core.connection import Server
     from llmsim.core.router import Router
 
+    from llmsim.config import planner
+
     ctx = WorkerContext(config, index, segment)
+    ctx.planner = planner(config)
     router = Router(api.routes(ctx))
     ctx.route_names = router.names
     return Server(router, config, stream.start, segment, index)

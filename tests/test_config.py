@@ -19,7 +19,8 @@ def write(path, text):
 
 def test_defaults_match_the_interface():
     c = load(None, {}, environ={})
-    assert (c.host, c.port, c.workers, c.cpu_affinity, c.backlog) == ("127.0.0.1", 8080, 0, "auto", 4096)
+    assert (c.host, c.port, c.workers, c.cpu_affinity, c.backlog) == \
+        ("127.0.0.1", 8080, 0, "auto", 4096)
     assert (c.max_head_bytes, c.max_headers, c.max_body_bytes) == (16384, 100, 8388608)
     assert (c.header_timeout, c.body_timeout, c.keepalive_timeout) == (10.0, 30.0, 75.0)
     assert (c.graceful_timeout, c.heartbeat_timeout) == (30.0, 10.0)
@@ -154,3 +155,21 @@ def test_cli_refuses_to_serve_without_the_compiled_core(tmp_path):
 def test_cli_version(tmp_path):
     res = run_cli(tmp_path, "version")
     assert res.returncode == 0 and res.stdout.startswith("llmsim ")
+
+
+def test_latency_flags_reach_the_config(tmp_path):
+    from llmsim.cli import build_parser, _load_config
+    config, _ = _load_config(build_parser().parse_args(
+        ["serve", "--no-latency", "--seed", "7", "--ttft", "120ms", "--itl", "8ms~2ms",
+         "--latency-multiplier", "0.5"]))
+    assert (config.no_latency, config.seed, config.ttft, config.itl,
+            config.latency_multiplier) == (True, 7, "120ms", "8ms~2ms", 0.5)
+    config, _ = _load_config(build_parser().parse_args(["serve"]))
+    assert config.no_latency is False and config.seed is None
+
+
+def test_bad_latency_flag_is_a_config_error_naming_the_field():
+    res = subprocess.run([sys.executable, "-I", "-m", "llmsim", "serve", "--itl", "quick"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert "itl" in res.stderr and "quick" in res.stderr

@@ -1,8 +1,12 @@
 """The prefork master end to end: real `llmsim serve` processes on loopback ports."""
 
 import os
+import re
+import resource
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,6 +23,14 @@ WORKERS = min(2, len(CPUS))
 
 def titles(srv):
     return sorted(srv.workers().values())
+
+
+def ready(srv):
+    """GET /ready: every worker serves."""
+    try:
+        return httpx.get(srv.base_url + "/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def expected_titles(cpus):
@@ -63,10 +75,33 @@ def test_port_taken_by_another_llmsim_fails_fast(server):
     assert first.healthy()
 
 
+def test_worker_that_cannot_boot_stops_the_master(server, tmp_path, port):
+    # A real cause: so few file descriptors that the master starts but no worker can make
+    # its event loop. The master must stop with the reason instead of respawning forever.
+    def few_fds():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (9, 9))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMSIM_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-m", "llmsim", "serve", "--port", str(port), "--workers", "1"],
+        env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, preexec_fn=few_fds)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, err
+    assert "llmsim master pid" in err        # the master itself started
+    assert re.search(r"ERROR worker 0 (failed to boot \(exit 3\)|exited with code \d+ before "
+                     r"serving|was killed by SIG\w+ before serving); stopping", err), err
+    assert "respawning" not in err
+
+
 def test_killed_worker_is_respawned(server):
     srv = server("--workers", WORKERS)
     want = expected_titles(CPUS[:WORKERS])
-    wait_for(lambda: titles(srv) == want, 10, "all workers")
+    wait_for(lambda: ready(srv) and titles(srv) == want, 10, "every worker serving")
     victim, title = sorted(srv.workers().items())[0]
     os.kill(victim, signal.SIGKILL)
 
@@ -75,12 +110,13 @@ def test_killed_worker_is_respawned(server):
         return victim not in workers and sorted(workers.values()) == want
     wait_for(replaced, 15, f"a new '{title}'")
     wait_for(srv.healthy, 10, "GET /health after the respawn")
-    assert f"(pid {victim}, cpu" in srv.output() and "was killed by SIGKILL; respawning" in srv.output()
+    assert f"(pid {victim}, cpu" in srv.output()
+    assert "was killed by SIGKILL; respawning" in srv.output()
 
 
 def test_hung_worker_is_killed_and_replaced(server):
     srv = server("--workers", 1, "--heartbeat-timeout", 1)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     (victim,) = srv.workers()
     os.kill(victim, signal.SIGSTOP)   # alive but silent: its heartbeat goes stale
     try:
@@ -134,7 +170,7 @@ def test_term_finishes_the_in_flight_request(server):
 
 def test_hup_replaces_workers_without_a_failed_request(server):
     srv = server("--workers", WORKERS)
-    wait_for(lambda: len(srv.workers()) == WORKERS, 10, "all workers")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == WORKERS, 10, "every worker serving")
     before = set(srv.workers())
     results, errors = [], []
     done_before_hup = threading.Event()
@@ -164,13 +200,14 @@ def test_hup_replaces_workers_without_a_failed_request(server):
              "the old workers to be replaced")
     assert titles(srv) == expected_titles(CPUS[:WORKERS])
     assert "reloaded: " in srv.output()
+    assert ready(srv)
 
 
 def test_hup_with_a_broken_config_keeps_serving(server, tmp_path):
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
     srv = server("--config", path)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     before = set(srv.workers())
     path.write_text("workers: many\n")
     srv.proc.send_signal(signal.SIGHUP)
@@ -185,11 +222,12 @@ def test_hup_applies_a_changed_worker_count(server, tmp_path):
     path = tmp_path / "llmsim.yaml"
     path.write_text("workers: 1\n")
     srv = server("--config", path)
-    wait_for(lambda: len(srv.workers()) == 1, 10, "one worker")
+    wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")
     path.write_text("workers: 2\n")
     srv.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: titles(srv) == expected_titles(CPUS[:2]), 20, "two workers")
     assert srv.healthy()
+    assert ready(srv)
 
 
 def test_sd_notify_ready_and_stopping(server, tmp_path):

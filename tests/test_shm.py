@@ -67,7 +67,7 @@ def wait_ok(pid):
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-# ---- segment lifecycle and slots --------------------------------------------------------
+# ---- segment lifecycle and blocks --------------------------------------------------------
 
 def test_create_checks_worker_count():
     for bad in (0, -1, shm.MAX_WORKERS + 1):
@@ -78,7 +78,7 @@ def test_create_checks_worker_count():
     assert seg.version == shm.LAYOUT_VERSION
 
 
-def test_slot_methods_reject_out_of_range():
+def test_block_methods_reject_out_of_range():
     seg = shm.Segment.create(2)
     for call in (seg.worker_state, seg.worker_pid, seg.heartbeat, seg.heartbeat_age,
                  seg.reset_worker):
@@ -92,6 +92,7 @@ def test_slot_methods_reject_out_of_range():
 
 def test_states_and_ready():
     seg = shm.Segment.create(3)
+    assert seg.expected_workers == 3
     assert seg.worker_state(0) == shm.EMPTY and not seg.all_serving()
     for i in range(3):
         seg.set_worker(i, 1000 + i, shm.BOOTING)
@@ -103,6 +104,26 @@ def test_states_and_ready():
     seg.set_worker(1, 1001, shm.DRAINING)
     assert not seg.all_serving()
     assert seg.worker_state(1) == shm.DRAINING
+
+
+def test_ready_counts_serving_blocks_when_there_are_spare_blocks():
+    # Two workers, four blocks: a replacement gets a fresh block while the old one drains.
+    seg = shm.Segment.create(4)
+    seg.expected_workers = 2
+    seg.set_worker(0, 10, shm.SERVING)
+    assert not seg.all_serving()
+    seg.set_worker(3, 11, shm.SERVING)
+    assert seg.all_serving()
+    seg.set_worker(1, 12, shm.BOOTING)            # reload: new workers boot beside the old
+    seg.set_worker(2, 13, shm.BOOTING)
+    assert seg.all_serving()
+    seg.set_worker(0, 10, shm.DRAINING)
+    assert not seg.all_serving()
+    seg.set_worker(1, 12, shm.SERVING)
+    assert seg.all_serving()
+    for bad in (0, shm.MAX_WORKERS + 1):
+        with pytest.raises(ValueError):
+            seg.expected_workers = bad
 
 
 def test_heartbeat_written_by_a_child_is_seen_by_the_parent(probe):
@@ -155,14 +176,14 @@ def test_two_forked_writers_sum_in_the_parent(probe):
     assert duration["buckets"][0] == 2000
 
 
-def test_status_classes_and_route_mask(probe):
+def test_status_classes_and_unmatched_route(probe):
     seg = shm.Segment.create(1)
     for status in (100, 199, 200, 301, 404, 429, 599, 99, 600, 0, -200):
         probe.count_requests(seg, 0, 1, 5, status, 0)
-    probe.count_requests(seg, 0, 1, shm.MAX_ROUTES + 2, 200, 0)
+    probe.count_requests(seg, 0, 1, shm.MAX_ROUTES + 2, 200, 0)   # out of range: unmatched
     assert seg.snapshot()["requests"] == {
         (5, "1xx"): 2, (5, "2xx"): 1, (5, "3xx"): 1, (5, "4xx"): 2, (5, "5xx"): 1,
-        (5, "other"): 4, (2, "2xx"): 1}
+        (5, "other"): 4, (63, "2xx"): 1}
 
 
 # ---- histogram buckets -------------------------------------------------------------------
@@ -229,7 +250,7 @@ def test_reset_worker_keeps_counts_and_drops_gauges(probe):
     assert before["open_connections"] == 4 and after["open_connections"] == 0
     assert before["open_streams"] == 4 and after["open_streams"] == 0
 
-    # The slot's next worker starts from zero and adds on top of the retired totals.
+    # The block's next worker starts from zero and adds on top of the retired totals.
     probe.count_requests(seg, 0, 5, 1, 200, 2000)
     probe.traffic(seg, 0, 1)
     later = seg.snapshot()
@@ -240,7 +261,7 @@ def test_reset_worker_keeps_counts_and_drops_gauges(probe):
     assert seg.snapshot()["requests"] == {(1, "2xx"): 18}
 
 
-def test_shrinking_retires_dropped_slots(probe):
+def test_resizing_keeps_every_count(probe):
     seg = shm.Segment.create(3)
     for i in range(3):
         probe.count_requests(seg, i, i + 1, 0, 200, 0)
@@ -341,7 +362,8 @@ def parse_prometheus(text):
 
 
 def test_prometheus_text_parses_and_histograms_are_cumulative(probe):
-    seg = shm.Segment.create(2)
+    seg = shm.Segment.create(4)
+    seg.expected_workers = 2
     seg.set_worker(0, 10, shm.SERVING)
     seg.set_worker(1, 11, shm.BOOTING)
     seg.config_generation = 3
@@ -374,8 +396,9 @@ def test_prometheus_text_parses_and_histograms_are_cumulative(probe):
     assert value("llmsim_open_streams") == 3
     assert value("llmsim_queued_requests") == 0
     assert value("llmsim_workers") == 2
-    assert value("llmsim_worker_up", worker="0") == 1
-    assert value("llmsim_worker_up", worker="1") == 0
+    assert value("llmsim_worker_up", worker="0", pid="10") == 1
+    assert value("llmsim_worker_up", worker="1", pid="11") == 0
+    assert len([s for s in samples if s[0] == "llmsim_worker_up"]) == 2   # empty blocks: none
     assert value("llmsim_config_generation") == 3
     assert types["llmsim_requests_total"] == "counter"
     assert types["llmsim_open_streams"] == "gauge"

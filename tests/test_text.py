@@ -104,3 +104,48 @@ def test_generators_pick_header_then_model_then_default():
 def test_generator_config_errors_name_the_field(section, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         Generators(section)
+
+
+def _reference_tokens(data):
+    """The tokenizer rule of csrc/llmsim_tokens.h, written plainly."""
+    def cls(b):
+        if b >= 0x80 or chr(b).isascii() and chr(b).isalpha():
+            return "L"
+        if 0x30 <= b <= 0x39:
+            return "D"
+        if b == 0x20:
+            return "S"
+        return "W" if b in b"\n\t\r\f\v" else "O"
+    out, i, n = [], 0, len(data)
+    while i < n:
+        start, c = i, cls(data[i])
+        if c == "S" and i + 1 < n and cls(data[i + 1]) in "LDO":
+            i, c = i + 1, cls(data[i + 1])
+        if c in "SW":
+            j = i + 1
+            while j < n and cls(data[j]) in "SW":
+                if cls(data[j]) == "S" and j + 1 < n and cls(data[j + 1]) in "LDO":
+                    break
+                j += 1
+        elif c == "L":
+            j = i + 1
+            while j < n and j < i + 8 and cls(data[j]) == "L":
+                j += 1
+            while j < n and data[j] & 0xC0 == 0x80:
+                j += 1
+        elif c == "D":
+            j = i + 1
+            while j < n and j < i + 3 and cls(data[j]) == "D":
+                j += 1
+        else:
+            j = i + 1
+        out.append(data[start:j])
+        i = j
+    return out
+
+
+@given(st.text(alphabet=st.sampled_from("aZ@[`{ 9\n\t.é€😀"), max_size=80) | UNICODE)
+def test_tokenizer_matches_the_documented_rule(text):
+    data = text.encode()
+    p = Pieces(data)
+    assert [p.token(i) for i in range(p.count)] == _reference_tokens(data)

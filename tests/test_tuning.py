@@ -64,7 +64,7 @@ def test_network_warnings(tmp_path):
     assert texts(tuning.network(8192, proc)) == [
         "warning: net.core.somaxconn=128 below --backlog 8192 (the kernel caps each listen "
         "queue; see sysctl/llmsim.sysctl.conf)",
-        "warning: net.ipv4.ip_local_port_range=32768-60999 (28232 ports) below 60000: a load "
+        "warning: net.ipv4.ip_local_port_range=32768-60999 (28232 ports) below 50000: a load "
         "generator on this host opening fresh connections can run out "
         "(see sysctl/llmsim.sysctl.conf)"]
     proc = fake_proc(tmp_path / "high", somaxconn="65535", port_range="1024 65535")
@@ -114,7 +114,8 @@ def test_apply_report_covers_every_step(tmp_path):
     lines = tuning.apply(Config(tune_governor=True), [0], dry_run=True, sys_root=str(tmp_path),
                          proc_root=proc)
     assert [line.text.split(":")[0].split()[0] for line in lines] == [
-        "RLIMIT_NOFILE", "cpu", "net.core.somaxconn=4096", "net.ipv4.ip_local_port_range=32768-60999"]
+        "RLIMIT_NOFILE", "cpu", "net.core.somaxconn=4096",
+        "net.ipv4.ip_local_port_range=32768-60999"]
 
 
 SSE42_SOURCE = r"""

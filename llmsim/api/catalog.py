@@ -36,7 +36,7 @@ class ModelInfo(msgspec.Struct, frozen=True):
     provider: str = "openai"
     max_output: int = 16384
     dimensions: int = 0                  # embedding models: default output size
-    fingerprint: str = ""                # system_fingerprint for chat answers
+    fingerprint: bytes = b""             # system_fingerprint for chat answers
 
 
 def _ts(day):
@@ -100,7 +100,7 @@ _GEMINI = (
 
 
 def _fingerprint(name):
-    return "fp_" + hashlib.sha256(name.encode()).hexdigest()[:10]
+    return b"fp_" + hashlib.sha256(name.encode()).hexdigest()[:10].encode()
 
 
 def _builtin():

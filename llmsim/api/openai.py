@@ -8,5 +8,5 @@ from llmsim.api.openai_wire import guarded
 def routes(ctx):
     """Routes `(method, pattern, name, handler)` of the OpenAI endpoints for one worker."""
     env = Env(ctx)
-    return [(method, pattern, name, guarded(handler, env.ids))
+    return [(method, pattern, name, guarded(handler))
             for method, pattern, name, handler in openai_chat.routes(env) + openai_models.routes(env)]

@@ -10,6 +10,7 @@ import msgspec
 from llmsim.api.openai_env import due
 from llmsim.api.openai_types import CHAT, ImagePart, RefusalPart, TextPart, UserMessage
 from llmsim.api.openai_wire import Delayed, decode_error, headers
+from llmsim.core.ids import alnum
 from llmsim.core.render import Template, escape
 from llmsim.errors import ApiError
 from llmsim.sim.tokens import (IMAGE_HIGH, IMAGE_LOW, PER_MESSAGE, PER_NAME, REPLY_PRIMING,
@@ -102,15 +103,21 @@ class ChatCompletions:
 
     def __init__(self, env):
         self.env = env
+        self.models = env.catalog
+        self.pick = env.generators.pick
+        self.plan = env.planner.plan
+        self.unix = env.clock.unix
+        self.key = env.key
+        self.rand = env.rand
 
     def __call__(self, req):
-        env = self.env
         body = req.body
         try:
             r = CHAT.decode(body)
         except msgspec.DecodeError as e:
             raise decode_error(e, body) from None
-        model = env.catalog.require(r.model)
+        name = r.model
+        model = self.models.require(name)
         if model.kind != "chat" and model.kind != "reasoning":
             raise ApiError(404, "This is not a chat model and thus not supported in the "
                                 "v1/chat/completions endpoint. Did you mean to use v1/completions?",
@@ -124,39 +131,37 @@ class ChatCompletions:
         if r.stream_options is not None and not r.stream:
             raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' "
                                 "is enabled.", param="stream_options", code="invalid_value")
-        headers_in = req.headers
-        gen = env.generators.pick(r.model, headers_in.get(b"x-llmsim-generator"))
+        hdrs = req.headers
+        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
         n_prompt = prompt_tokens(messages)
-        key = env.key(r.seed, body)
-        plan = env.planner.plan(r.model, n_prompt, cap, key,
-                                headers_in.get(b"x-llmsim-latency"))
-        prompt = last_user_text(messages)
-        n = r.n or 1
-        runs = [gen.generate(prompt, plan.n_tokens, cap, env.rand(key, i)) for i in range(n)]
-        ids = env.ids
-        created = env.clock.unix(req.received_ns)
+        key = self.key(r.seed, body)
+        plan = self.plan(name, n_prompt, cap, key, hdrs.get(b"x-llmsim-latency"))
+        prompt = last_user_text(messages) if gen.needs_prompt else ""
+        created = self.unix(req.received_ns)
         tier = _TIERS.get(r.service_tier, b"default")
-        longest = max(run.count for run, _ in runs)
-        delay = due(plan, longest - 1) if longest else plan.ttft_ns
-        if n == 1 and r.stop is None:
-            run, cut = runs[0]
+        if r.n is None and r.stop is None:
+            run, cut = gen.generate(prompt, plan.n_tokens, cap, self.rand(key, 0))
             completion = run.count
-            out = SIMPLE.render((ids.alnum(29), created, r.model, 0, run.esc(),
+            delay = due(plan, completion - 1) if completion else plan.ttft_ns
+            out = SIMPLE.render((alnum(29), created, name, 0, run.esc(),
                                  b"length" if cut else b"stop", n_prompt, completion,
-                                 n_prompt + completion, 0, tier, model.fingerprint.encode()))
+                                 n_prompt + completion, 0, tier, model.fingerprint))
         else:
             stops = [r.stop] if type(r.stop) is str else r.stop
-            completion = 0
+            completion = longest = 0
             parts = []
-            for i, (run, cut) in enumerate(runs):
+            for i in range(r.n or 1):
+                run, cut = gen.generate(prompt, plan.n_tokens, cap, self.rand(key, i))
                 esc, tokens, stopped = _apply_stop(run, stops)
                 completion += tokens
+                longest = max(longest, tokens)
                 parts.append(CHOICE.render((i, esc, b"null",
                                             b"stop" if stopped or not cut else b"length")))
+            delay = due(plan, longest - 1) if longest else plan.ttft_ns
             usage = USAGE.render((n_prompt, completion, n_prompt + completion, 0))
-            out = BODY.render((ids.alnum(29), created, r.model, b",".join(parts), usage, tier,
-                               model.fingerprint.encode()))
-        return 200, headers(ids, delay), Delayed(out, delay)
+            out = BODY.render((alnum(29), created, name, b",".join(parts), usage, tier,
+                               model.fingerprint))
+        return 200, headers(delay), Delayed(out, delay)
 
 
 def _apply_stop(run, stops):

@@ -1,17 +1,16 @@
-"""Per-worker state the OpenAI endpoints share: catalog, generators, planner, ids, clock.
+"""Per-worker state the OpenAI endpoints share: catalog, generators, planner, clock.
 
 Built once per worker from the server context (`ctx.config`, `ctx.planner`).
 """
 
-import random
 import zlib
 
 from llmsim.api.catalog import Catalog
-from llmsim.api.openai_wire import Clock, Ids
+from llmsim.api.openai_wire import Clock
+from llmsim.core.ids import u64
 from llmsim.sim.text import Generators
 
 _M64 = (1 << 64) - 1
-_getrandbits = random.getrandbits
 
 
 def mix(key, i):
@@ -30,7 +29,6 @@ class Env:
         self.catalog = Catalog(config.models)
         self.generators = Generators(config.generators)
         self.planner = ctx.planner
-        self.ids = Ids()
         self.clock = Clock()
 
     def key(self, seed, body):
@@ -46,7 +44,7 @@ class Env:
     @staticmethod
     def rand(key, i):
         """Random int number i of a request with determinism key `key`."""
-        return _getrandbits(62) if key is None else mix(key, i)
+        return u64() if key is None else mix(key, i)
 
 
 def due(plan, i):

@@ -19,11 +19,10 @@ def _model(m):
 
 class ListModels:
     def __init__(self, env):
-        self.ids = env.ids
         self.body = LIST.render((b",".join(_model(m) for m in env.catalog.listed()),))
 
     def __call__(self, req):
-        return 200, headers(self.ids, 0), self.body
+        return 200, headers(0), self.body
 
 
 class RetrieveModel:
@@ -35,7 +34,7 @@ class RetrieveModel:
         if type(name) is bytes:
             name = unquote(name.decode("utf-8", "replace"))
         m = self.env.catalog.require(name)
-        return 200, headers(self.env.ids, 0), _model(m)
+        return 200, headers(0), _model(m)
 
 
 def routes(env):

@@ -2,12 +2,12 @@
 mapping of request-decoding failures to OpenAI's error messages.
 """
 
-import os
 import re
 import time
 
 import msgspec
 
+from llmsim.core import ids as _ids
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
 
@@ -16,40 +16,6 @@ try:
 except ImportError:  # the lead's stream module is not on this branch yet
     from collections import namedtuple
     Delayed = namedtuple("Delayed", "body delay_ns")
-
-_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_TO_ALNUM = bytes(_ALNUM[i % 62] for i in range(256))
-_TO_HEX = bytes(b"0123456789abcdef"[i % 16] for i in range(256))
-
-
-class Ids:
-    """Random alphanumeric and hex strings from a per-worker pool of os.urandom bytes.
-
-    The pool is filled lazily, so a forked worker never shares its parent's bytes.
-    """
-
-    __slots__ = ("_alnum", "_hex", "_a", "_h")
-
-    def __init__(self):
-        self._alnum = self._hex = b""
-        self._a = self._h = 0
-
-    def alnum(self, n):
-        p = self._a
-        if p + n > len(self._alnum):
-            self._alnum = os.urandom(8192).translate(_TO_ALNUM)
-            p = 0
-        self._a = p + n
-        return self._alnum[p:p + n]
-
-    def hex(self, n):
-        p = self._h
-        if p + n > len(self._hex):
-            self._hex = os.urandom(8192).translate(_TO_HEX)
-            p = 0
-        self._h = p + n
-        return self._hex[p:p + n]
-
 
 class Clock:
     """Unix seconds for `created`, from the request's monotonic receive time (no syscall)."""
@@ -64,24 +30,25 @@ class Clock:
         return (self._wall0 + mono_ns - self._mono0) // 1_000_000_000
 
 
+_hexstr = _ids.hexstr
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
                     b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
 JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 
 
-def headers(ids, processing_ns, ctype=JSON):
+def headers(processing_ns, ctype=JSON):
     """The header lines of an OpenAI answer (the core adds date, length, connection)."""
-    return _HEADERS.render((ctype, ids.hex(32), processing_ns // 1_000_000))
+    return _HEADERS.render((ctype, _hexstr(32), processing_ns // 1_000_000))
 
 
-def guarded(handler, ids):
+def guarded(handler):
     """`handler` whose ApiErrors also carry the OpenAI header lines."""
     def answer(req):
         try:
             return handler(req)
         except ApiError as e:
-            e.headers += headers(ids, 0)
+            e.headers += headers(0)
             raise
     return answer
 

@@ -233,7 +233,8 @@ cdef class Server:
                     size_t bytes_out) noexcept:
         """Account one answered request (route < 0: matched no route)."""
         if self.blk != NULL:
-            llmsim_count_request(self.blk, <unsigned>route, status, <uint64_t>duration_ns)
+            llmsim_count_request(self.blk, <unsigned>route, status,
+                                 <uint64_t>duration_ns if duration_ns > 0 else 0)
             llmsim_add_bytes_in(self.blk, bytes_in)
             llmsim_add_bytes_out(self.blk, bytes_out)
 

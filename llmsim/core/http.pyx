@@ -94,13 +94,14 @@ cdef size_t _count_lines(const char *buf, size_t length) noexcept:
 
 
 cdef int _version_error(const char *buf, size_t length) except -1:
-    """Raise 505 when the request line ends in an HTTP version other than 1.x, else 400."""
+    """Raise 505 when the request line ends in a well-formed HTTP version of another major
+    version (0.9, 2.0, ...), else 400."""
     cdef const char *eol = <const char *>memchr(buf, b'\n', length)
     cdef size_t n = (eol - buf) if eol != NULL else length
     if n and buf[n - 1] == b'\r':
         n -= 1
     if (n >= 9 and buf[n - 9] == b' ' and buf[n - 8:n - 3] == b"HTTP/"
-            and b'0' <= buf[n - 3] <= b'9' and buf[n - 2] == b'.'
+            and b'0' <= buf[n - 3] <= b'9' and buf[n - 3] != b'1' and buf[n - 2] == b'.'
             and b'0' <= buf[n - 1] <= b'9'):
         raise HttpError(505, "HTTP version not supported: only HTTP/1.0 and HTTP/1.1 are served")
     raise HttpError(400, "malformed request head")
@@ -123,6 +124,10 @@ cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
         _version_error(buf, length)
     if <size_t>r > lim.max_head:
         raise HttpError(431, "request head too large")
+    # picohttpparser reads several minor digits ("HTTP/1.01", "HTTP/1.10"): exactly one.
+    cdef const char *after = h.target + h.target_len + 9
+    if after >= buf + r or (after[0] != b'\r' and after[0] != b'\n'):
+        raise HttpError(400, "malformed HTTP version")
     if h.minor > 1:
         raise HttpError(505, "HTTP version not supported: only HTTP/1.0 and HTTP/1.1 are served")
     if not llmsim_is_token(h.method, h.method_len):
@@ -134,6 +139,24 @@ cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
     h.head_len = r
     h.num_headers = num
     return _check_headers(h)
+
+
+cdef bint _only_chunked(const char *s, size_t n) noexcept:
+    """True when the list value names `chunked` and nothing else (e.g. "chunked, chunked")."""
+    cdef size_t i = 0, start
+    cdef const char *item
+    cdef size_t item_len
+    while i <= n:
+        start = i
+        while i < n and s[i] != b',':
+            i += 1
+        item = s + start
+        item_len = i - start
+        llmsim_trim_ows(&item, &item_len)
+        if not llmsim_ieq(item, item_len, b"chunked", 7):
+            return False
+        i += 1
+    return True
 
 
 cdef int _check_headers(Head *h) except -1:
@@ -164,6 +187,8 @@ cdef int _check_headers(Head *h) except -1:
         elif f.name_len == 17 and llmsim_ieq(f.name, 17, b"transfer-encoding", 17):
             te += 1
             if not llmsim_ieq(f.value, f.value_len, b"chunked", 7):
+                if _only_chunked(f.value, f.value_len):
+                    raise HttpError(400, "chunked applied more than once")
                 raise HttpError(501, "only the chunked transfer coding is supported")
             h.chunked = True
         elif f.name_len == 10 and llmsim_ieq(f.name, 10, b"connection", 10):

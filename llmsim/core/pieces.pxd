@@ -21,3 +21,10 @@ cdef class Pieces:
         cdef uint32_t start = self.raw_ends[i - 1] if i > 0 else 0
         n[0] = self.raw_ends[i] - start
         return (<const char *>self.raw) + start
+
+
+cdef class Run:
+    cdef readonly Pieces pieces
+    cdef readonly Py_ssize_t first     # token index in pieces (taken modulo pieces.count)
+    cdef readonly Py_ssize_t count     # tokens in the run
+    cdef readonly Py_ssize_t skip      # leading bytes of the first token left out

@@ -121,3 +121,27 @@ cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ss
         count -= self.count
     out.write(PyBytes_AS_STRING(buf), ends[count - 1])
     return out.take()
+
+
+cdef class Run:
+    """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
+    the first `skip` bytes: generated content as a view, never a copy per token."""
+
+    def __cinit__(self, Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t skip=0):
+        self.pieces = pieces
+        self.first = first
+        self.count = count
+        self.skip = skip
+
+    def esc(self):
+        """The JSON-escaped bytes of the run."""
+        return _span(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first, self.count,
+                     self.skip)
+
+    def raw(self):
+        """The UTF-8 bytes of the run."""
+        return _span(self.pieces, self.pieces.raw, self.pieces.raw_ends, self.first, self.count,
+                     self.skip)
+
+    def __repr__(self):
+        return f"Run(first={self.first}, count={self.count}, skip={self.skip})"

@@ -85,6 +85,9 @@ cdef extern from "llmsim_shm.h" nogil:
     uint64_t llmsim_hist_upper_ns(unsigned i)
     void llmsim_shm_init(llmsim_shm_t *s, uint32_t nworkers)
     uint32_t llmsim_shm_nworkers(llmsim_shm_t *s)
+    uint32_t llmsim_shm_expected_workers(llmsim_shm_t *s)
+    void llmsim_shm_set_expected_workers(llmsim_shm_t *s, uint32_t n)
+    int llmsim_shm_ready(llmsim_shm_t *s)
     llmsim_worker_t *llmsim_shm_worker(llmsim_shm_t *s, uint32_t i)
     void llmsim_set_worker(llmsim_worker_t *w, int32_t pid, unsigned state, uint64_t now_ns)
     unsigned llmsim_worker_state(llmsim_worker_t *w)
@@ -98,4 +101,4 @@ cdef extern from "llmsim_shm.h" nogil:
 cdef class Segment:
     cdef llmsim_shm_t *hdr
     cdef llmsim_worker_t *worker(self, int i) noexcept
-    cdef llmsim_worker_t *_slot(self, int i) except NULL    # worker() or IndexError
+    cdef llmsim_worker_t *_block(self, int i) except NULL   # worker() or IndexError

@@ -1,9 +1,9 @@
 # cython: language_level=3
-"""The node-wide shared-memory segment: worker slots, counters, histograms, runtime switches.
+"""The node-wide shared-memory segment: worker blocks, counters, histograms, runtime switches.
 
 The master creates one `Segment` before it forks; every worker inherits the mapping. Workers
 write their own block from Cython through the inline C API declared in shm.pxd; this module
-is the cold side: slot bookkeeping for the master, sums for /metrics, the admin switches.
+is the cold side: block bookkeeping for the master, sums for /metrics, the admin switches.
 """
 
 import logging
@@ -40,9 +40,12 @@ cdef dict _hist_dict(llmsim_hist_snap_t *h):
 
 
 cdef class Segment:
-    """One anonymous MAP_SHARED mapping holding every worker slot of this node.
+    """One anonymous MAP_SHARED mapping holding a block per worker process of this node.
 
-    Slot methods take a slot index in range(nworkers) and raise IndexError otherwise.
+    `nworkers` blocks are in use (summed by snapshot()); the master gives each worker it forks
+    a block of its own, and may keep more blocks than workers so that a replacement never
+    shares a block with the worker it replaces. `expected_workers` is how many serving
+    blocks make the node ready. Block methods raise IndexError for i outside range(nworkers).
     """
 
     def __cinit__(self, int nworkers):
@@ -63,19 +66,20 @@ cdef class Segment:
 
     @staticmethod
     def create(int nworkers):
-        """Map a zeroed segment for `nworkers` slots (master, before forking)."""
+        """Map a zeroed segment with `nworkers` blocks in use, all of them expected to serve
+        until `expected_workers` says otherwise (master, before forking)."""
         return Segment(nworkers)
 
     cdef llmsim_worker_t *worker(self, int i) noexcept:
-        """Block of slot i for the hot path, or NULL when i is out of range."""
+        """Block i for the hot path, or NULL when i is out of range."""
         if 0 <= i < <int>llmsim_shm_nworkers(self.hdr):
             return llmsim_shm_worker(self.hdr, <uint32_t>i)
         return NULL
 
-    cdef llmsim_worker_t *_slot(self, int i) except NULL:
+    cdef llmsim_worker_t *_block(self, int i) except NULL:
         cdef llmsim_worker_t *w = self.worker(i)
         if w == NULL:
-            raise IndexError(f"shm: no worker slot {i} (nworkers={self.nworkers})")
+            raise IndexError(f"shm: no worker block {i} (nworkers={self.nworkers})")
         return w
 
     @property
@@ -87,53 +91,61 @@ cdef class Segment:
         return self.hdr.version
 
     def resize(self, int n):
-        """Set the slot count; slots dropped by a shrink are retired like reset_worker()."""
+        """Set the number of blocks in use; blocks dropped by a shrink are retired like
+        reset_worker(), and growing keeps every count (room for MAX_WORKERS is mapped)."""
         if not 0 < n <= LLMSIM_MAX_WORKERS:
             raise ValueError(f"shm: nworkers must be in 1..{LLMSIM_MAX_WORKERS}, got {n}")
         llmsim_shm_resize(self.hdr, <uint32_t>n)
 
     def set_worker(self, int i, int pid, unsigned state):
-        """Record slot i's process and state; also stamps its heartbeat with now."""
+        """Record block i's process and state; also stamps its heartbeat with now."""
         if state > LLMSIM_STATE_DRAINING:
             raise ValueError(f"shm: unknown worker state {state}")
-        llmsim_set_worker(self._slot(i), pid, state, llmsim_now_ns())
+        llmsim_set_worker(self._block(i), pid, state, llmsim_now_ns())
 
     def worker_state(self, int i):
-        return llmsim_worker_state(self._slot(i))
+        return llmsim_worker_state(self._block(i))
 
     def worker_pid(self, int i):
-        return llmsim_worker_pid(self._slot(i))
+        return llmsim_worker_pid(self._block(i))
 
     def heartbeat(self, int i):
-        """Stamp slot i's heartbeat with the current monotonic time."""
-        llmsim_heartbeat(self._slot(i), llmsim_now_ns())
+        """Stamp block i's heartbeat with the current monotonic time."""
+        llmsim_heartbeat(self._block(i), llmsim_now_ns())
 
     def heartbeat_age(self, int i):
-        """Seconds since slot i's last heartbeat; inf if it never had one."""
-        cdef uint64_t beat = llmsim_worker_heartbeat(self._slot(i))
+        """Seconds since block i's last heartbeat; inf if it never had one."""
+        cdef uint64_t beat = llmsim_worker_heartbeat(self._block(i))
         if beat == 0:
             return float("inf")
         cdef uint64_t now = llmsim_now_ns()
         return (now - beat) / 1e9 if now > beat else 0.0
 
     def reset_worker(self, int i):
-        """Empty slot i for its next worker, keeping its counts in the node totals.
+        """Empty block i for its next worker, keeping its counts in the node totals.
 
-        Only once the slot's process has been reaped: nothing may write the block after this.
+        Only once the block's process has been reaped: nothing may write it after this.
         """
-        self._slot(i)
+        self._block(i)
         llmsim_shm_reset_worker(self.hdr, <uint32_t>i)
 
     def all_serving(self):
-        """True when every slot 0..nworkers-1 is serving (GET /ready)."""
-        cdef uint32_t i
-        for i in range(llmsim_shm_nworkers(self.hdr)):
-            if llmsim_worker_state(llmsim_shm_worker(self.hdr, i)) != LLMSIM_STATE_SERVING:
-                return False
-        return True
+        """True when at least `expected_workers` blocks are serving (GET /ready)."""
+        return bool(llmsim_shm_ready(self.hdr))
+
+    @property
+    def expected_workers(self):
+        """Workers the node should have serving (the configured count)."""
+        return llmsim_shm_expected_workers(self.hdr)
+
+    @expected_workers.setter
+    def expected_workers(self, int n):
+        if not 0 < n <= LLMSIM_MAX_WORKERS:
+            raise ValueError(f"shm: expected workers must be in 1..{LLMSIM_MAX_WORKERS}, got {n}")
+        llmsim_shm_set_expected_workers(self.hdr, <uint32_t>n)
 
     def snapshot(self):
-        """Node totals: every worker slot plus the retired block, as plain Python values.
+        """Node totals: every block in use plus the retired block, as plain Python values.
 
         {"requests": {(route_id, "2xx"): n, ...} (non-zero only), "bytes_in", "bytes_out",
          "parse_errors", "tokens_out", "open_connections", "open_streams", "queued": int,

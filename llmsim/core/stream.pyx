@@ -1,154 +1,278 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Deferred answers: a body sent after a delay, or an event stream sent as events fall due.
 
-`start` is the connection's hook for any handler result whose body is not plain bytes.
-Each event stream keeps one loop timer, re-armed for its next due event; every wake sends
-all events due by then in one write (one chunk).
+Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 1 ms
+ticks by default) armed through a single loop timer. Each wake sends, per stream, all the
+events due by then in one write (one HTTP chunk): no loop timer and no Python object per
+token. A stream pauses while its transport is over its high-water mark and catches up on
+resume; a disconnect cancels it at once.
 """
 
 import asyncio
 import logging
 
-from libc.stdint cimport int64_t
 from cpython.bytes cimport PyBytes_GET_SIZE
+from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t, uint64_t, INT64_MAX
+from libc.stdlib cimport calloc, free
+
 from llmsim.core.connection cimport Connection, Request, Server
-from llmsim.core.connection import monotonic_ns
-from llmsim.core.shm cimport llmsim_stream_opened, llmsim_stream_closed
+from llmsim.core.shm cimport (llmsim_stream_opened, llmsim_stream_closed, llmsim_observe,
+                              llmsim_worker_t)
+from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_wheel_list_t,
+                                llmsim_wheel_init, llmsim_wheel_node_init,
+                                llmsim_wheel_list_init, llmsim_wheel_list_pop,
+                                llmsim_wheel_insert, llmsim_wheel_cancel, llmsim_wheel_advance,
+                                llmsim_wheel_next_due_ns)
+
+cdef extern from *:
+    """
+    #include <time.h>
+    static inline int64_t llmsim_stream_now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    """
+    int64_t llmsim_stream_now_ns() noexcept nogil
 
 log = logging.getLogger("llmsim.worker")
 
+cdef int64_t MS = 1000000
+
 
 class Delayed:
-    """A complete body to send `delay_ns` after the request arrived (simulated generation)."""
-    __slots__ = ("body", "delay_ns")
+    """A complete body to send `delay_ns` after the request arrived (simulated generation).
 
-    def __init__(self, bytes body, int64_t delay_ns):
+    `done`, when given, is called once when the body has been sent or the client went away.
+    """
+    __slots__ = ("body", "delay_ns", "done")
+
+    def __init__(self, bytes body, int64_t delay_ns, done=None):
         self.body = body
         self.delay_ns = delay_ns
+        self.done = done
+
+
+# A wheel node with a pointer back to the responder that embeds it (node first: a node
+# pointer is a Timer pointer).
+cdef struct Timer:
+    llmsim_wheel_node_t node
+    PyObject *owner
+
+
+cdef class Scheduler:
+    """The worker's timer wheel and the one loop timer that drives it."""
+    cdef llmsim_wheel_t *wheel
+    cdef llmsim_wheel_list_t due
+    cdef object loop
+    cdef object handle
+    cdef int64_t armed_at
+
+    def __cinit__(self, loop, int64_t tick_ns=MS):
+        self.wheel = <llmsim_wheel_t *>calloc(1, sizeof(llmsim_wheel_t))
+        if self.wheel == NULL:
+            raise MemoryError()
+        llmsim_wheel_init(self.wheel, tick_ns, llmsim_stream_now_ns())
+        llmsim_wheel_list_init(&self.due)
+        self.loop = loop
+        self.armed_at = INT64_MAX
+
+    def __dealloc__(self):
+        free(self.wheel)
+
+    cdef void add(self, Responder r, int64_t due_ns) noexcept:
+        llmsim_wheel_insert(self.wheel, &r.timer.node, due_ns)
+        if due_ns < self.armed_at:
+            self.arm()
+
+    cdef void remove(self, Responder r) noexcept:
+        llmsim_wheel_cancel(self.wheel, &r.timer.node)
+
+    cdef void arm(self) noexcept:
+        """Point the loop timer at the wheel's earliest node (or stop it)."""
+        cdef int64_t nxt = llmsim_wheel_next_due_ns(self.wheel)
+        cdef int64_t wait
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        self.armed_at = nxt
+        if nxt == INT64_MAX:
+            return
+        # The loop's timers count whole milliseconds: round up, never wake before the due time.
+        wait = nxt - llmsim_stream_now_ns()
+        wait = (wait + MS - 1) // MS if wait > 0 else 0
+        try:
+            self.handle = self.loop.call_later(wait / 1000.0, self.tick)
+        except Exception:
+            log.exception("arming the stream timer failed")
+
+    def tick(self):
+        """Send everything due; re-arm for what is left."""
+        cdef llmsim_wheel_node_t *node
+        cdef Responder r
+        cdef int64_t now = llmsim_stream_now_ns()
+        self.handle = None
+        self.armed_at = INT64_MAX
+        llmsim_wheel_advance(self.wheel, now, &self.due)
+        while True:
+            node = llmsim_wheel_list_pop(&self.due)
+            if node == NULL:
+                break
+            r = <Responder>(<Timer *>node).owner
+            r.fire(now)
+        self.arm()
 
 
 cdef class Responder:
+    """One deferred answer on one connection."""
+    cdef Timer timer
+    cdef Scheduler sched
     cdef Connection conn
-    cdef object loop
-    cdef object timer
     cdef object stream            # EventStream, or None for a Delayed body
-    cdef bytes body
+    cdef object delayed
     cdef bytes headers
     cdef int status, route
-    cdef int64_t t0
+    cdef int64_t t0, last_send_ns
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
-    cdef int64_t body_delay
     cdef bint paused, done, chunked
 
+    def __cinit__(self):
+        llmsim_wheel_node_init(&self.timer.node)
+        self.timer.owner = <PyObject *>self
+
+    def __dealloc__(self):
+        if self.sched is not None:
+            self.sched.remove(self)
+
+    # -- called by the connection ----------------------------------------------------------
     def cancel(self):
         """The client went away: stop at once and free the stream."""
-        self._stop()
+        self.finish()
 
     def pause(self):
-        self.paused = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if not self.done and not self.paused:
+            self.paused = True
+            self.sched.remove(self)
 
     def resume(self):
         if self.paused and not self.done:
             self.paused = False
-            self._arm()
+            self.schedule()
 
-    cdef void _stop(self) noexcept:
-        """End the answer (complete or cancelled): free the stream, count the request."""
-        if self.done:
-            return
-        self.done = True
-        cdef Server s = self.conn.server
-        s.count(self.route, self.status, monotonic_ns() - self.t0, self.conn.bytes_in,
-                self.bytes_out)
-        if self.stream is not None and s.blk != NULL:
-            llmsim_stream_closed(s.blk)
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        if self.stream is not None:
-            try:
-                self.stream.close()
-            except Exception:
-                log.exception("closing an event stream failed")
-            self.stream = None
+    # -- scheduling ------------------------------------------------------------------------
+    cdef int64_t next_due(self) except? -1:
+        if self.stream is None:
+            return self.t0 + <int64_t>self.delayed.delay_ns
+        return self.t0 + <int64_t>self.stream.due_ns(self.sent)
 
-    cdef int _arm(self) except -1:
-        cdef int64_t due
-        if self.stream is not None:
-            due = self.t0 + self.stream.due_ns(self.sent)
-        else:
-            due = self.t0 + (<int64_t>self.body_delay)
-        cdef int64_t wait = due - monotonic_ns()
-        self.timer = self.loop.call_later(wait / 1e9 if wait > 0 else 0, self._wake)
-        return 0
+    cdef void schedule(self) noexcept:
+        try:
+            self.sched.add(self, self.next_due())
+        except Exception:
+            log.exception("scheduling a deferred answer failed")
+            self.abort()
 
-    def _wake(self):
-        self.timer = None
+    cdef void fire(self, int64_t now) noexcept:
         if self.done:
             return
         try:
             if self.stream is None:
-                self._send_body()
+                self.send_body(now)
             else:
-                self._send_due()
+                self.send_due(now)
         except Exception:
             log.exception("sending a deferred answer failed")
-            self._stop()
-            self.conn.close()
+            self.abort()
 
-    cdef int _send_body(self) except -1:
+    cdef void abort(self) noexcept:
+        self.finish()
+        self.conn.close()
+
+    cdef int send_body(self, int64_t now) except -1:
         cdef Server s = self.conn.server
-        s.put_head(self.status, self.headers, PyBytes_GET_SIZE(self.body),
-                   self.conn.keep_alive, self.conn.minor)
-        s.put_bytes(self.body)
+        cdef bytes body = self.delayed.body
+        s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
+                   self.conn.minor)
+        s.put_bytes(body)
         self.bytes_out = s.out_len
         self.conn.send(s.take_output())
-        self._stop()
+        self.finish()
         self.conn.finished()
         return 0
 
-    cdef int _send_due(self) except -1:
-        cdef int64_t elapsed = monotonic_ns() - self.t0
+    cdef int send_due(self, int64_t now) except -1:
+        cdef int64_t elapsed = now - self.t0
         cdef Py_ssize_t stop = self.sent
+        cdef llmsim_worker_t *blk = self.conn.server.blk
         while stop < self.n_events and self.stream.due_ns(stop) <= elapsed:
             stop += 1
-        cdef bytes data = self.stream.render(self.sent, stop) if stop > self.sent else b""
-        self.sent = stop
         cdef bint last = stop >= self.n_events
-        if data:
-            if self.chunked:
+        cdef bytes data = self.stream.render(self.sent, stop) if stop > self.sent else b""
+        if blk != NULL and stop > self.sent:
+            if self.sent == 0:
+                llmsim_observe(&blk.ttft, <uint64_t>(now - self.t0))
+            else:
+                llmsim_observe(&blk.itl, <uint64_t>(now - self.last_send_ns))
+        self.last_send_ns = now
+        self.sent = stop
+        if self.chunked:
+            if data:
                 data = b"%x\r\n%b\r\n" % (PyBytes_GET_SIZE(data), data)
-            if last and self.chunked:
+            if last:
                 data += b"0\r\n\r\n"
-        elif last and self.chunked:
-            data = b"0\r\n\r\n"
         self.bytes_out += PyBytes_GET_SIZE(data)
         self.conn.send(data)
         if last:
-            self._stop()
+            if blk != NULL:
+                llmsim_observe(&blk.e2e, <uint64_t>(now - self.t0))
+            self.finish()
             self.conn.finished()
         elif not self.paused:
-            self._arm()
+            self.schedule()
         return 0
+
+    cdef void finish(self) noexcept:
+        """End the answer (complete or cancelled): free the stream, count the request."""
+        if self.done:
+            return
+        self.done = True
+        self.sched.remove(self)
+        cdef Server s = self.conn.server
+        s.count(self.route, self.status, llmsim_stream_now_ns() - self.t0, self.conn.bytes_in,
+                self.bytes_out)
+        try:
+            if self.stream is not None:
+                if s.blk != NULL:
+                    llmsim_stream_closed(s.blk)
+                self.stream.close()
+            elif self.delayed.done is not None:
+                self.delayed.done()
+        except Exception:
+            log.exception("closing a deferred answer failed")
+        self.stream = None
+        self.delayed = None
+
+
+cdef Scheduler _scheduler = None
 
 
 def start(Connection conn, Request req, int status, bytes headers, body):
-    """Begin a deferred answer on `conn`; returns its responder."""
+    """Begin a deferred answer on `conn` (the connection's hook); returns its responder."""
+    global _scheduler
+    if _scheduler is None:
+        _scheduler = Scheduler(asyncio.get_event_loop())
     cdef Responder r = Responder.__new__(Responder)
     cdef Server s = conn.server
+    r.sched = _scheduler
     r.conn = conn
-    r.loop = asyncio.get_event_loop()
     r.status = status
     r.headers = headers
     r.route = req.route
     r.t0 = req.received_ns
     if isinstance(body, Delayed):
-        r.body = body.body
-        r.body_delay = body.delay_ns
+        r.delayed = body
     else:
         r.stream = body
         r.n_events = body.n_events
@@ -161,5 +285,6 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         conn.send(s.take_output())
         if s.blk != NULL:
             llmsim_stream_opened(s.blk)
-    r._arm()
+    r.schedule()
     return r
+

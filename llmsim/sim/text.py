@@ -14,11 +14,10 @@ Built in:
 """
 
 from importlib import resources
-from typing import NamedTuple
-
 import msgspec
 
 from llmsim.errors import ApiError, ConfigError
+from llmsim.core.pieces import Run
 from llmsim.sim.tokens import Pieces
 
 LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -29,24 +28,10 @@ LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmo
          "deserunt mollit anim id est laborum. ")
 
 
-class Run(NamedTuple):
-    """`count` tokens of `pieces` from `first` (cyclic), minus `skip` leading bytes."""
-    pieces: Pieces
-    first: int
-    count: int
-    skip: int = 0
-
-    def esc(self):
-        """The JSON-escaped bytes of the run."""
-        return self.pieces.esc_span(self.first, self.count, self.skip)
-
-    def raw(self):
-        """The UTF-8 bytes of the run."""
-        return self.pieces.raw_span(self.first, self.count, self.skip)
-
-
 class Cyclic:
     """A text read as an endless loop, starting at a sentence chosen by the random int."""
+
+    needs_prompt = False
 
     def __init__(self, text):
         self.pieces = p = Pieces(text)
@@ -56,11 +41,10 @@ class Cyclic:
             if prev.endswith(b"\n") or (prev in (b".", b"?", b"!") and tok[:1] == b" "
                                         and tok[1:2].isupper()):
                 starts.append(i)
-        self.starts = starts
+        self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
 
     def generate(self, prompt, planned, cap, r):
-        first = self.starts[r % len(self.starts)]
-        skip = 1 if self.pieces.token(first)[:1] == b" " else 0
+        first, skip = self.starts[r % len(self.starts)]
         return Run(self.pieces, first, planned, skip), cap is not None and planned >= cap
 
 
@@ -69,6 +53,7 @@ class Fixed:
 
     def __init__(self, text=None):
         self.pieces = Pieces(text) if text is not None else None
+        self.needs_prompt = text is None
 
     def generate(self, prompt, planned, cap, r):
         p = self.pieces if self.pieces is not None else Pieces(prompt)

@@ -1,0 +1,69 @@
+"""Instructions per request under valgrind --tool=callgrind, for llmsim and nginx alike.
+
+Counting instructions is repeatable on a noisy shared machine where timings are not.
+Each server is launched twice under callgrind (every process of its tree is traced, one
+output file per process) and driven over one keep-alive connection: once with N1 requests,
+once with N2. Start-up, imports, warm-up and shutdown cost the same in both launches, so
+(instructions of launch 2 - instructions of launch 1) / (N2 - N1) is the per-request cost
+of the whole server (master included) at steady state.
+"""
+import glob
+import os
+import re
+import time
+
+import http1
+from scenarios import HEALTH_PATH
+
+N1, N2 = 500, 2500
+VALGRIND = ("valgrind", "--tool=callgrind", "--trace-children=yes", "--vgdb=no",
+            "--dump-instr=no", "--collect-jumps=no")
+START_DEADLINE_S = 120.0
+_TOTAL = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.M)
+
+
+def _total(path):
+    with open(path, "rb") as f:
+        m = _TOTAL.search(f.read())
+    if m is None:
+        raise RuntimeError(f"no instruction total in {path}")
+    return int(m.group(1))
+
+
+def _drive(port, requests):
+    conn = http1.Connection(port, timeout=60.0)
+    try:
+        for raw in requests:
+            status = conn.request(raw)[0]
+            if status != 200:
+                raise RuntimeError(f"status {status} under callgrind")
+    finally:
+        conn.close()
+
+
+def _launch(start, out_dir, requests):
+    """Run one traced server through requests; return the summed instruction count."""
+    os.makedirs(out_dir, exist_ok=True)
+    wrapper = (*VALGRIND, f"--callgrind-out-file={out_dir}/callgrind.out.%p")
+    server = start(wrapper, out_dir)
+    try:
+        health = http1.request_bytes("GET", HEALTH_PATH)
+        http1.wait_ok(server.port, health, time.monotonic() + START_DEADLINE_S, server.alive,
+                      retry_s=0.05)
+        _drive(server.port, requests)
+    finally:
+        server.stop(timeout=60.0)
+    files = glob.glob(os.path.join(out_dir, "callgrind.out.*"))
+    if not files:
+        raise RuntimeError(f"callgrind wrote nothing in {out_dir}: {server.log_tail()}")
+    return sum(_total(p) for p in files)
+
+
+def per_request(start, scenario, out_dir):
+    """Instructions per request of scenario; start(wrapper, log_dir) -> procs.Server that
+    runs the server under the wrapper argv prefix and serves scenario."""
+    raw = http1.request_bytes(scenario.method, scenario.path, scenario.body,
+                              scenario.content_type)
+    counts = [_launch(start, os.path.join(out_dir, f"{scenario.name}-{n}"), [raw] * n)
+              for n in (N1, N2)]
+    return (counts[1] - counts[0]) / (N2 - N1)

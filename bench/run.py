@@ -1,0 +1,277 @@
+"""One-command benchmark of llmsim against nginx, both measured in the same run.
+
+    python bench/run.py [--quick] [--only NAME]... [--llmsim-args ARGS] [--no-record]
+
+Run it with the Python that has llmsim installed: the server is started as
+`python -I -m llmsim serve`. Parts: wrk throughput and latency per scenario, cold start,
+callgrind instructions per request. Prints llmsim/nginx ratios and appends a dated section
+to bench/RESULTS.md. See bench/README.md.
+"""
+import argparse
+import datetime
+import functools
+import logging
+import os
+import shlex
+import sys
+import time
+
+import callgrind
+import http1
+import machine
+import nginx
+import procs
+import report
+import wrk
+from scenarios import HEALTH_PATH, SCENARIOS
+
+log = logging.getLogger("bench")
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+PARTS = ("wrk", "coldstart", "callgrind")
+COLDSTART_RUNS = 5
+READY_DEADLINE_S = 30.0
+HEALTH = http1.request_bytes("GET", HEALTH_PATH)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="2 s wrk runs instead of 5 s")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   choices=PARTS + tuple(s.name for s in SCENARIOS),
+                   help="run only this part (%s) or scenario (%s); repeatable" % (
+                       ", ".join(PARTS), ", ".join(s.name for s in SCENARIOS)))
+    p.add_argument("--repeats", type=int, default=3, help="wrk runs per server and setting")
+    p.add_argument("--duration", type=int, help="seconds per wrk run (default 5, quick 2)")
+    p.add_argument("--connections", default="64,256", help="wrk -c values, comma-separated")
+    p.add_argument("--llmsim-args", default="", help="extra `llmsim serve` arguments")
+    p.add_argument("--llmsim-python", default=sys.executable,
+                   help="Python with llmsim installed (default: this one)")
+    p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    args = p.parse_args(argv)
+    args.duration = args.duration or (2 if args.quick else 5)
+    args.connections = [int(c) for c in args.connections.split(",")]
+    named_parts = [n for n in args.only if n in PARTS]
+    named_scenarios = [n for n in args.only if n not in PARTS]
+    args.parts = set(named_parts) | ({"wrk"} if named_scenarios else set()) \
+        if args.only else set(PARTS)
+    args.scenarios = [s for s in SCENARIOS if not named_scenarios or s.name in named_scenarios]
+    return args
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out = os.path.join(BENCH_DIR, "out", stamp)
+        os.makedirs(self.out)
+        self.notes, self.failures = [], []
+        self.busy_runs, self.max_busy = 0, 0.0
+        self.answers = {}  # scenario name -> (head bytes, body bytes, content type)
+
+    # servers ----------------------------------------------------------------------------
+    def start_llmsim(self, workers=1, wrapper=(), log_dir=None):
+        port = procs.free_port()
+        argv = [*wrapper, self.args.llmsim_python, "-I", "-m", "llmsim", "serve",
+                "--host", "127.0.0.1", "--port", str(port)]
+        if workers:
+            argv += ["--workers", str(workers), "--cpu-affinity", "off"]
+        argv += shlex.split(self.args.llmsim_args)
+        return procs.Server("llmsim", argv, port,
+                            os.path.join(log_dir or self.out, f"llmsim-{port}.log"))
+
+    def start_nginx(self, scenario, workers=1, wrapper=(), prefix=None):
+        """nginx answering scenario's path with llmsim's answer (or {} before it is known)."""
+        port = procs.free_port()
+        prefix = prefix or os.path.join(self.out, f"nginx-{port}")
+        _, body, ctype = self.answers.get(scenario.name, (b"", b"{}", "application/json"))
+        return nginx.start(prefix, port, workers, scenario.path, ctype, body, wrapper)
+
+    def ready(self, server):
+        try:
+            http1.wait_ok(server.port, HEALTH, time.monotonic() + READY_DEADLINE_S, server.alive)
+        except (RuntimeError, TimeoutError) as e:
+            server.stop()
+            raise SystemExit(
+                f"bench: {server.name} did not start: {e}\n{server.log_tail()}") from e
+        return server
+
+    def wait_idle(self):
+        busy, idle = machine.wait_idle()
+        if not idle:
+            self.busy_runs += 1
+            self.max_busy = max(self.max_busy, busy)
+
+    # answers ----------------------------------------------------------------------------
+    def learn_answers(self, server):
+        """What llmsim answers each scenario with: the baseline serves the same body."""
+        for s in self.args.scenarios:
+            raw = http1.request_bytes(s.method, s.path, s.body, s.content_type)
+            status, head, body, headers = http1.fetch(server.port, raw)
+            if status != 200:
+                raise SystemExit(f"bench: llmsim answered {s.name} with {status}: {body[:300]!r}")
+            self.answers[s.name] = (head, body, headers.get("content-type", "application/json"))
+
+    def check_baseline(self, server, scenario):
+        raw = http1.request_bytes(scenario.method, scenario.path, scenario.body,
+                                  scenario.content_type)
+        status, head, body, _ = http1.fetch(server.port, raw)
+        mine = self.answers[scenario.name]
+        if status != 200 or body != mine[1]:
+            raise SystemExit(f"bench: nginx answered {scenario.name} with {status}, "
+                             f"{len(body)} bytes instead of llmsim's {len(mine[1])}")
+        self.notes.append(f"response bytes, {scenario.name}: llmsim head {len(mine[0])} + body "
+                          f"{len(mine[1])}; nginx head {len(head)} + body {len(body)}")
+
+    # parts ------------------------------------------------------------------------------
+    def wrk_part(self, server):
+        results = {}
+        for s in self.args.scenarios:
+            base = self.ready(self.start_nginx(s))
+            try:
+                self.check_baseline(base, s)
+                self.wrk_scenario(s, {"llmsim": server, "nginx": base}, results)
+            finally:
+                base.stop()
+        return results
+
+    def wrk_scenario(self, scenario, servers, results):
+        a = self.args
+        for name, srv in servers.items():  # warm-up, not counted
+            wrk.run(srv.port, scenario, a.connections[0], 1,
+                    os.path.join(self.out, f"wrk-warmup-{scenario.name}-{name}.txt"))
+        for rep in range(a.repeats):
+            for i, conns in enumerate(a.connections):
+                order = list(servers.items())
+                if (rep + i) % 2:
+                    order.reverse()
+                for name, srv in order:
+                    self.wait_idle()
+                    pids = srv.pids()
+                    cpu0 = procs.cpu_seconds(pids)
+                    r = wrk.run(srv.port, scenario, conns, a.duration, os.path.join(
+                        self.out, f"wrk-{scenario.name}-c{conns}-{name}-{rep}.txt"))
+                    cpu = procs.cpu_seconds(pids) - cpu0
+                    r["cpu_us"] = cpu * 1e6 / max(r["requests"], 1)
+                    if not srv.alive():
+                        raise SystemExit(f"bench: {name} died under load\n{srv.log_tail()}")
+                    log.info("%s c=%d %s: %.0f req/s, p50 %d µs, p99 %d µs, %.1f CPU µs/req%s",
+                             scenario.name, conns, name, r["rps"], r["p50_us"], r["p99_us"],
+                             r["cpu_us"], f", errors {r['errors']}" if r["errors"] else "")
+                    results.setdefault((scenario.name, conns), {}).setdefault(
+                        name, []).append(r)
+
+    def coldstart_part(self):
+        workers = len(os.sched_getaffinity(0))
+        scenario = self.args.scenarios[0]
+        times = {"llmsim": [], "nginx": []}
+        for i in range(COLDSTART_RUNS):
+            for name in ("llmsim", "nginx") if i % 2 == 0 else ("nginx", "llmsim"):
+                self.wait_idle()
+                srv = self.start_llmsim(workers=0) if name == "llmsim" else \
+                    self.start_nginx(scenario, workers=workers)
+                try:
+                    t = http1.wait_ok(srv.port, HEALTH, srv.started + READY_DEADLINE_S,
+                                      srv.alive)
+                except (RuntimeError, TimeoutError) as e:
+                    raise SystemExit(
+                        f"bench: {name} cold start failed: {e}\n{srv.log_tail()}") from e
+                finally:
+                    srv.stop()
+                times[name].append((t - srv.started) * 1e3)
+                log.info("cold start %s: %.1f ms", name, times[name][-1])
+        return times, workers
+
+    def callgrind_part(self):
+        out = {}
+        for s in self.args.scenarios:
+            d = os.path.join(self.out, "callgrind")
+            out[s.name] = {
+                "llmsim": callgrind.per_request(functools.partial(self.start_llmsim, 1), s,
+                                                os.path.join(d, "llmsim")),
+                "nginx": callgrind.per_request(functools.partial(self.start_nginx, s, 1),
+                                               s, os.path.join(d, "nginx")),
+            }
+            log.info("callgrind %s: %s", s.name, out[s.name])
+        return out
+
+    # whole run --------------------------------------------------------------------------
+    def run(self):
+        a = self.args
+        tools = {"wrk", "nginx", "objdump"} | ({"valgrind"} if "callgrind" in a.parts else set())
+        machine.ensure_tools(tools)
+        tables = []
+        if a.parts & {"wrk", "callgrind"}:
+            server = self.ready(self.start_llmsim())
+            try:
+                self.learn_answers(server)
+                if "wrk" in a.parts:
+                    lines, failures = report.wrk_table(self.wrk_part(server))
+                    tables.append(("Throughput and latency (wrk)", lines))
+                    self.failures += failures
+            finally:
+                server.stop()
+        if "coldstart" in a.parts:
+            times, workers = self.coldstart_part()
+            tables.append(("Cold start", report.coldstart_table(times, workers)))
+        if "callgrind" in a.parts:
+            tables.append(("Instructions per request (callgrind)",
+                           report.callgrind_table(self.callgrind_part())))
+        if self.busy_runs:
+            self.notes.append(f"machine busy (> 20% CPU after 10 s of waiting) before "
+                              f"{self.busy_runs} runs, up to {self.max_busy:.0%}")
+        return self.section(tables)
+
+    def section(self, tables):
+        a = self.args
+        py = a.llmsim_python
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        cmd = "python bench/run.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+        lines = [
+            f"## {now}",
+            "",
+            f"- command: `{cmd.strip()}`",
+            f"- commit: {machine.git_commit(BENCH_DIR)}",
+            f"- llmsim: `python -I -m llmsim serve --workers 1 --cpu-affinity off"
+            f"{' ' + a.llmsim_args if a.llmsim_args else ''}` (cold start: default workers "
+            f"and affinity); build flags `{machine.build_cflags(py)}`; pycohttpparser "
+            f"SSE4.2: {machine.sse42_status(py)}",
+            f"- baseline: nginx {nginx.version()}, same worker count, `return 200 '<llmsim's "
+            f"body>'` (from memory, no file I/O), access_log off, keepalive_requests 1000000",
+        ]
+        if "wrk" in a.parts:
+            lines.append(
+                f"- load: {wrk.version()}, closed loop, -t1, keep-alive, no pipelining, the same "
+                f"request.lua for both; {a.duration} s × {a.repeats} runs per server and -c, "
+                f"interleaved, after a 1 s warm-up; each run waits for < 20% machine CPU "
+                f"(up to 10 s)")
+        if "callgrind" in a.parts:
+            lines.append(
+                f"- callgrind: user-space instructions of all server processes, "
+                f"(launch with {callgrind.N2} requests − launch with {callgrind.N1}) / "
+                f"{callgrind.N2 - callgrind.N1}, one keep-alive connection; kernel work "
+                f"is not counted")
+        lines += [
+            f"- machine: {machine.describe(py)}",
+            *[f"- {n}" for n in self.notes],
+            *[f"- **FAILURE**: {f}" for f in self.failures],
+        ]
+        for title, table in tables:
+            lines += ["", f"### {title}", "", *table]
+        return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    logging.basicConfig(level=logging.INFO, format="bench: %(message)s")
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    bench = Bench(args)
+    section = bench.run()
+    sys.stdout.write("\n" + section)
+    if not args.no_record:
+        report.append(section)
+        log.info("appended to %s", report.RESULTS)
+    log.info("raw outputs in %s", bench.out)
+    return 1 if bench.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Run wrk (closed loop, one thread, keep-alive, no pipelining) and read its result line."""
+import json
+import os
+import re
+import subprocess
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "request.lua")
+MARK = "BENCH_RESULT "
+# wrk's error counters; "status" counts answers with a status of 400 or more
+ERRORS = {"connect": "connect errors", "read": "read errors", "write": "write errors",
+          "timeout": "timeouts", "status": "HTTP ≥ 400 answers"}
+
+
+def version():
+    out = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    m = re.search(r"wrk (?:debian/)?(\d[\w.]*)", out.stdout + out.stderr)
+    return f"wrk {m.group(1) if m else 'unknown'}"
+
+
+def run(port, scenario, connections, duration_s, out_path):
+    """One wrk run; returns a dict with rps, p50_us, p99_us, requests, errors (by kind)."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
+            "--timeout", "5s", "-s", SCRIPT, f"http://127.0.0.1:{port}{scenario.path}"]
+    env = dict(os.environ, BENCH_METHOD=scenario.method,
+               BENCH_BODY=scenario.body.decode(), BENCH_CONTENT_TYPE=scenario.content_type)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env,
+                          timeout=duration_s + 60)
+    with open(out_path, "w") as f:
+        f.write(" ".join(argv) + "\n" + proc.stdout + proc.stderr)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+    r = json.loads(line[len(MARK):])
+    errors = {label: r[k] for k, label in ERRORS.items() if r[k]}
+    return {
+        "requests": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_us": r["p50_us"],
+        "p99_us": r["p99_us"],
+        "bytes": r["bytes"],
+        "errors": errors,
+    }

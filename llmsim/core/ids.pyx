@@ -1,0 +1,77 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Fast per-process randomness for ids: xoshiro256** seeded from os.urandom.
+
+Not for secrets: response ids (`chatcmpl-…`, `call_…`), request ids, fresh content offsets.
+The state is reseeded in every forked child, so workers never repeat each other's ids.
+"""
+
+import os
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
+
+cdef uint64_t _s[4]
+cdef const char *_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+cdef const char *_HEX = b"0123456789abcdef"
+
+
+cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
+    return (x << k) | (x >> (64 - k))
+
+
+cdef inline uint64_t _next() noexcept nogil:
+    cdef uint64_t result = _rotl(_s[1] * 5, 7) * 9
+    cdef uint64_t t = _s[1] << 17
+    _s[2] ^= _s[0]
+    _s[3] ^= _s[1]
+    _s[1] ^= _s[2]
+    _s[0] ^= _s[3]
+    _s[2] ^= t
+    _s[3] = _rotl(_s[3], 45)
+    return result
+
+
+def reseed():
+    """New state from os.urandom (done at import and in every forked child)."""
+    cdef bytes seed = os.urandom(32)
+    memcpy(_s, PyBytes_AS_STRING(seed), 32)
+    if _s[0] == 0 and _s[1] == 0 and _s[2] == 0 and _s[3] == 0:
+        _s[0] = 1
+
+
+reseed()
+os.register_at_fork(after_in_child=reseed)
+
+
+def u64():
+    """A random unsigned 64-bit int."""
+    return _next()
+
+
+def alnum(Py_ssize_t n):
+    """n random characters from [A-Za-z0-9] as bytes."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef char *p = PyBytes_AS_STRING(out)
+    cdef Py_ssize_t i
+    cdef uint64_t x = 0
+    for i in range(n):
+        if i & 1 == 0:
+            x = _next()
+        p[i] = _ALNUM[((x & 0xffffffffu) * 62) >> 32]
+        x >>= 32
+    return out
+
+
+def hexstr(Py_ssize_t n):
+    """n random lowercase hex digits as bytes."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
+    cdef char *p = PyBytes_AS_STRING(out)
+    cdef Py_ssize_t i
+    cdef uint64_t x = 0
+    for i in range(n):
+        if i & 15 == 0:
+            x = _next()
+        p[i] = _HEX[x & 15]
+        x >>= 4
+    return out
