@@ -12,11 +12,9 @@ With thinking enabled (or adaptive), a thinking block comes first and takes part
 planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent.
 """
 
-import time
-
 import msgspec
 
-from llmsim.api import anthropic_render as render
+from llmsim.api import anthropic_render as render, planning
 from llmsim.api.anthropic_render import Answer, Block
 from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, ImageBlock,
                                         RedactedThinkingBlock, SearchResultBlock, TextBlock,
@@ -25,12 +23,12 @@ from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, I
                                         ToolResultBlock, ToolUseBlock)
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
-from llmsim.api.openai_env import due
 from llmsim.core.stream import Delayed
 from llmsim.errors import ApiError
 from llmsim.sim.schema import SchemaError, instance
 from llmsim.sim.stop import cut
-from llmsim.sim.text import CORPUS, Run
+from llmsim.core.pieces import Run
+from llmsim.sim.text import CORPUS
 from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, Pieces, count
 
 # Input token accounting (llmsim's documented approximations): the OpenAI-style framing of
@@ -172,20 +170,19 @@ class Messages:
                                 f"{model.id}")
         tools = check_tools(r)
         budget = check_thinking(r)
-        hdrs = req.headers
-        gen = env.generators.pick(r.model, hdrs.get(b"x-llmsim-generator"))
+        gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
         n_in = input_tokens(r)
-        key = env.key(None, body)
-        planner = env.planner
-        plan = planner.plan(r.model, n_in, r.max_tokens, key, hdrs.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
-        answer = self.answer(r, tools, budget, gen, plan.n_tokens, key, n_in)
+        key = planning.request_key(env, body)
+        plan = planning.plan(env, req, r.model, n_in, r.max_tokens, key)
+        try:
+            answer = self.answer(r, tools, budget, gen, plan.n_tokens, key, n_in)
+        except ApiError:
+            env.planner.release(plan, req.received_ns)
+            raise
         if r.stream:
-            def release():
-                planner.release(plan, time.monotonic_ns())
-            return 200, headers(SSE), render.stream(answer, lambda c: due(plan, c), release)
-        sent = answer.output_tokens
-        delay = due(plan, sent - 1) if sent else plan.ttft_ns
+            return 200, headers(SSE), render.stream(answer, planning.clock(plan),
+                                                    planning.releaser(env.planner, plan))
+        delay = planning.finish_ns(plan, answer.output_tokens)
         return 200, headers(JSON), Delayed(render.message(answer), delay)
 
     def answer(self, r, tools, budget, gen, planned, key, n_in):

@@ -135,9 +135,8 @@ def stream(a, due, on_close=None):
         prefix, _, suffix = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
         if b.kind == TOOL_USE:
             s.frame(prefix + suffix, clock)  # the API opens tool input with an empty delta
-        run = b.run
-        s.tokens(prefix, run.pieces, run.first, run.count, run.skip, suffix, clock)
-        clock += run.count
+        s.tokens(prefix, b.run, suffix, clock)
+        clock += b.run.count
         if b.tail:
             s.frame(prefix + escape(b.tail) + suffix, clock)
             clock += 1

@@ -4,7 +4,7 @@ error bodies), and request-decoding failures worded as the Messages API words th
 
 from llmsim.api import decoding
 from llmsim.api.anthropic_types import BLOCK_TAGS
-from llmsim.api.openai_wire import Ids
+from llmsim.core.ids import alnum
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
 
@@ -12,24 +12,23 @@ JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nrequest-id: {{rid:raw}}\r\n")
 _SSE_EXTRA = b"cache-control: no-cache\r\n"
-_ids = Ids()  # a per-process pool, filled after fork
 
 
 def message_id():
-    return b"msg_01" + _ids.alnum(22)
+    return b"msg_01" + alnum(22)
 
 
 def tool_use_id():
-    return b"toolu_01" + _ids.alnum(22)
+    return b"toolu_01" + alnum(22)
 
 
 def request_id():
-    return b"req_011C" + _ids.alnum(20)
+    return b"req_011C" + alnum(20)
 
 
 def random_text(n):
     """n random base-62 characters (thinking signatures)."""
-    return _ids.alnum(n)
+    return alnum(n)
 
 
 def headers(ctype=JSON):

@@ -5,10 +5,8 @@ object per token held for the stream's life.
 A stream is built once per request from parts, in order:
 
     frame(data, clock)                      one event whose wire bytes are `data`
-    tokens(prefix, pieces, first, count, skip, suffix, clock)
-                                            `count` events: event k is `prefix`, token
-                                            (first + k) % len(pieces) of `pieces` JSON-escaped
-                                            (the first one without `skip` leading bytes),
+    tokens(prefix, run, suffix, clock)      run.count events: event k is `prefix`, token k
+                                            of the Run (llmsim.core.pieces) JSON-escaped,
                                             then `suffix`
 
 Every event leaves with an output token, its clock: the events of a token run have clocks
@@ -19,7 +17,7 @@ contract's EventStream (n_events, due_ns, render, close); SSE, JSON-array and ch
 are the caller's prefixes, suffixes and frames.
 """
 
-from llmsim.core.pieces cimport Pieces
+from llmsim.core.pieces cimport Pieces, Run
 from llmsim.core.render cimport Buffer, scratch
 
 
@@ -63,17 +61,16 @@ cdef class EventStream:
         self._add(1, clock, data)
         return self
 
-    def tokens(self, bytes prefix, Pieces pieces, Py_ssize_t first, Py_ssize_t count,
-               Py_ssize_t skip, bytes suffix, Py_ssize_t clock):
-        """Append `count` token events (see the module docstring); none when count <= 0."""
-        if count <= 0:
+    def tokens(self, bytes prefix, Run run, bytes suffix, Py_ssize_t clock):
+        """Append run.count token events (see the module docstring); none for an empty run."""
+        if run.count <= 0:
             return self
-        if pieces.count == 0:
+        if run.pieces.count == 0:
             raise ValueError("token events need a non-empty Pieces")
-        cdef _Part p = self._add(count, clock, prefix)
-        p.pieces = pieces
-        p.first = first % pieces.count
-        p.skip = skip
+        cdef _Part p = self._add(run.count, clock, prefix)
+        p.pieces = run.pieces
+        p.first = run.first % run.pieces.count
+        p.skip = run.skip
         p.suffix = suffix
         return self
 

@@ -9,7 +9,7 @@ same way, and the tail re-tokenizes on its own).
 
 from typing import NamedTuple
 
-from llmsim.sim.text import Run
+from llmsim.core.pieces import Run
 from llmsim.sim.tokens import count
 
 
