@@ -115,7 +115,7 @@ class _Gen:
         props = s.get("properties") or {}
         required = set(s.get("required") or ())
         out = {}
-        order = s.get("propertyOrdering") or list(props)
+        order = s.get("propertyOrdering") or s.get("property_ordering") or list(props)
         for name in order:
             if name not in props:
                 continue
