@@ -24,14 +24,18 @@ class Planner(FakePlanner):
         self.released += 1
 
 
-def handlers(models=None, generators=None, planner=None, api_keys=()):
+def context(models=None, generators=None, planner=None, api_keys=()):
+    """A fake server context (what llmsim.worker hands the API modules)."""
+    return SimpleNamespace(config=SimpleNamespace(models=models or {},
+                                                  generators=generators or {},
+                                                  api_keys=list(api_keys)),
+                           planner=planner or Planner(), worker_index=0, segment=None,
+                           route_names=[])
+
+
+def handlers(**kw):
     """{route name: (method, pattern, handler)} of every route over a fake context."""
-    ctx = SimpleNamespace(config=SimpleNamespace(models=models or {},
-                                                 generators=generators or {},
-                                                 api_keys=list(api_keys)),
-                          planner=planner or Planner(), worker_index=0, segment=None,
-                          route_names=[])
-    return {r.name: (r.method, r.pattern, r.handler) for r in api.routes(ctx)}
+    return {r.name: (r.method, r.pattern, r.handler) for r in api.routes(context(**kw))}
 
 
 def call(hs, name, body=b"", headers=None, params=(), query=b""):
