@@ -8,6 +8,7 @@ once with N2. Start-up, imports, warm-up and shutdown cost the same in both laun
 of the whole server (master included) at steady state.
 """
 import glob
+import logging
 import os
 import re
 import time
@@ -15,7 +16,10 @@ import time
 import http1
 from scenarios import HEALTH_PATH
 
-N1, N2 = 500, 2500
+log = logging.getLogger("bench")
+# Start-up varies by a few million instructions from launch to launch (hash seeds), so
+# N2 - N1 is large enough to make that a few hundred per request at most.
+N1, N2 = 500, 10500
 VALGRIND = ("valgrind", "--tool=callgrind", "--trace-children=yes", "--vgdb=no",
             "--dump-instr=no", "--collect-jumps=no")
 START_DEADLINE_S = 120.0
@@ -45,18 +49,24 @@ def _launch(start, out_dir, requests):
     """Run one traced server through requests; return the summed instruction count."""
     os.makedirs(out_dir, exist_ok=True)
     wrapper = (*VALGRIND, f"--callgrind-out-file={out_dir}/callgrind.out.%p")
+    t0 = time.monotonic()
     server = start(wrapper, out_dir)
     try:
         health = http1.request_bytes("GET", HEALTH_PATH)
         http1.wait_ok(server.port, health, time.monotonic() + START_DEADLINE_S, server.alive,
                       retry_s=0.05)
+        pids = server.pids()
+        t1 = time.monotonic()
         _drive(server.port, requests)
+        t2 = time.monotonic()
     finally:
         server.stop(timeout=60.0)
-    files = glob.glob(os.path.join(out_dir, "callgrind.out.*"))
-    if not files:
-        raise RuntimeError(f"callgrind wrote nothing in {out_dir}: {server.log_tail()}")
-    return sum(_total(p) for p in files)
+    log.info("callgrind %s: start %.1f s, %d requests %.1f s, stop %.1f s",
+             os.path.basename(out_dir), t1 - t0, len(requests), t2 - t1, time.monotonic() - t2)
+    missing = [p for p in pids if not os.path.exists(os.path.join(out_dir, f"callgrind.out.{p}"))]
+    if missing:
+        raise RuntimeError(f"no callgrind output from pids {missing} in {out_dir}")
+    return sum(_total(p) for p in glob.glob(os.path.join(out_dir, "callgrind.out.*")))
 
 
 def per_request(start, scenario, out_dir):

@@ -2,33 +2,52 @@
 
     python bench/micro_openai.py [--n 20000]
 
-Calls each handler in-process with a fake request and a zero-latency planner and prints
-CPU microseconds per call (thread CPU time, best of 5 rounds). Run it on an idle core; it is single-threaded.
+Calls each handler in-process with a fake request and a zero-latency planner (the real one,
+or with --planner null one that costs nothing) and prints CPU microseconds per call (thread
+CPU time, best of 5 rounds). Run it on an idle core; it is single-threaded.
 """
 
 import argparse
 import json
 import sys
 import time
-from pathlib import Path
+from array import array
 from types import SimpleNamespace
 
 from llmsim.api import openai
+from llmsim.core.rng import Stream
+from llmsim.sim.timing import Planner
 
 
-class _Plan:
-    __slots__ = ("n_tokens", "ttft_ns", "itl_ns", "total_ns")
+class _NullPlan:
+    __slots__ = ("n_tokens", "truncated", "ttft_ns", "total_ns", "due", "rng")
 
     def __init__(self, n):
-        self.n_tokens, self.ttft_ns, self.itl_ns, self.total_ns = n, 0, (), 0
+        self.n_tokens, self.truncated, self.ttft_ns, self.total_ns = n, False, 0, 0
+        self.due = array("q", bytes(8 * n))
+        self.rng = Stream(n)
 
     def due_ns(self, i):
         return 0
 
 
-class _Planner:
+class _NullPlanner:
+    """The planner interface at (almost) no cost: the handler's own work only."""
+
+    def __init__(self):
+        self.plans = {n: _NullPlan(n) for n in range(1, 101)}
+
+    def request_key(self, seed, body):
+        return seed
+
     def plan(self, model, prompt_tokens, max_tokens, key, override):
-        return _Plan(20 if max_tokens is None else min(20, max_tokens))
+        return self.plans[20 if max_tokens is None else min(20, max_tokens)]
+
+    def admit(self, plan, now_ns):
+        pass
+
+    def release(self, plan, now_ns):
+        pass
 
 
 class _Req:
@@ -57,8 +76,12 @@ CASES = {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20000)
+    ap.add_argument("--planner", choices=("real", "null"), default="real",
+                    help="real: llmsim's Planner with latency off (what a server does); "
+                         "null: a planner that costs nothing (the handler alone)")
     args = ap.parse_args()
-    ctx = SimpleNamespace(config=SimpleNamespace(models={}, generators={}), planner=_Planner(),
+    planner = Planner({}, no_latency=True) if args.planner == "real" else _NullPlanner()
+    ctx = SimpleNamespace(config=SimpleNamespace(models={}, generators={}), planner=planner,
                           worker_index=0)
     hs = {name: h for _, _, name, h in openai.routes(ctx)}
     for label, (name, body, params) in CASES.items():

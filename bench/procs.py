@@ -76,7 +76,8 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self, timeout=10.0):
-        """Stop the tree: SIGTERM to the top process, then SIGKILL to any survivor."""
+        """Stop the tree: SIGTERM to the top process; once it is gone, SIGTERM to any process
+        of the tree it left behind (e.g. if it crashed), then SIGKILL to what still lives."""
         tree = self.pids()
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
@@ -84,8 +85,11 @@ class Server:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
+        left = [pid for pid in tree[1:] if _alive_pid(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for pid in tree:
+        for pid in [tree[0], *left]:
             while _alive_pid(pid) and time.monotonic() < deadline:
                 time.sleep(0.01)
             if _alive_pid(pid):

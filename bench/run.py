@@ -52,8 +52,8 @@ def parse_args(argv):
     args.connections = [int(c) for c in args.connections.split(",")]
     named_parts = [n for n in args.only if n in PARTS]
     named_scenarios = [n for n in args.only if n not in PARTS]
-    args.parts = set(named_parts) | ({"wrk"} if named_scenarios else set()) \
-        if args.only else set(PARTS)
+    # a scenario named alone means its wrk runs; with a part named, it narrows that part
+    args.parts = set(named_parts or (["wrk"] if named_scenarios else PARTS))
     args.scenarios = [s for s in SCENARIOS if not named_scenarios or s.name in named_scenarios]
     return args
 

@@ -1,35 +1,55 @@
 """Fakes for calling OpenAI handlers directly: request, planner, server context."""
 
 import json
+import os
 import time
+from array import array
 from types import SimpleNamespace
 
 from llmsim.api import openai
+from llmsim.core.rng import Stream
 
 
 class FakePlan:
-    def __init__(self, n_tokens, ttft_ns, itl_ns):
+    def __init__(self, n_tokens, truncated, ttft_ns, itl_ns, key):
         self.n_tokens = n_tokens
+        self.truncated = truncated
         self.ttft_ns = ttft_ns
-        self.itl_ns = [itl_ns] * max(n_tokens - 1, 0)
-        self.total_ns = ttft_ns + sum(self.itl_ns)
-        self.rng = None
+        self.itl_ns = array("q", [itl_ns] * max(n_tokens - 1, 0))
+        self.due = array("q", [ttft_ns + i * itl_ns for i in range(n_tokens)])
+        self.total_ns = self.due[-1] if n_tokens else ttft_ns
+        self.rng = Stream(key)
 
     def due_ns(self, i):
-        return self.ttft_ns + sum(self.itl_ns[:i])
+        return self.due[i]
 
 
 class FakePlanner:
-    """Plans `length` tokens (capped by max_tokens) with constant TTFT and ITL."""
+    """Plans `length` tokens (capped by max_tokens) with constant TTFT and ITL; the same
+    interface as llmsim.sim.timing.Planner, recording calls."""
 
     def __init__(self, length=20, ttft_ns=2_000_000, itl_ns=100_000):
         self.length, self.ttft_ns, self.itl_ns = length, ttft_ns, itl_ns
         self.calls = []
+        self.admitted = []
+        self.released = []
+
+    def request_key(self, seed, body):
+        return seed
 
     def plan(self, model, prompt_tokens, max_tokens, key, override):
         self.calls.append((model, prompt_tokens, max_tokens, key, override))
         n = self.length if max_tokens is None else min(self.length, max_tokens)
-        return FakePlan(n, self.ttft_ns, self.itl_ns)
+        truncated = max_tokens is not None and self.length >= max_tokens
+        if key is None:
+            key = int.from_bytes(os.urandom(8), "little")
+        return FakePlan(n, truncated, self.ttft_ns, self.itl_ns, key)
+
+    def admit(self, plan, now_ns):
+        self.admitted.append(plan)
+
+    def release(self, plan, now_ns):
+        self.released.append((plan, now_ns))
 
 
 class FakeReq:
@@ -66,3 +86,20 @@ def header_map(head):
             k, _, v = line.partition(b": ")
             out[k.decode()] = v.decode()
     return out
+
+
+def sse_events(stream, step=1):
+    """Render a TokenStream `step` events at a time and close it: (frames, due times).
+
+    frames: the JSON documents of every `data:` frame in order ("[DONE]" as the string).
+    """
+    wire = b"".join(stream.render(i, i + step) for i in range(0, stream.n_events, step))
+    dues = [stream.due_ns(i) for i in range(stream.n_events)]
+    stream.close()
+    assert wire.endswith(b"\n\n")
+    frames = []
+    for block in wire.split(b"\n\n")[:-1]:
+        assert block.startswith(b"data: "), block
+        data = block[6:]
+        frames.append("[DONE]" if data == b"[DONE]" else json.loads(data))
+    return frames, dues

@@ -1,6 +1,7 @@
 """The HTTP/1.1 core end to end: the real prefork server on loopback, raw sockets and httpx."""
 
 import json
+import re
 import random
 import socket
 import time
@@ -182,3 +183,30 @@ def test_slow_header_times_out_with_408(server):
             raw += chunk
     assert raw.startswith(b"HTTP/1.1 408 ")
     assert time.monotonic() - start >= 0.9
+
+
+def test_metrics_totals_equal_the_requests_made_across_workers(srv):
+    def served(path_label):
+        text = httpx.get(srv.base_url + "/metrics").text
+        total = 0
+        for line in text.splitlines():
+            if line.startswith("llmsim_requests_total{") and f'route="{path_label}"' in line:
+                total += int(line.rsplit(" ", 1)[1])
+        return total
+
+    pids = set()
+    # A fresh connection per request: SO_REUSEPORT spreads them over both workers.
+    with httpx.Client(base_url=srv.base_url, headers={"connection": "close"}) as client:
+        for _ in range(200):
+            assert client.get("/version").status_code == 200
+        for _ in range(50):
+            assert client.get("/nope").status_code == 404
+    assert served("admin.version") == 200
+    assert served("none.unmatched") == 50
+    text = httpx.get(srv.base_url + "/metrics").text
+    for line in text.splitlines():
+        if line.startswith("llmsim_worker_up{") and line.endswith(" 1"):
+            pids.add(line)
+    assert len(pids) == 2
+    received = int(re.search(r"^llmsim_bytes_received_total (\d+)", text, re.M).group(1))
+    assert received > 250 * len(b"GET /version HTTP/1.1\r\n\r\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from llmsim.errors import ApiError, render
-from openai_fakes import FakePlanner, call, handlers
+from openai_fakes import FakePlanner, FakeReq, call, handlers, sse_events
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -62,7 +62,25 @@ def check(name, raw):
     return doc
 
 
-USER = [{"role": "user", "content": "Hello"}]
+USER = [{"role": "user", "content": "Hello, reply in json"}]
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer"}},
+    "required": ["q"]}}}
+SCHEMA = {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+    "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}}}
+VARIANTS = [
+    {},
+    {"n": 3},
+    {"stop": ["."], "seed": 1},
+    {"max_tokens": 3},
+    {"model": "o3", "max_completion_tokens": 50},
+    {"tools": [TOOL]},
+    {"tools": [TOOL, {**TOOL, "function": {**TOOL["function"], "name": "other"}}],
+     "parallel_tool_calls": True},
+    {"logprobs": True, "top_logprobs": 2},
+    {"response_format": {"type": "json_object"}},
+    {"response_format": SCHEMA},
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +88,24 @@ def hs():
     return handlers(planner=FakePlanner(length=30))
 
 
-@pytest.mark.parametrize("extra", [
-    {},
-    {"n": 3},
-    {"stop": ["."], "seed": 1},
-    {"max_tokens": 3},
-    {"model": "o3", "max_completion_tokens": 50},
-])
+@pytest.mark.parametrize("extra", VARIANTS)
 def test_chat_completion(hs, extra):
     body = {"model": "gpt-4o-mini", "messages": USER, **extra}
     check("CreateChatCompletionResponse", call(hs, "openai.chat_completions", body)[2])
+
+
+@pytest.mark.parametrize("extra", VARIANTS)
+@pytest.mark.parametrize("usage", [False, True])
+def test_chat_completion_stream_chunks(hs, extra, usage):
+    body = {"model": "gpt-4o-mini", "messages": USER, "stream": True, **extra}
+    if usage:
+        body["stream_options"] = {"include_usage": True}
+    method, pattern, handler = hs["openai.chat_completions"]
+    _, _, stream = handler(FakeReq(method, pattern.encode(), body))
+    frames, _ = sse_events(stream)
+    assert frames[-1] == "[DONE]"
+    for frame in frames[:-1]:
+        check("CreateChatCompletionStreamResponse", json.dumps(frame))
 
 
 def test_models_list_and_model(hs):

@@ -1,6 +1,7 @@
 """The tokenizer, token runs and the content generators (llmsim.sim.tokens, llmsim.sim.text)."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, strategies as st
@@ -10,6 +11,10 @@ from llmsim.sim.text import CORPUS, ECHO, Fixed, Generators, LOREM_GEN
 from llmsim.sim.tokens import Pieces, count
 
 UNICODE = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+
+
+def plan(n, truncated=False):
+    return SimpleNamespace(n_tokens=n, truncated=truncated)
 
 
 @pytest.mark.parametrize("text,tokens", [
@@ -53,7 +58,7 @@ def test_escaped_spans_match_raw_spans_even_when_wrapping(text, first, n):
 
 def test_corpus_runs_start_at_sentences_and_have_the_planned_length():
     for r in range(50):
-        run, cut = CORPUS.generate("", 40, None, r * 7919)
+        run, cut = CORPUS.generate("", plan(40), None, r * 7919)
         text = run.raw().decode()
         assert run.count == 40 and not cut
         assert text[0].isupper(), text
@@ -61,25 +66,29 @@ def test_corpus_runs_start_at_sentences_and_have_the_planned_length():
 
 
 def test_corpus_run_at_the_cap_is_cut_for_length():
-    run, cut = CORPUS.generate("", 16, 16, 3)
+    run, cut = CORPUS.generate("", plan(16), 16, 3)
     assert cut and run.count == 16
+    run, cut = CORPUS.generate("", plan(30), 16, 3)
+    assert cut and run.count == 16
+    run, cut = CORPUS.generate("", plan(12, truncated=True), None, 3)
+    assert cut and run.count == 12
 
 
 def test_corpus_wraps_around_for_long_answers():
-    run, _ = CORPUS.generate("", CORPUS.pieces.count * 2 + 5, None, 1)
+    run, _ = CORPUS.generate("", plan(CORPUS.pieces.count * 2 + 5), None, 1)
     assert count(run.raw()) == CORPUS.pieces.count * 2 + 5
 
 
 def test_echo_repeats_the_prompt_and_is_cut_at_the_cap():
-    run, cut = ECHO.generate("Say this back to me", 100, None, 0)
+    run, cut = ECHO.generate("Say this back to me", plan(100), None, 0)
     assert run.raw() == b"Say this back to me" and not cut
-    run, cut = ECHO.generate("Say this back to me", 100, 2, 0)
+    run, cut = ECHO.generate("Say this back to me", plan(100), 2, 0)
     assert run.raw() == b"Say this" and cut
 
 
 def test_fixed_and_lorem():
-    assert Fixed("OK.").generate("x", 50, None, 9)[0].raw() == b"OK."
-    assert LOREM_GEN.generate("", 5, None, 0)[0].raw() == b"Lorem ipsum dolor sit amet"
+    assert Fixed("OK.").generate("x", plan(50), None, 9)[0].raw() == b"OK."
+    assert LOREM_GEN.generate("", plan(5), None, 0)[0].raw() == b"Lorem ipsum dolor sit amet"
 
 
 def test_generators_pick_header_then_model_then_default():
@@ -88,7 +97,7 @@ def test_generators_pick_header_then_model_then_default():
     assert g.pick("other", None) is LOREM_GEN
     assert g.pick("m1", None) is ECHO
     assert g.pick("m1", b"corpus") is CORPUS
-    assert g.pick("m1", b"hi").generate("", 9, None, 0)[0].raw() == b"Hi!"
+    assert g.pick("m1", b"hi").generate("", plan(9), None, 0)[0].raw() == b"Hi!"
     with pytest.raises(ApiError) as e:
         g.pick("m1", b"nope")
     assert e.value.status == 400 and "nope" in e.value.message

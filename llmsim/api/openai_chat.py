@@ -1,20 +1,28 @@
-"""POST /v1/chat/completions: validate, plan, generate, render (non-streamed answers).
+"""POST /v1/chat/completions: validate, plan, decide what each choice says, render.
 
-The common answer (one choice of plain text) is one template render over pre-escaped corpus
-bytes; anything else (n > 1, stop sequences, logprobs, tools, formats) composes per-choice
-fragments. Streams are built in `openai_chat_stream`.
+The common answer (one non-streamed choice of plain text) is one template render over
+pre-escaped corpus bytes. Everything else goes through `Said` per choice (text or tool
+calls, stop sequences, formats, logprobs) and is rendered non-streamed here or streamed by
+`openai_chat_stream`.
 """
+
+from time import monotonic_ns
 
 import msgspec
 
+from llmsim.api import openai_logprobs, openai_tools
+from llmsim.api.openai_chat_stream import chat_stream
+from llmsim.api.openai_types import (CHAT, ImagePart, JsonObjectFormat, JsonSchemaFormat,
+                                     RefusalPart, TextPart, UserMessage)
 from llmsim.api.openai_env import due
-from llmsim.api.openai_types import CHAT, ImagePart, RefusalPart, TextPart, UserMessage
-from llmsim.api.openai_wire import Delayed, decode_error, headers
+from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
 from llmsim.core.ids import alnum
-from llmsim.core.render import Template, escape
+from llmsim.core.pieces import Run
+from llmsim.core.render import Template
 from llmsim.errors import ApiError
+from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.tokens import (IMAGE_HIGH, IMAGE_LOW, PER_MESSAGE, PER_NAME, REPLY_PRIMING,
-                               count)
+                               Pieces, count)
 
 _USAGE = (b'{"prompt_tokens":{{prompt:int}},"completion_tokens":{{completion:int}},'
           b'"total_tokens":{{total:int}},'
@@ -30,12 +38,18 @@ _BODY = (b'{"id":"chatcmpl-{{id:raw}}","object":"chat.completion","created":{{cr
 
 USAGE = Template(_USAGE)
 CHOICE = Template(_CHOICE)
+TOOL_CHOICE = Template(b'{"index":{{index:int}},"message":{"role":"assistant","content":null,'
+                       b'"tool_calls":[{{calls:raw}}],"refusal":null,"annotations":[]},'
+                       b'"logprobs":null,"finish_reason":"{{finish:raw}}"}')
+TOOL_CALL = Template(b'{"id":"{{id:raw}}","type":"function","function":{"name":"{{name:str}}",'
+                     b'"arguments":"{{arguments:raw}}"}}')
 BODY = Template(_BODY)
 # The common case in one pass: one text choice, usage inline.
 SIMPLE = Template(_BODY.replace(b"{{choices:raw}}", _CHOICE.replace(b"{{logprobs:raw}}", b"null"))
                   .replace(b"{{usage:raw}}", _USAGE))
 
 _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
+_EFFORT = {"none": 0, "minimal": 0, "low": 1, "medium": 4, "high": 16, "xhigh": 32}
 
 
 def prompt_tokens(messages):
@@ -98,17 +112,62 @@ def completion_cap(r, model):
     return cap
 
 
+def _check(r):
+    if r.stream_options is not None and not r.stream:
+        raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' "
+                            "is enabled.", param="stream_options", code="invalid_value")
+    if r.top_logprobs and not r.logprobs:
+        raise ApiError(400, "Invalid value for 'top_logprobs': 'logprobs' must be set to true "
+                            "when 'top_logprobs' is used.", param="top_logprobs")
+    rf = r.response_format
+    if type(rf) is JsonObjectFormat and not any(
+            "json" in (m.content if type(m.content) is str else
+                       " ".join(getattr(p, "text", "") for p in m.content or ())).lower()
+            for m in r.messages):
+        raise ApiError(400, "'messages' must contain the word 'json' in some form, to use "
+                            "'response_format' of type 'json_object'.", param="messages")
+
+
+class Said:
+    """What one choice says: text (`run`) or tool calls, and how it ended."""
+    __slots__ = ("run", "calls", "finish", "tokens", "lp_key")
+
+    def __init__(self, run, calls, finish, tokens, lp_key=None):
+        self.run = run            # Run of the content, or None for tool calls
+        self.calls = calls        # [(call id bytes, function name, arguments Run)]
+        self.finish = finish      # b"stop" | b"length" | b"tool_calls"
+        self.tokens = tokens      # completion tokens (one per streamed token event)
+        self.lp_key = lp_key      # logprobs RNG key, or None
+
+
+def _cut(run, cap):
+    if cap is not None and run.count > cap:
+        return Run(run.pieces, run.first, cap, run.skip), True
+    return run, False
+
+
+def _stop(run, stops):
+    """The run ended before its first stop sequence, and whether one was found."""
+    raw = run.raw()
+    cut = -1
+    for s in stops:
+        i = raw.find(s.encode()) if s else -1
+        if i >= 0 and (cut < 0 or i < cut):
+            cut = i
+    if cut < 0:
+        return run, False
+    p = Pieces(raw[:cut])
+    return Run(p, 0, p.count), True
+
+
 class ChatCompletions:
     """The handler of POST /v1/chat/completions."""
 
     def __init__(self, env):
-        self.env = env
         self.models = env.catalog
         self.pick = env.generators.pick
-        self.plan = env.planner.plan
+        self.planner = env.planner
         self.unix = env.clock.unix
-        self.key = env.key
-        self.rand = env.rand
 
     def __call__(self, req):
         body = req.body
@@ -128,55 +187,115 @@ class ChatCompletions:
                                 "length 1, but got an empty array instead.",
                            param="messages", code="empty_array")
         cap = completion_cap(r, model)
-        if r.stream_options is not None and not r.stream:
-            raise ApiError(400, "The 'stream_options' parameter is only allowed when 'stream' "
-                                "is enabled.", param="stream_options", code="invalid_value")
+        tooling = (r.tools is not None or r.tool_choice is not None or
+                   r.parallel_tool_calls is not None)
+        simple = (r.n is None and r.stop is None and not tooling and not r.logprobs and
+                  r.top_logprobs is None and r.response_format is None and not r.stream and
+                  r.stream_options is None and model.kind == "chat")
+        if not simple:
+            _check(r)
         hdrs = req.headers
         gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
         n_prompt = prompt_tokens(messages)
-        key = self.key(r.seed, body)
-        plan = self.plan(name, n_prompt, cap, key, hdrs.get(b"x-llmsim-latency"))
+        fns = openai_tools.functions(r) if tooling else ()
+        for f in fns:
+            n_prompt += count(f.name) + (count(msgspec.json.encode(f.parameters))
+                                         if f.parameters else 0) + PER_MESSAGE
+        planner = self.planner
+        plan = planner.plan(name, n_prompt, cap, planner.request_key(r.seed, body),
+                            hdrs.get(b"x-llmsim-latency"))
+        planner.admit(plan, req.received_ns)
         prompt = last_user_text(messages) if gen.needs_prompt else ""
         created = self.unix(req.received_ns)
         tier = _TIERS.get(r.service_tier, b"default")
-        if r.n is None and r.stop is None:
-            run, cut = gen.generate(prompt, plan.n_tokens, cap, self.rand(key, 0))
+        if simple:
+            run, cut = gen.generate(prompt, plan, cap, plan.rng.u64())
             completion = run.count
             delay = due(plan, completion - 1) if completion else plan.ttft_ns
+            if completion < plan.n_tokens:
+                planner.release(plan, req.received_ns + delay)
             out = SIMPLE.render((alnum(29), created, name, 0, run.esc(),
                                  b"length" if cut else b"stop", n_prompt, completion,
                                  n_prompt + completion, 0, tier, model.fingerprint))
-        else:
-            stops = [r.stop] if type(r.stop) is str else r.stop
-            completion = longest = 0
-            parts = []
-            for i in range(r.n or 1):
-                run, cut = gen.generate(prompt, plan.n_tokens, cap, self.rand(key, i))
-                esc, tokens, stopped = _apply_stop(run, stops)
-                completion += tokens
-                longest = max(longest, tokens)
-                parts.append(CHOICE.render((i, esc, b"null",
-                                            b"stop" if stopped or not cut else b"length")))
-            delay = due(plan, longest - 1) if longest else plan.ttft_ns
-            usage = USAGE.render((n_prompt, completion, n_prompt + completion, 0))
-            out = BODY.render((alnum(29), created, name, b",".join(parts), usage, tier,
-                               model.fingerprint))
+            return 200, headers(delay), Delayed(out, delay)
+        said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns)
+        longest = max(s.tokens for s in said)
+        if longest < plan.n_tokens:
+            planner.release(plan, req.received_ns + (due(plan, longest - 1) if longest
+                                                      else plan.ttft_ns))
+        completion = sum(s.tokens for s in said) + reasoning
+        usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
+        if r.stream:
+            include_usage = r.stream_options is not None and bool(r.stream_options.include_usage)
+            stream = chat_stream(said, plan, name, created, tier, model.fingerprint,
+                                 usage if include_usage else None, r.top_logprobs or 0,
+                                 lambda finished: finished or planner.release(
+                                     plan, monotonic_ns()))
+            return 200, headers(plan.ttft_ns, SSE), stream
+        delay = due(plan, longest - 1) if longest else plan.ttft_ns
+        parts = [self.render_choice(i, s, r.top_logprobs or 0) for i, s in enumerate(said)]
+        out = BODY.render((alnum(29), created, name, b",".join(parts), usage, tier,
+                           model.fingerprint))
         return 200, headers(delay), Delayed(out, delay)
 
+    def say(self, r, model, gen, plan, cap, prompt, fns):
+        """(one Said per choice, reasoning tokens)."""
+        rng = plan.rng
+        reasoning = 0
+        if model.kind == "reasoning":
+            reasoning = 32 * (1 + rng.below(8)) * _EFFORT.get(r.reasoning_effort, 4)
+            if cap is not None:
+                reasoning = min(reasoning, cap)
+                cap -= reasoning
+        stops = [r.stop] if type(r.stop) is str else r.stop
+        wanted, forced = openai_tools.chosen(r, fns, r.messages) if fns else ((), False)
+        rf = r.response_format
+        out = []
+        for _ in range(r.n or 1):
+            if wanted:
+                out.append(self._calls(openai_tools.draw(wanted, forced, r.parallel_tool_calls,
+                                                         rng), rng, cap))
+                continue
+            if type(rf) is JsonSchemaFormat or type(rf) is JsonObjectFormat:
+                schema = (rf.json_schema.schema or {}) if type(rf) is JsonSchemaFormat else \
+                    {"type": "object", "properties": {"answer": {"type": "string"}},
+                     "required": ["answer"]}
+                p = Pieces(msgspec.json.encode(generate(schema, rng)))
+                run, cut = _cut(Run(p, 0, p.count), cap)
+            else:
+                run, cut = gen.generate(prompt, plan, cap, rng.u64())
+            stopped = False
+            if stops:
+                run, stopped = _stop(run, stops)
+            out.append(Said(run, None, b"length" if cut and not stopped else b"stop", run.count,
+                            rng.u64() if r.logprobs else None))
+        return out, reasoning
 
-def _apply_stop(run, stops):
-    """(escaped content, tokens sent, stopped) of a run cut before the first stop sequence."""
-    if stops:
-        raw = run.raw()
-        cut = -1
-        for s in stops:
-            i = raw.find(s.encode()) if s else -1
-            if i >= 0 and (cut < 0 or i < cut):
-                cut = i
-        if cut >= 0:
-            text = raw[:cut]
-            return escape(text), count(text), True
-    return run.esc(), run.count, False
+    @staticmethod
+    def _calls(fns, rng, cap):
+        calls, tokens, finish = [], 0, b"tool_calls"
+        for f in fns:
+            p = Pieces(openai_tools.arguments(f, rng))
+            run = Run(p, 0, p.count)
+            if cap is not None and tokens + 1 + run.count > cap:
+                run = Run(p, 0, max(cap - tokens - 1, 0))
+                finish = b"length"
+            calls.append((b"call_" + alnum(24), f.name, run))
+            tokens += 1 + run.count
+            if finish == b"length":
+                break
+        return Said(None, calls, finish, tokens)
+
+    @staticmethod
+    def render_choice(i, said, top):
+        if said.calls is not None:
+            calls = b",".join(TOOL_CALL.render((cid, fname, run.esc()))
+                              for cid, fname, run in said.calls)
+            return TOOL_CHOICE.render((i, calls, said.finish))
+        lp = b"null"
+        if said.lp_key is not None:
+            lp = openai_logprobs.chat_content(said.run.tokens(), said.lp_key, top)
+        return CHOICE.render((i, said.run.esc(), lp, said.finish))
 
 
 def routes(env):

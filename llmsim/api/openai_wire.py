@@ -11,11 +11,7 @@ from llmsim.core import ids as _ids
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
 
-try:
-    from llmsim.core.stream import Delayed
-except ImportError:  # the lead's stream module is not on this branch yet
-    from collections import namedtuple
-    Delayed = namedtuple("Delayed", "body delay_ns")
+from llmsim.core.stream import Delayed
 
 class Clock:
     """Unix seconds for `created`, from the request's monotonic receive time (no syscall)."""

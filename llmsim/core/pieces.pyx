@@ -143,5 +143,13 @@ cdef class Run:
         return _span(self.pieces, self.pieces.raw, self.pieces.raw_ends, self.first, self.count,
                      self.skip)
 
+    def tokens(self):
+        """The raw bytes of each token, as a list (logprobs; not for the hot path)."""
+        cdef Pieces p = self.pieces
+        out = [p.token((self.first + k) % p.count) for k in range(self.count)]
+        if out and self.skip:
+            out[0] = out[0][self.skip:]
+        return out
+
     def __repr__(self):
         return f"Run(first={self.first}, count={self.count}, skip={self.skip})"

@@ -1,13 +1,16 @@
 """What the simulated model says: content generators over llmsim's tokens.
 
-A generator turns (prompt, planned length, cap, random int) into a `Run`: `count`
-consecutive tokens of a `Pieces` text starting at token `first` (wrapping around for cyclic
-texts), the first `skip` bytes left out. A run is a view, not a copy: streams render each
-token straight from the shared escaped buffer.
+A generator's `generate(prompt, plan, cap, r)` (prompt: the last user message, plan: the
+timing plan whose `n_tokens` is the planned length, cap: the token limit or None, r: a random
+int) gives `(run, cut)`: a `Run` of `count` consecutive tokens of a `Pieces` text from token
+`first` (wrapping around for cyclic texts, the first `skip` bytes left out), and whether the
+cap or the planned length cut it (finish_reason `length`). A run is a view, not a copy:
+streams render each token straight from the shared escaped buffer.
 
 Built in:
   corpus  natural-looking English from the built-in corpus (llmsim/sim/corpus.txt), a window
           starting at a sentence chosen by the random int; exactly the planned length
+          (the planner draws it from the model's length distribution and max_tokens)
   lorem   the same over lorem ipsum
   echo    the last user message, cut at the cap
   fixed   a configured text, cut at the cap
@@ -43,9 +46,12 @@ class Cyclic:
                 starts.append(i)
         self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
 
-    def generate(self, prompt, planned, cap, r):
+    def generate(self, prompt, plan, cap, r):
         first, skip = self.starts[r % len(self.starts)]
-        return Run(self.pieces, first, planned, skip), cap is not None and planned >= cap
+        n = plan.n_tokens
+        if cap is not None and n >= cap:
+            return Run(self.pieces, first, cap, skip), True
+        return Run(self.pieces, first, n, skip), plan.truncated
 
 
 class Fixed:
@@ -55,7 +61,7 @@ class Fixed:
         self.pieces = Pieces(text) if text is not None else None
         self.needs_prompt = text is None
 
-    def generate(self, prompt, planned, cap, r):
+    def generate(self, prompt, plan, cap, r):
         p = self.pieces if self.pieces is not None else Pieces(prompt)
         if cap is not None and p.count > cap:
             return Run(p, 0, cap), True
@@ -80,7 +86,6 @@ class _Spec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     default: str | _Spec = "corpus"
-    seed: int | None = None
     models: dict[str, str | _Spec] = {}
     named: dict[str, str | _Spec] = {}
 
@@ -108,7 +113,6 @@ class Generators:
 
         generators:
           default: corpus              # corpus | lorem | echo | a name below | {type: fixed, text: ...}
-          seed: 42                     # optional: requests without `seed` become deterministic
           models: {gpt-4o-mini: echo}  # per model (name as the client sends it)
           named:                       # generators a request can pick by header
             hello: {type: fixed, text: "Hello! How can I help you today?"}
@@ -126,7 +130,6 @@ class Generators:
         self.models = {m: _build(s, f"generators.models.{m}", named)
                        for m, s in cfg.models.items()}
         self.by_header = {k.encode(): v for k, v in {**BUILTIN, **named}.items()}
-        self.seed = cfg.seed
 
     def pick(self, model, header):
         """The generator for a request to `model` with header value `header` (bytes or None)."""
