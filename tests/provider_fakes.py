@@ -1,5 +1,6 @@
-"""Fakes for calling Anthropic and Gemini handlers directly: a planner with the load-model
-calls, a server context, a handler table, and an event stream drained in full."""
+"""Fakes for calling Anthropic and Gemini handlers directly: a server context with the
+fake planner of openai_fakes, a table of every route's handler, and an event stream drained
+in full."""
 
 from types import SimpleNamespace
 
@@ -7,29 +8,12 @@ from llmsim import api
 from openai_fakes import FakePlanner, FakeReq
 
 
-class Planner(FakePlanner):
-    """FakePlanner plus admit/release, counted."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.admitted = self.released = 0
-
-    def request_key(self, seed, body):
-        return seed
-
-    def admit(self, plan, now_ns):
-        self.admitted += 1
-
-    def release(self, plan, now_ns):
-        self.released += 1
-
-
 def context(models=None, generators=None, planner=None, api_keys=()):
     """A fake server context (what llmsim.worker hands the API modules)."""
     return SimpleNamespace(config=SimpleNamespace(models=models or {},
                                                   generators=generators or {},
                                                   api_keys=list(api_keys)),
-                           planner=planner or Planner(), worker_index=0, segment=None,
+                           planner=planner or FakePlanner(), worker_index=0, segment=None,
                            route_names=[])
 
 

@@ -10,8 +10,8 @@ import pytest
 from llmsim.errors import ApiError, render
 from llmsim.sim.tokens import count
 from llmsim import api
-from openai_fakes import FakeReq
-from provider_fakes import Planner, call, context, drain, handlers
+from openai_fakes import FakePlanner as Planner, FakeReq
+from provider_fakes import call, context, drain, handlers
 
 GEN, STREAM = "gemini.generate_content", "gemini.stream_generate_content"
 MODEL = b"gemini-2.5-flash"
@@ -130,9 +130,9 @@ def test_stop_sequences_end_the_text_before_them():
 @pytest.mark.parametrize("sse", [True, False])
 def test_stream_chunks(hs, sse):
     chunks, dues = stream(hs, sse=sse)
-    assert len(chunks) == 20 and dues == sorted(dues)
+    assert len(chunks) == 21 and dues == sorted(dues)
     text = "".join(text_of(c) for c in chunks)
-    assert count(text) == 20
+    assert count(text) == 20 and text_of(chunks[-1]) == ""
     assert len({c["responseId"] for c in chunks}) == 1
     for c in chunks[:-1]:
         assert "finishReason" not in c["candidates"][0]
@@ -140,7 +140,7 @@ def test_stream_chunks(hs, sse):
     last = chunks[-1]
     assert last["candidates"][0]["finishReason"] == "STOP"
     assert last["usageMetadata"]["candidatesTokenCount"] == 20
-    assert dues[-1] == 2_000_000 + 19 * 100_000
+    assert dues[0] == 2_000_000 and dues[-1] == 2_000_000 + 19 * 100_000
 
 
 def test_hidden_thinking_delays_the_first_token_and_is_counted(hs):
@@ -163,7 +163,7 @@ def test_included_thoughts_come_first_as_thought_parts(hs):
     assert doc["usageMetadata"]["thoughtsTokenCount"] == count(thought["text"]) == 10
     chunks, _ = stream(hs, generationConfig=cfg)
     flags = [bool(c["candidates"][0]["content"]["parts"][0].get("thought")) for c in chunks]
-    assert flags == [True] * 10 + [False] * 10
+    assert flags == [True] * 10 + [False] * 11
 
 
 def test_snake_case_names_are_accepted(hs):

@@ -57,7 +57,7 @@ def test_generate_and_stream(gemini):
     last = chunks[-1]
     assert last.candidates[0].finish_reason is not None
     assert all(c.candidates[0].finish_reason is None for c in chunks[:-1])
-    assert last.usage_metadata.candidates_token_count == count(text) == len(chunks)
+    assert last.usage_metadata.candidates_token_count == count(text) == len(chunks) - 1
 
     r = gemini.models.generate_content(
         model=MODEL, contents="Hello there",
@@ -189,10 +189,10 @@ def test_raw_rest_paths(srv):
     assert r.status_code == 200 and r.json()["usageMetadata"]["candidatesTokenCount"] == 5
     r = httpx.post(f"{url}:streamGenerateContent?key=x", json=body)
     chunks = r.json()
-    assert r.headers["content-type"].startswith("application/json") and len(chunks) == 5
+    assert r.headers["content-type"].startswith("application/json") and len(chunks) == 6
     r = httpx.post(f"{url}:streamGenerateContent?alt=sse&key=x", json=body)
     assert r.headers["content-type"] == "text/event-stream"
-    assert r.text.count("data: ") == 5 and r.text.endswith("\r\n\r\n")
+    assert r.text.count("data: ") == 6 and r.text.endswith("\r\n\r\n")
     r = httpx.post(f"{url}:embedContent?key=x",
                    json={"content": {"parts": [{"text": "Hello"}]}})
     assert r.status_code == 404  # a chat model has no embedContent

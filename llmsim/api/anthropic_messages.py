@@ -25,7 +25,7 @@ from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message
                                        model_not_found, random_text, tool_use_id)
 from llmsim.core.stream import Delayed
 from llmsim.errors import ApiError
-from llmsim.sim.schema import SchemaError, instance
+from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.core.pieces import Run
 from llmsim.sim.text import CORPUS
@@ -153,9 +153,8 @@ class Messages:
 
     def __call__(self, req):
         env = self.env
-        body = req.body
         try:
-            r = MESSAGES.decode(body)
+            r = MESSAGES.decode(req.body)
         except msgspec.DecodeError as e:
             raise decode_error(e) from None
         model = env.catalog.get(r.model)
@@ -172,53 +171,50 @@ class Messages:
         budget = check_thinking(r)
         gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
         n_in = input_tokens(r)
-        key = planning.request_key(env, body)
-        plan = planning.plan(env, req, r.model, n_in, r.max_tokens, key)
-        try:
-            answer = self.answer(r, tools, budget, gen, plan.n_tokens, key, n_in)
-        except ApiError:
-            env.planner.release(plan, req.received_ns)
-            raise
+        plan = planning.plan(env, req, r.model, n_in, r.max_tokens)
+        answer = self.answer(r, tools, budget, gen, plan, n_in)
+        sent = answer.output_tokens
+        planning.settle(env, req, plan, sent)
         if r.stream:
-            return 200, headers(SSE), render.stream(answer, planning.clock(plan),
+            return 200, headers(SSE), render.stream(answer, plan,
                                                     planning.releaser(env.planner, plan))
-        delay = planning.finish_ns(plan, answer.output_tokens)
-        return 200, headers(JSON), Delayed(render.message(answer), delay)
+        return 200, headers(JSON), Delayed(render.message(answer),
+                                           planning.finish_ns(plan, sent))
 
-    def answer(self, r, tools, budget, gen, planned, key, n_in):
-        env = self.env
+    def answer(self, r, tools, budget, gen, plan, n_in):
+        rng = plan.rng
         blocks = []
-        thinking = min(budget, planned // 2) if budget else 0
+        thinking = min(budget, plan.n_tokens // 2) if budget else 0
         if thinking:
-            run, _ = CORPUS.generate("", thinking, None, env.rand(key, 1))
+            run = CORPUS.generate("", plan, thinking, rng.u64())[0]
             blocks.append(Block(render.THINKING, run, signature=random_text(120)))
-        call = self.tool_to_call(r, tools, key)
+        call = self.tool_to_call(r, tools, rng)
         if call is not None:
-            try:
-                args = instance(call.input_schema, env.rand(key, 3))
-            except SchemaError as e:
-                raise ApiError(400, f"tools: input_schema of '{call.name}': {e}") from None
-            pieces = Pieces(_JSON_ENCODE(args))
+            pieces = Pieces(_JSON_ENCODE(generate(call.input_schema, rng)))
             blocks.append(Block(render.TOOL_USE, Run(pieces, 0, pieces.count),
                                 id=tool_use_id(), name=call.name))
             return Answer(message_id(), r.model, blocks, b"tool_use", None, n_in)
         cap = r.max_tokens - thinking
         fmt = r.output_config.format if r.output_config is not None else None
         if fmt is not None:
-            pieces = Pieces(_JSON_ENCODE(instance(fmt.schema, env.rand(key, 3))))
+            pieces = Pieces(_JSON_ENCODE(generate(fmt.schema, rng)))
             run, truncated = Run(pieces, 0, min(pieces.count, cap)), pieces.count > cap
         else:
-            run, truncated = gen.generate(last_user_text(r.messages), planned - thinking, cap,
-                                          env.rand(key, 0))
-        c = cut(run, r.stop_sequences)
-        if c.stop is not None:
-            stop = b"stop_sequence"
+            prompt = last_user_text(r.messages) if gen.needs_prompt else ""
+            run, truncated = gen.generate(prompt, plan, cap, rng.u64())
+            if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
+                run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)
+                truncated = plan.truncated
+        run, stop = cut(run, r.stop_sequences)
+        if stop is not None:
+            reason = b"stop_sequence"
         else:
-            stop = b"max_tokens" if truncated else b"end_turn"
-        blocks.append(Block(render.TEXT, c.run, c.tail))
-        return Answer(message_id(), r.model, blocks, stop, c.stop, n_in)
+            reason = b"max_tokens" if truncated else b"end_turn"
+        blocks.append(Block(render.TEXT, run))
+        return Answer(message_id(), r.model, blocks, reason, stop, n_in)
 
-    def tool_to_call(self, r, tools, key):
+    @staticmethod
+    def tool_to_call(r, tools, rng):
         """The tool the simulated model calls, or None (see the module docstring)."""
         if not tools:
             return None
@@ -230,7 +226,7 @@ class Messages:
             return next(tool for tool in tools if tool.name == choice.name)
         if t is not ToolChoiceAny and _ends_with_tool_result(r.messages):
             return None
-        return tools[self.env.rand(key, 2) % len(tools)]
+        return tools[rng.below(len(tools))]
 
 
 class CountTokens:

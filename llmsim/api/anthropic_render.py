@@ -5,33 +5,29 @@ The stream is the event sequence the SDK dispatches: message_start, then per con
 content_block_start, deltas (text_delta, thinking_delta + signature_delta, input_json_delta)
 and content_block_stop, a ping after the first block start, then message_delta (stop_reason,
 cumulative usage) and message_stop. Deltas are rendered per token from the shared escaped
-text when the scheduler sends them (llmsim.core.events); only the few framing events are
-rendered ahead.
+text when the scheduler sends them (a llmsim.core.sse.TokenStream of one lane); only the few
+framing events are rendered ahead. A block's opening events leave with its first token, its
+closing ones with the next block's first token or with the message's end.
 """
 
 from typing import NamedTuple
 
-from llmsim.core.events import EventStream
+from llmsim.api.openai_env import gap
+from llmsim.api.planning import lane_dues
 from llmsim.core.render import Template, escape
-from llmsim.sim.tokens import count
+from llmsim.core.sse import TokenStream
 
 THINKING, TEXT, TOOL_USE = "thinking", "text", "tool_use"
 
 
 class Block(NamedTuple):
-    """One content block. `run` holds its streamed tokens (text, thinking, or the tool input
-    JSON); `tail` raw bytes of a last partial token (text cut before a stop sequence);
+    """One content block: `run` holds its tokens (text, thinking, or the tool input JSON);
     thinking: `signature`; tool_use: `id` and `name`."""
     kind: str
     run: object
-    tail: bytes = b""
     signature: bytes = b""
     id: bytes = b""
     name: str = ""
-
-    @property
-    def tokens(self):
-        return self.run.count + (count(self.tail) if self.tail else 0)
 
 
 class Answer(NamedTuple):
@@ -44,7 +40,7 @@ class Answer(NamedTuple):
 
     @property
     def output_tokens(self):
-        return sum(b.tokens for b in self.blocks)
+        return sum(b.run.count for b in self.blocks)
 
 
 # ---- the Message body ---------------------------------------------------------------------
@@ -67,18 +63,14 @@ def _quoted(s):
     return b"null" if s is None else b'"' + escape(s) + b'"'
 
 
-def _esc(block):
-    return block.run.esc() + (escape(block.tail) if block.tail else b"")
-
-
 def message(a):
     """The JSON body of a non-streamed answer."""
     parts = []
     for b in a.blocks:
         if b.kind == TEXT:
-            parts.append(TEXT_BLOCK.render((_esc(b),)))
+            parts.append(TEXT_BLOCK.render((b.run.esc(),)))
         elif b.kind == THINKING:
-            parts.append(THINKING_BLOCK.render((_esc(b), b.signature)))
+            parts.append(THINKING_BLOCK.render((b.run.esc(), b.signature)))
         else:
             parts.append(TOOL_BLOCK.render((b.id, b.name, b.run.raw())))
     return MESSAGE.render((a.id, a.model, b",".join(parts), a.stop_reason,
@@ -122,30 +114,26 @@ _DELTA_KIND = {TEXT: (b"text_delta", b"text"), THINKING: (b"thinking_delta", b"t
                TOOL_USE: (b"input_json_delta", b"partial_json")}
 
 
-def stream(a, due, on_close=None):
-    """The EventStream of an answer; `due(clock)` is when output token `clock` is due."""
-    s = EventStream(due, on_close)
-    s.frame(MESSAGE_START.render((a.id, a.model, a.input_tokens)), 0)
-    clock = 0
+def stream(a, plan, on_close=None):
+    """The TokenStream of an answer timed by `plan` (token k of the answer is plan token k)."""
+    items = []
+    pending = b""
     for index, b in enumerate(a.blocks):
-        s.frame(BLOCK_START.render((index, _EMPTY_START[b.kind](b))), clock)
+        opening = pending + BLOCK_START.render((index, _EMPTY_START[b.kind](b)))
         if index == 0:
-            s.frame(PING, clock)
+            opening += PING
         kind, field = _DELTA_KIND[b.kind]
-        prefix, _, suffix = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
+        head, _, tail = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
         if b.kind == TOOL_USE:
-            s.frame(prefix + suffix, clock)  # the API opens tool input with an empty delta
-        s.tokens(prefix, b.run, suffix, clock)
-        clock += b.run.count
-        if b.tail:
-            s.frame(prefix + escape(b.tail) + suffix, clock)
-            clock += 1
-        last = max(clock - 1, 0)
+            opening += head + tail  # the API opens tool input with an empty delta
+        items.append((None, opening, b""))
+        items.append((b.run, head, tail))
+        pending = b""
         if b.kind == THINKING:
-            s.frame(DELTA.render((index, b"signature_delta", b"signature", b.signature)), last)
-        s.frame(BLOCK_STOP.render((index,)), last)
-    last = max(clock - 1, 0)
-    s.frame(MESSAGE_DELTA.render((a.stop_reason, _quoted(a.stop_sequence), a.input_tokens,
-                                  a.output_tokens)), last)
-    s.frame(MESSAGE_STOP, last)
-    return s
+            pending = DELTA.render((index, b"signature_delta", b"signature", b.signature))
+        pending += BLOCK_STOP.render((index,))
+    final = pending + MESSAGE_DELTA.render((a.stop_reason, _quoted(a.stop_sequence),
+                                            a.input_tokens, a.output_tokens)) + MESSAGE_STOP
+    lead = MESSAGE_START.render((a.id, a.model, a.input_tokens))
+    return TokenStream([items], [final], lead, b"", lane_dues(plan, items), plan.ttft_ns,
+                       gap(plan), None, on_close)

@@ -28,8 +28,7 @@ from llmsim.api.gemini_wire import (JSON, SSE, decode_error, headers, invalid,
                                     model_not_found, response_id)
 from llmsim.core.pieces import Run
 from llmsim.core.stream import Delayed
-from llmsim.errors import ApiError
-from llmsim.sim.schema import SchemaError, instance
+from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.sim.text import CORPUS
 from llmsim.sim.tokens import Pieces, count
@@ -40,6 +39,7 @@ MAX_STOPS = 5
 _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
+_EMPTY = {"type": "object", "properties": {}}
 
 
 def _parts_tokens(parts):
@@ -158,61 +158,80 @@ class GenerateContent:
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         n_in = prompt_tokens(r)
-        key = planning.request_key(env, body, g.seed if g is not None else None)
-        plan = planning.plan(env, req, name, n_in, cap, key)
-        try:
-            cands = [self.candidate(r, gen, plan.n_tokens, cap, key, i) for i in range(n)]
-        except ApiError:
-            env.planner.release(plan, req.received_ns)
-            raise
+        plan = planning.plan(env, req, name, n_in, cap, g.seed if g is not None else None)
+        cands = [self.candidate(r, gen, plan, cap) for _ in range(n)]
+        sent = max(c.thoughts + c.visible for c in cands)
+        planning.settle(env, req, plan, sent)
         t = g.thinking_config if g is not None else None
         a = Answer(response_id(), name, cands, n_in, bool(t and t.include_thoughts))
         if self.stream:
             framing = render.SSE if _alt_sse(req.query) else render.ARRAY
             ctype = SSE if framing is render.SSE else JSON
             return 200, headers(plan.ttft_ns, ctype), render.stream(
-                a, framing, planning.clock(plan), planning.releaser(env.planner, plan))
-        delay = planning.finish_ns(plan, max(c.thoughts + c.visible for c in cands))
+                a, framing, plan, planning.releaser(env.planner, plan))
+        delay = planning.finish_ns(plan, sent)
         return 200, headers(delay), Delayed(render.response(a), delay)
 
-    def candidate(self, r, gen, planned, cap, key, i):
-        env = self.env
+    @staticmethod
+    def candidate(r, gen, plan, cap):
         g = r.generation_config
-        salt = 16 * i
+        rng = plan.rng
         thought = None
         t = g.thinking_config if g is not None else None
         if t is not None and (t.include_thoughts or (t.thinking_budget or 0) != 0):
             budget = t.thinking_budget if t.thinking_budget and t.thinking_budget > 0 else cap
-            k = min(budget, planned // 2)
+            k = min(budget, plan.n_tokens // 2)
             if k:
-                thought, _ = CORPUS.generate("", k, None, env.rand(key, salt + 1))
+                thought = CORPUS.generate("", plan, k, rng.u64())[0]
         thinking = thought.count if thought is not None else 0
         decls, mode = _functions(r)
         if decls and (mode == "ANY" or (mode in ("AUTO", "VALIDATED", "MODE_UNSPECIFIED")
                                          and _wants_call(r.contents))):
-            d = decls[env.rand(key, salt + 2) % len(decls)]
-            schema = d.parameters_json_schema or d.parameters or {"type": "object"}
-            try:
-                args = _JSON_ENCODE(instance(schema, env.rand(key, salt + 3)))
-            except SchemaError as e:
-                raise invalid(f"functionDeclaration '{d.name}': {e}") from None
+            d = decls[rng.below(len(decls))]
+            schema = d.parameters_json_schema or json_schema(d.parameters) or _EMPTY
+            args = _JSON_ENCODE(generate(schema, rng))
             tokens = count(args)
-            return Candidate(thought, None, b"", (d.name, args, tokens), b"STOP", tokens)
+            return Candidate(thought, None, (d.name, args, tokens), b"STOP", tokens)
         room = cap - thinking
         mime = g.response_mime_type if g is not None else None
         if mime in ("application/json", "text/x.enum"):
-            schema = g.response_json_schema or g.response_schema or _ANY_JSON
-            value = instance(schema, env.rand(key, salt + 3))
+            schema = g.response_json_schema or json_schema(g.response_schema) or _ANY_JSON
+            value = generate(schema, rng)
             text = value if mime == "text/x.enum" and isinstance(value, str) else \
                 _JSON_ENCODE(value)
             pieces = Pieces(text)
             run, truncated = Run(pieces, 0, min(pieces.count, room)), pieces.count > room
         else:
-            run, truncated = gen.generate(_last_user_text(r.contents), planned - thinking,
-                                          room, env.rand(key, salt))
-        c = cut(run, g.stop_sequences if g is not None else None)
-        finish = b"MAX_TOKENS" if truncated and c.stop is None else b"STOP"
-        return Candidate(thought, c.run, c.tail, None, finish, c.tokens)
+            prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
+            run, truncated = gen.generate(prompt, plan, room, rng.u64())
+            if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
+                run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)
+                truncated = plan.truncated
+        run, stop = cut(run, g.stop_sequences if g is not None else None)
+        finish = b"MAX_TOKENS" if truncated and stop is None else b"STOP"
+        return Candidate(thought, run, None, finish, run.count)
+
+
+def json_schema(s):
+    """Gemini's OpenAPI-style Schema as JSON Schema: lower-case types, `nullable` as a null
+    type, properties in `propertyOrdering` order."""
+    if not isinstance(s, dict):
+        return s
+    out = {}
+    for k, v in s.items():
+        if k in ("items", "additionalProperties"):
+            out[k] = json_schema(v)
+        elif k in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            out[k] = [json_schema(x) for x in v] if isinstance(v, list) else v
+        elif k == "properties" and isinstance(v, dict):
+            order = s.get("propertyOrdering") or s.get("property_ordering") or ()
+            names = [n for n in order if n in v] + [n for n in v if n not in order]
+            out[k] = {n: json_schema(v[n]) for n in names}
+        elif k == "type" and isinstance(v, str):
+            out[k] = [v.lower(), "null"] if s.get("nullable") else v.lower()
+        elif k not in ("nullable", "propertyOrdering", "property_ordering"):
+            out[k] = v
+    return out
 
 
 def _alt_sse(query):

@@ -2,25 +2,26 @@
 (`alt=sse`) or one JSON array sent piece by piece (no `alt`).
 
 Streams carry one text token per chunk, rendered from the shared escaped text when due
-(llmsim.core.events); the last chunk carries the finishReason and the full usageMetadata,
-earlier ones the prompt count only, as the API does. Thoughts are streamed as `thought`
-parts when includeThoughts is set, else they only take their time before the first chunk.
+(a llmsim.core.sse.TokenStream of one lane); a last chunk with empty text carries the
+finishReason and the full usageMetadata, earlier ones the prompt count only. Thoughts are
+streamed as `thought` parts when includeThoughts is set, else they only take their time
+before the first chunk. A function call is one chunk, due with its last token.
 """
 
 from typing import NamedTuple
 
-from llmsim.core.events import EventStream
-from llmsim.core.pieces import Run
-from llmsim.core.render import Template, escape
+from llmsim.api.openai_env import due, gap
+from llmsim.api.planning import lane_dues
+from llmsim.core.render import Template
+from llmsim.core.sse import TokenStream
 
 
 class Candidate(NamedTuple):
     thought: object          # Run of thought tokens, or None
     text: object             # Run of visible text tokens (may be empty), or None
-    tail: bytes              # raw partial token ending the text (stop sequence), or b""
     call: tuple              # (name, args JSON bytes, tokens) of a function call, or None
     finish: bytes            # STOP | MAX_TOKENS
-    visible: int             # visible output tokens (text + tail, or the call's)
+    visible: int             # visible output tokens (the text's or the call's)
 
     @property
     def thoughts(self):
@@ -59,10 +60,6 @@ def _usage(a):
     return _USAGE.render((p, visible, p + visible + thoughts, p, extra))
 
 
-def _text_esc(c):
-    return c.text.esc() + (escape(c.tail) if c.tail else b"")
-
-
 def _parts(a, c):
     parts = []
     if c.thought is not None and a.show_thoughts:
@@ -70,7 +67,7 @@ def _parts(a, c):
     if c.call is not None:
         parts.append(CALL_PART.render((c.call[0], c.call[1])))
     elif c.text is not None:
-        parts.append(TEXT_PART.render((_text_esc(c),)))
+        parts.append(TEXT_PART.render((c.text.esc(),)))
     return b",".join(parts)
 
 
@@ -86,44 +83,30 @@ def _chunk(a, part, finish, usage):
                             a.response_id))
 
 
-SSE = (b"", b"data: ", b"\r\n\r\n", b"\r\n\r\n")      # start, before, after, after the last
+SSE = (b"", b"data: ", b"\r\n\r\n", b"\r\n\r\n")      # lead, before, after, after the last
 ARRAY = (b"[", b"", b"\n,\r\n", b"\n]")
 
 
-def stream(a, framing, due, on_close=None):
-    """The EventStream of a one-candidate answer; `framing` is SSE or ARRAY."""
-    start, before, after, end = framing
+def stream(a, framing, plan, on_close=None):
+    """The TokenStream of a one-candidate answer; `framing` is SSE or ARRAY."""
+    lead, before, after, end = framing
     c = a.candidates[0]
     p = a.prompt_tokens
     early = _PROMPT_USAGE.render((p, p, p))
-    s = EventStream(due, on_close)
-    if start:
-        s.frame(start, 0)
-    clock = 0
-    if c.thought is not None:
-        if a.show_thoughts:
-            prefix, _, suffix = _chunk(a, THOUGHT_PART.render((_SPLIT,)), b"",
-                                       early).partition(_SPLIT)
-            s.tokens(before + prefix, c.thought, suffix + after, 0)
-        clock = c.thought.count
-    finish = _FINISH.render((c.finish,))
+    items = []
+    if c.thought is not None and a.show_thoughts:
+        head, _, tail = _chunk(a, THOUGHT_PART.render((_SPLIT,)), b"", early).partition(_SPLIT)
+        items.append((c.thought, before + head, tail + after))
     if c.call is not None:
         last = CALL_PART.render((c.call[0], c.call[1]))
-        clock += c.call[2] - 1
+        # the call leaves whole with its last token (and so does the last shown thought)
+        timing = lane_dues(plan, items)
+        timing[-1] = due(plan, c.thoughts + c.call[2] - 1)
     else:
-        text = c.text
-        n = text.count if c.tail else text.count - 1      # the last piece goes out last
-        prefix, _, suffix = _chunk(a, TEXT_PART.render((_SPLIT,)), b"",
-                                   early).partition(_SPLIT)
-        s.tokens(before + prefix, Run(text.pieces, text.first, max(n, 0), text.skip),
-                 suffix + after, clock)
-        if c.tail:
-            piece = escape(c.tail)
-        elif text.count:
-            piece = Run(text.pieces, text.first + n, 1, text.skip if n == 0 else 0).esc()
-        else:
-            piece = b""
-        last = TEXT_PART.render((piece,))
-        clock += max(n, 0)
-    s.frame(before + _chunk(a, last, finish, _usage(a)) + end, max(clock, 0))
-    return s
+        head, _, tail = _chunk(a, TEXT_PART.render((_SPLIT,)), b"", early).partition(_SPLIT)
+        items.append((c.text, before + head, tail + after))
+        last = TEXT_PART.render((b"",))
+        timing = lane_dues(plan, items, 0 if len(items) > 1 else c.thoughts)
+    final = before + _chunk(a, last, _FINISH.render((c.finish,)), _usage(a)) + end
+    return TokenStream([items], [final], lead, b"", timing, plan.ttft_ns, gap(plan), None,
+                       on_close)

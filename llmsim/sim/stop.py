@@ -1,35 +1,18 @@
 """Stop sequences: generated text cut right before the first stop sequence it contains.
 
-The cut keeps the whole tokens before the stop as a `Run` (streams still render them from
-the shared escaped buffer) plus the raw bytes of the token the stop begins inside, so the
-text ends exactly where the stop sequence starts. Tokens sent = run.count + count(tail),
-which is what re-counting the text gives (the tokenizer cuts a text at a token boundary the
-same way, and the tail re-tokenizes on its own).
+The text before the stop becomes its own token run (re-tokenized, so a token the stop
+sequence begins inside is kept up to the stop), and the tokens sent are exactly that run's.
 """
 
-from typing import NamedTuple
-
 from llmsim.core.pieces import Run
-from llmsim.sim.tokens import count
-
-
-class Cut(NamedTuple):
-    run: Run            # whole tokens before the stop
-    tail: bytes         # raw bytes of the partial token before the stop (b"" on a boundary)
-    stop: str | None    # the stop sequence found, None when there was none
-
-    @property
-    def tokens(self):
-        return self.run.count + (count(self.tail) if self.tail else 0)
-
-    def raw(self):
-        return self.run.raw() + self.tail
+from llmsim.sim.tokens import Pieces
 
 
 def cut(run, stops):
-    """`run` cut before the earliest of `stops` (a list of str, may be empty or None)."""
+    """(run, stop): `run` ended before the earliest of `stops` (a list of str, may be empty
+    or None) and the stop sequence found, or (run, None) when it holds none of them."""
     if not stops or not run.count:
-        return Cut(run, b"", None)
+        return run, None
     raw = run.raw()
     at, found = -1, None
     for s in stops:
@@ -37,12 +20,6 @@ def cut(run, stops):
         if i >= 0 and (at < 0 or i < at):
             at, found = i, s
     if found is None:
-        return Cut(run, b"", None)
-    k = count(raw[:at])
-    while k:
-        whole = Run(run.pieces, run.first, k, run.skip)
-        end = len(whole.raw())
-        if end <= at:
-            return Cut(whole, raw[end:at], found)
-        k -= 1
-    return Cut(Run(run.pieces, run.first, 0, run.skip), raw[:at], found)
+        return run, None
+    p = Pieces(raw[:at])
+    return Run(p, 0, p.count), found
