@@ -43,7 +43,8 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=3, help="wrk runs per server and setting")
     p.add_argument("--duration", type=int, help="seconds per wrk run (default 5, quick 2)")
     p.add_argument("--connections", default="64,256", help="wrk -c values, comma-separated")
-    p.add_argument("--llmsim-args", default="", help="extra `llmsim serve` arguments")
+    p.add_argument("--llmsim-args", default="--no-latency",
+                   help="extra `llmsim serve` arguments (default --no-latency: nginx has none)")
     p.add_argument("--llmsim-python", default=sys.executable,
                    help="Python with llmsim installed (default: this one)")
     p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")

@@ -29,6 +29,9 @@ class Clock:
 _hexstr = _ids.hexstr
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
                     b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
+# Error answers: the core writes their content-type itself.
+_ERROR_HEADERS = Template(b"x-request-id: req_{{rid:raw}}\r\nopenai-processing-ms: 0\r\n"
+                          b"openai-version: 2020-10-01\r\n")
 JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 
@@ -44,7 +47,7 @@ def guarded(handler):
         try:
             return handler(req)
         except ApiError as e:
-            e.headers += headers(0)
+            e.headers += _ERROR_HEADERS.render((_hexstr(32),))
             raise
     return answer
 

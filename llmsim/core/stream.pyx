@@ -195,8 +195,8 @@ cdef class Responder:
         cdef bytes body = self.delayed.body
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
                    self.conn.minor)
-        s.put_bytes(body)
-        self.bytes_out = s.out_len
+        s.out.write_bytes(body)
+        self.bytes_out = s.out.length
         self.conn.send(s.take_output())
         self.finish()
         self.conn.finished()
@@ -281,7 +281,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         if not r.chunked:
             conn.keep_alive = False
         s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
-        r.bytes_out = s.out_len
+        r.bytes_out = s.out.length
         conn.send(s.take_output())
         if s.blk != NULL:
             llmsim_stream_opened(s.blk)
