@@ -7,7 +7,8 @@ What the simulated model answers:
     user turn that carries no tool_result, else text, so agent loops terminate;
   - output_config.format json_schema: one text block holding JSON valid against the schema;
   - otherwise text from the configured generator, cut at max_tokens (`max_tokens`) or before
-    the first stop sequence (`stop_sequence`), else `end_turn`.
+    the first stop sequence (`stop_sequence`), else `end_turn`;
+  - a scripted generator's rule may instead give a reply, a tool_use block or an error.
 With thinking enabled (or adaptive), a thinking block comes first and takes part of the
 planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent.
 """
@@ -170,9 +171,13 @@ class Messages:
         tools = check_tools(r)
         budget = check_thinking(r)
         gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
+        prompt = last_user_text(r.messages) if gen.needs_prompt else ""
+        scripted = None
+        if gen.scripted:
+            gen, scripted = gen.resolve(prompt, r.model)
         n_in = input_tokens(r)
         plan = planning.plan(env, req, r.model, n_in, r.max_tokens)
-        answer = self.answer(r, tools, budget, gen, plan, n_in)
+        answer = self.answer(r, tools, budget, gen, prompt, scripted, plan, n_in)
         sent = answer.output_tokens
         planning.settle(env, req, plan, sent)
         if r.stream:
@@ -181,18 +186,22 @@ class Messages:
         return 200, headers(JSON), Delayed(render.message(answer),
                                            planning.finish_ns(plan, sent))
 
-    def answer(self, r, tools, budget, gen, plan, n_in):
+    def answer(self, r, tools, budget, gen, prompt, scripted, plan, n_in):
+        """The Answer; `scripted` is a script's (tool name, JSON arguments) or None."""
         rng = plan.rng
         blocks = []
         thinking = min(budget, plan.n_tokens // 2) if budget else 0
         if thinking:
             run = CORPUS.generate("", plan, thinking, rng.u64())[0]
             blocks.append(Block(render.THINKING, run, signature=random_text(120)))
-        call = self.tool_to_call(r, tools, rng)
-        if call is not None:
-            pieces = Pieces(_JSON_ENCODE(generate(call.input_schema, rng)))
+        if scripted is None:
+            tool = self.tool_to_call(r, tools, rng)
+            if tool is not None:
+                scripted = (tool.name, _JSON_ENCODE(generate(tool.input_schema, rng)))
+        if scripted is not None:
+            pieces = Pieces(scripted[1])
             blocks.append(Block(render.TOOL_USE, Run(pieces, 0, pieces.count),
-                                id=tool_use_id(), name=call.name))
+                                id=tool_use_id(), name=scripted[0]))
             return Answer(message_id(), r.model, blocks, b"tool_use", None, n_in)
         cap = r.max_tokens - thinking
         fmt = r.output_config.format if r.output_config is not None else None
@@ -200,7 +209,6 @@ class Messages:
             pieces = Pieces(_JSON_ENCODE(generate(fmt.schema, rng)))
             run, truncated = Run(pieces, 0, min(pieces.count, cap)), pieces.count > cap
         else:
-            prompt = last_user_text(r.messages) if gen.needs_prompt else ""
             run, truncated = gen.generate(prompt, plan, cap, rng.u64())
             if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
                 run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)

@@ -13,7 +13,6 @@ closing ones with the next block's first token or with the message's end.
 from typing import NamedTuple
 
 from llmsim.api.openai_env import gap
-from llmsim.api.planning import lane_dues
 from llmsim.core.render import Template, escape
 from llmsim.core.sse import TokenStream
 
@@ -135,5 +134,5 @@ def stream(a, plan, on_close=None):
     final = pending + MESSAGE_DELTA.render((a.stop_reason, _quoted(a.stop_sequence),
                                             a.input_tokens, a.output_tokens)) + MESSAGE_STOP
     lead = MESSAGE_START.render((a.id, a.model, a.input_tokens))
-    return TokenStream([items], [final], lead, b"", lane_dues(plan, items), plan.ttft_ns,
-                       gap(plan), None, on_close)
+    return TokenStream([items], [final], lead, b"", plan.due, plan.ttft_ns, gap(plan), None,
+                       on_close)

@@ -1,4 +1,5 @@
-"""The Gemini API (v1 and v1beta): generateContent streamed or not, countTokens, models.
+"""The Gemini API (v1 and v1beta): generateContent streamed or not, countTokens,
+embeddings and models.
 
 `claims(req)` tells llmsim.api which requests to paths the OpenAI API also serves
 (GET /v1/models...) are Gemini's: those that carry a Gemini API key (`x-goog-api-key`, as
@@ -7,7 +8,7 @@ the google-genai SDK sends it, or `?key=`).
 
 from urllib.parse import parse_qs
 
-from llmsim.api import gemini_generate, gemini_models
+from llmsim.api import gemini_embed, gemini_generate, gemini_models
 from llmsim.api.openai_env import Env
 
 __all__ = ["routes", "claims"]
@@ -22,4 +23,4 @@ def claims(req):
 def routes(ctx):
     """Routes `(method, pattern, name, handler)` of the Gemini endpoints for one worker."""
     env = Env(ctx)
-    return gemini_generate.routes(env) + gemini_models.routes(env)
+    return gemini_generate.routes(env) + gemini_embed.routes(env) + gemini_models.routes(env)

@@ -8,7 +8,8 @@ What the simulated model answers:
   - responseMimeType application/json: text that is JSON valid against responseSchema or
     responseJsonSchema; text/x.enum: one of the schema's enum values;
   - otherwise text from the configured generator, cut at maxOutputTokens (MAX_TOKENS) or
-    before the first stop sequence (STOP).
+    before the first stop sequence (STOP);
+  - a scripted generator's rule may instead give a reply, a functionCall or an error.
 With thinkingConfig (a non-zero thinkingBudget or includeThoughts) the model thinks first:
 part of the planned tokens (at most the budget) count as thoughtsTokenCount and delay the
 first visible token; includeThoughts also returns them as `thought` parts.
@@ -64,7 +65,10 @@ def prompt_tokens(r):
         n += _parts_tokens(r.system_instruction.parts)
     for tool in r.tools or ():
         for d in tool.function_declarations or ():
-            n += count(_JSON_ENCODE(d))
+            n += count(d.name) + count(d.description or "")
+            schema = d.parameters_json_schema or d.parameters
+            if schema:
+                n += count(_JSON_ENCODE(schema))
     return n
 
 
@@ -157,9 +161,13 @@ class GenerateContent:
                           "streamGenerateContent.")
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
+        prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
+        scripted = None
+        if gen.scripted:
+            gen, scripted = gen.resolve(prompt, name)
         n_in = prompt_tokens(r)
         plan = planning.plan(env, req, name, n_in, cap, g.seed if g is not None else None)
-        cands = [self.candidate(r, gen, plan, cap) for _ in range(n)]
+        cands = [self.candidate(r, gen, prompt, scripted, plan, cap) for _ in range(n)]
         sent = max(c.thoughts + c.visible for c in cands)
         planning.settle(env, req, plan, sent)
         t = g.thinking_config if g is not None else None
@@ -173,7 +181,8 @@ class GenerateContent:
         return 200, headers(delay), Delayed(render.response(a), delay)
 
     @staticmethod
-    def candidate(r, gen, plan, cap):
+    def candidate(r, gen, prompt, scripted, plan, cap):
+        """One Candidate; `scripted` is a script's (function name, JSON arguments) or None."""
         g = r.generation_config
         rng = plan.rng
         thought = None
@@ -185,13 +194,17 @@ class GenerateContent:
                 thought = CORPUS.generate("", plan, k, rng.u64())[0]
         thinking = thought.count if thought is not None else 0
         decls, mode = _functions(r)
-        if decls and (mode == "ANY" or (mode in ("AUTO", "VALIDATED", "MODE_UNSPECIFIED")
-                                         and _wants_call(r.contents))):
+        if scripted is None and decls and (
+                mode == "ANY" or (mode in ("AUTO", "VALIDATED", "MODE_UNSPECIFIED")
+                                  and _wants_call(r.contents))):
             d = decls[rng.below(len(decls))]
             schema = d.parameters_json_schema or json_schema(d.parameters) or _EMPTY
-            args = _JSON_ENCODE(generate(schema, rng))
+            scripted = (d.name, _JSON_ENCODE(generate(schema, rng)))
+        if scripted is not None:
+            name, args = scripted
+            args = args.encode() if isinstance(args, str) else args
             tokens = count(args)
-            return Candidate(thought, None, (d.name, args, tokens), b"STOP", tokens)
+            return Candidate(thought, None, (name, args, tokens), b"STOP", tokens)
         room = cap - thinking
         mime = g.response_mime_type if g is not None else None
         if mime in ("application/json", "text/x.enum"):
@@ -202,7 +215,6 @@ class GenerateContent:
             pieces = Pieces(text)
             run, truncated = Run(pieces, 0, min(pieces.count, room)), pieces.count > room
         else:
-            prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
             run, truncated = gen.generate(prompt, plan, room, rng.u64())
             if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
                 run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)

@@ -8,10 +8,11 @@ streamed as `thought` parts when includeThoughts is set, else they only take the
 before the first chunk. A function call is one chunk, due with its last token.
 """
 
+from array import array
 from typing import NamedTuple
 
 from llmsim.api.openai_env import due, gap
-from llmsim.api.planning import lane_dues
+from llmsim.api.planning import dues_from
 from llmsim.core.render import Template
 from llmsim.core.sse import TokenStream
 
@@ -100,13 +101,13 @@ def stream(a, framing, plan, on_close=None):
     if c.call is not None:
         last = CALL_PART.render((c.call[0], c.call[1]))
         # the call leaves whole with its last token (and so does the last shown thought)
-        timing = lane_dues(plan, items)
-        timing[-1] = due(plan, c.thoughts + c.call[2] - 1)
+        timing = plan.due[:c.thoughts] if items else array("q")
+        timing[len(timing) - 1:] = array("q", [due(plan, c.thoughts + c.call[2] - 1)])
     else:
         head, _, tail = _chunk(a, TEXT_PART.render((_SPLIT,)), b"", early).partition(_SPLIT)
         items.append((c.text, before + head, tail + after))
         last = TEXT_PART.render((b"",))
-        timing = lane_dues(plan, items, 0 if len(items) > 1 else c.thoughts)
+        timing = dues_from(plan, 0 if len(items) > 1 else c.thoughts)
     final = before + _chunk(a, last, _FINISH.render((c.finish,)), _usage(a)) + end
     return TokenStream([items], [final], lead, b"", timing, plan.ttft_ns, gap(plan), None,
                        on_close)

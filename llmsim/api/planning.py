@@ -37,23 +37,11 @@ def releaser(planner, p):
     return lambda finished: finished or planner.release(p, time.monotonic_ns())
 
 
-def lane_dues(p, items, start=0):
-    """The `due` array of a one-lane llmsim.core.sse.TokenStream built from `items`
-    (Run or None, head, tail): token k of the runs is plan token start + k, and a literal item
-    (one step of its own) goes out with the token after it, or with the last one."""
-    total = sum(run.count for run, _, _ in items if run is not None)
-    tokens = p.due[start:start + total]
-    if len(tokens) < total:
-        tokens.extend(due(p, c) for c in range(start + len(tokens), start + total))
-    if not total:
-        tokens = array("q", [due(p, start)])
-    if all(run is not None for run, _, _ in items):
-        return tokens
-    out, k = array("q"), 0
-    for run, _, _ in items:
-        if run is None:
-            out.append(tokens[min(k, len(tokens) - 1)])
-        else:
-            out.extend(tokens[k:k + run.count])
-            k += run.count
-    return out
+def dues_from(p, start):
+    """The `due` array of a TokenStream whose token 0 is plan token `start` (the stream
+    continues past its end at the plan's mean gap, as openai_env.due does)."""
+    if start == 0:
+        return p.due
+    if start < len(p.due):
+        return p.due[start:]
+    return array("q", [due(p, start)])
