@@ -18,8 +18,6 @@ part with llmsim's tokenizer, an image or other inline media at a fixed cost, an
 calls, responses and declarations as their JSON.
 """
 
-from urllib.parse import parse_qs
-
 import msgspec
 
 from llmsim.api import gemini_render as render, planning
@@ -247,7 +245,7 @@ def json_schema(s):
 
 
 def _alt_sse(query):
-    return bool(query) and parse_qs(query.decode("latin-1")).get("alt") == ["sse"]
+    return bool(query) and b"alt=sse" in query.split(b"&")
 
 
 class CountTokens:
