@@ -292,3 +292,32 @@ def test_unknown_generator_header_is_an_anthropic_400(hs):
         call(hs, MESSAGES, body(), headers={b"x-llmsim-generator": b"nope"})
     assert e.value.status == 400
     assert json.loads(render("anthropic", e.value))["error"]["type"] == "invalid_request_error"
+
+
+SCRIPT = {"default": {"type": "script", "fallback": "corpus", "rules": [
+    {"match": "weather", "tool_call": {"name": "get_weather",
+                                       "arguments": {"city": "Paris", "days": 2}}},
+    {"match": "hello", "reply": "Hi! How can I help?"},
+    {"match": "overload", "error": {"status": 529, "message": "Overloaded"}},
+    {"match": "slow down", "error": {"status": 429, "message": "Rate limited",
+                                     "type": "rate_limit_exceeded"}},
+]}}
+
+
+def test_scripted_replies_tool_calls_and_errors():
+    hs = handlers(generators=SCRIPT)
+    doc = create(hs, messages=[{"role": "user", "content": "Hello there"}])[0]
+    assert doc["content"] == [{"type": "text", "text": "Hi! How can I help?"}]
+    assert doc["usage"]["output_tokens"] == count("Hi! How can I help?")
+    doc = create(hs, messages=[{"role": "user", "content": "What's the weather?"}])[0]
+    assert doc["stop_reason"] == "tool_use"
+    assert doc["content"][0]["input"] == {"city": "Paris", "days": 2}
+    evs, _, _ = events(hs, messages=[{"role": "user", "content": "weather?"}])
+    partial = "".join(e["delta"]["partial_json"] for e in evs
+                      if e["type"] == "content_block_delta")
+    assert json.loads(partial) == {"city": "Paris", "days": 2}
+    for text, status, kind in (("overload", 529, "overloaded_error"),
+                               ("slow down", 429, "rate_limit_error")):
+        e = error(hs, body(messages=[{"role": "user", "content": text}]))
+        assert e.status == status
+        assert json.loads(render("anthropic", e))["error"]["type"] == kind

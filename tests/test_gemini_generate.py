@@ -310,3 +310,55 @@ def test_models_list_pages_and_get(hs):
     m = json.loads(out)
     assert m["displayName"] == "Gemini 2.5 Flash-Lite" and m["outputTokenLimit"] == 65536
     assert "generateContent" in m["supportedGenerationMethods"]
+
+
+def test_scripted_replies_function_calls_and_errors():
+    hs = handlers(generators={"default": {"type": "script", "rules": [
+        {"match": "weather", "tool_call": {"name": "get_weather", "arguments": {"city": "Oslo"}}},
+        {"match": "hello", "reply": "Hi there!"},
+        {"match": "quota", "error": {"status": 429, "message": "Quota exceeded"}}]}})
+    say = lambda text: [{"role": "user", "parts": [{"text": text}]}]  # noqa: E731
+    doc, _ = generate(hs, contents=say("hello"))
+    assert text_of(doc) == "Hi there!"
+    doc, _ = generate(hs, contents=say("the weather"))
+    assert doc["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}]
+    status, rpc, message = error(hs, {"contents": say("quota please")})
+    assert (status, rpc, message) == (429, "RESOURCE_EXHAUSTED", "Quota exceeded")
+
+
+EMBED, BATCH = "gemini.embed_content", "gemini.batch_embed_contents"
+
+
+def embed(hs, name, body, model=b"text-embedding-004"):
+    status, head, out = call(hs, name, body, params=(model,))
+    assert status == 200 and out.delay_ns >= 0
+    return json.loads(out.body)
+
+
+def test_embeddings_are_deterministic_unit_vectors(hs):
+    one = embed(hs, EMBED, {"content": {"parts": [{"text": "Hello"}]}})["embedding"]["values"]
+    assert len(one) == 768 and abs(sum(x * x for x in one) - 1) < 1e-4
+    batch = embed(hs, BATCH, {"requests": [
+        {"model": "models/text-embedding-004", "content": {"parts": [{"text": t}]}}
+        for t in ("Hello", "Bye")]})["embeddings"]
+    assert batch[0]["values"] == one and batch[1]["values"] != one
+    other = embed(hs, EMBED, {"content": {"parts": [{"text": "Hello"}]}},
+                  model=b"gemini-embedding-001")["embedding"]["values"]
+    assert len(other) == 3072 and other[:768] != one
+    short = embed(hs, EMBED, {"content": {"parts": [{"text": "Hello"}]},
+                              "outputDimensionality": 8}, model=b"gemini-embedding-001")
+    assert len(short["embedding"]["values"]) == 8
+
+
+def test_embedding_errors(hs):
+    status, rpc, _ = error(hs, {"content": {"parts": [{"text": "x"}]}}, name=EMBED)
+    assert (status, rpc) == (404, "NOT_FOUND")  # a chat model has no embedContent
+    status, rpc, message = error(hs, {"content": {"parts": [{"text": "x"}]},
+                                      "outputDimensionality": 5000}, name=EMBED,
+                                 model=b"text-embedding-004")
+    assert (status, rpc) == (400, "INVALID_ARGUMENT") and "768" in message
+    status, _, message = error(hs, {"requests": [{"model": "models/gemini-embedding-001",
+                                                  "content": {"parts": [{"text": "x"}]}}]},
+                               name=BATCH, model=b"text-embedding-004")
+    assert status == 400 and "must be the model of the URL" in message

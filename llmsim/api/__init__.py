@@ -13,7 +13,7 @@ from llmsim import errors
 from llmsim.core.router import Route
 from llmsim.policy import auth
 
-# Provider modules in routing order; each has routes(ctx) -> [Route(method, pattern, name, handler)].
+# Provider modules in routing order; each has routes(ctx) -> [(method, pattern, name, handler)].
 PROVIDERS = ("llmsim.api.admin", "llmsim.api.openai", "llmsim.api.anthropic",
              "llmsim.api.gemini")
 _JSON = b"content-type: application/json\r\n"

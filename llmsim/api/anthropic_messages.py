@@ -24,11 +24,11 @@ from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, I
                                         ToolResultBlock, ToolUseBlock)
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
+from llmsim.core.pieces import Run
 from llmsim.core.stream import Delayed
 from llmsim.errors import ApiError
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
-from llmsim.core.pieces import Run
 from llmsim.sim.text import CORPUS
 from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, Pieces, count
 
