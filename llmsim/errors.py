@@ -74,6 +74,16 @@ class ApiError(LlmsimError):
         self.request_id = request_id
 
 
+def id_headers(provider, request_id):
+    """The request-id header lines `provider` puts on every answer (errors included)."""
+    if provider == OPENAI:
+        return (b"x-request-id: %s\r\nopenai-processing-ms: 0\r\nopenai-version: 2020-10-01\r\n"
+                % request_id.encode())
+    if provider == ANTHROPIC:
+        return b"request-id: %s\r\n" % request_id.encode()
+    return b""
+
+
 def render(provider, err, request_id=None):
     """The error body of `err` in `provider`'s shape, as bytes."""
     if provider == ANTHROPIC:

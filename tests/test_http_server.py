@@ -74,6 +74,10 @@ def test_health_version_and_404_shapes(srv):
         assert r.status_code == 404
         err = r.json()["error"]
         assert err["type"] == "invalid_request_error" and "GET /v1/nothing-here" in err["message"]
+        assert r.headers["x-request-id"].startswith("req_")
+        assert r.headers["openai-version"] == "2020-10-01"
+        bad = client.post("/v1/chat/completions", content=b"{nope")
+        assert bad.status_code == 400 and bad.headers["x-request-id"].startswith("req_")
         r = client.delete("/health")
         assert r.status_code == 405 and r.headers["allow"] == "GET"
         assert "date" in r.headers

@@ -3,7 +3,6 @@
 from llmsim.api import (openai_chat, openai_completions, openai_embeddings, openai_models,
                         openai_responses)
 from llmsim.api.openai_env import Env
-from llmsim.api.openai_wire import guarded
 
 ENDPOINTS = (openai_chat, openai_completions, openai_embeddings, openai_responses,
              openai_models)
@@ -12,5 +11,4 @@ ENDPOINTS = (openai_chat, openai_completions, openai_embeddings, openai_response
 def routes(ctx):
     """Routes `(method, pattern, name, handler)` of the OpenAI endpoints for one worker."""
     env = Env(ctx)
-    return [(method, pattern, name, guarded(handler))
-            for module in ENDPOINTS for method, pattern, name, handler in module.routes(env)]
+    return [route for module in ENDPOINTS for route in module.routes(env)]

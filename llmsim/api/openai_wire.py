@@ -29,9 +29,6 @@ class Clock:
 _hexstr = _ids.hexstr
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
                     b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
-# Error answers: the core writes their content-type itself.
-_ERROR_HEADERS = Template(b"x-request-id: req_{{rid:raw}}\r\nopenai-processing-ms: 0\r\n"
-                          b"openai-version: 2020-10-01\r\n")
 JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 
@@ -39,17 +36,6 @@ SSE = b"text/event-stream; charset=utf-8"
 def headers(processing_ns, ctype=JSON):
     """The header lines of an OpenAI answer (the core adds date, length, connection)."""
     return _HEADERS.render((ctype, _hexstr(32), processing_ns // 1_000_000))
-
-
-def guarded(handler):
-    """`handler` whose ApiErrors also carry the OpenAI header lines."""
-    def answer(req):
-        try:
-            return handler(req)
-        except ApiError as e:
-            e.headers += _ERROR_HEADERS.render((_hexstr(32),))
-            raise
-    return answer
 
 
 # ---- request decoding errors ----------------------------------------------------------------

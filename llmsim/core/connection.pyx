@@ -24,6 +24,7 @@ from llmsim.core.shm cimport (Segment, llmsim_worker_t, llmsim_count_request, ll
                               llmsim_conn_closed)
 from llmsim.core.http import HttpError
 from llmsim import errors
+from llmsim.core.ids import hexstr
 
 log = logging.getLogger("llmsim.worker")
 
@@ -464,8 +465,11 @@ cdef class Connection:
         return 0
 
     cdef int answer_error(self, Request req, str provider, err) except -1:
-        cdef bytes body = errors.render(provider, err)
-        cdef bytes headers = b"content-type: application/json\r\n" + err.headers
+        """An ApiError as `provider` sends it: its JSON shape and its request-id headers."""
+        cdef str rid = "req_" + hexstr(24).decode()
+        cdef bytes body = errors.render(provider, err, rid)
+        cdef bytes headers = (b"content-type: application/json\r\n" + err.headers
+                              + errors.id_headers(provider, rid))
         return self.answer_bytes(req.route, err.status, headers, body)
 
     cdef int refuse(self, int status, str message) except -1:
