@@ -57,12 +57,11 @@ class ApiError(LlmsimError):
     """A client-caused problem answered with `status` and a provider-shaped JSON body.
 
     `type` and `code` default from the status; `param` names the offending field (OpenAI);
-    `headers` are extra header lines (each ending in CRLF) such as retry-after;
-    `request_id` goes into Anthropic's body.
+    `headers` are extra header lines (each ending in CRLF) such as retry-after.
     """
 
     def __init__(self, status, message, *, type=None, code=None, param=None, headers=b"",
-                 details=None, request_id=None):
+                 details=None):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -71,7 +70,6 @@ class ApiError(LlmsimError):
         self.param = param
         self.headers = headers
         self.details = details  # Gemini `details` list (e.g. RetryInfo)
-        self.request_id = request_id
 
 
 def id_headers(provider, request_id):
@@ -91,7 +89,6 @@ def render(provider, err, request_id=None):
                "error": {"type": err.type if err.type in _ANTHROPIC_KINDS
                          else _ANTHROPIC_TYPES.get(err.status, "api_error"),
                          "message": err.message}}
-        request_id = request_id or err.request_id
         if request_id:
             doc["request_id"] = request_id
     elif provider == GEMINI:

@@ -159,7 +159,7 @@ def test_errors_are_sdk_exceptions(claude):
     assert e.value.body["error"] == {"type": "invalid_request_error",
                                      "message": "max_tokens: Field required"}
     assert e.value.request_id == e.value.body["request_id"]
-    assert e.value.request_id.startswith("req_011C")
+    assert e.value.request_id.startswith("req_")
     with pytest.raises(anthropic.NotFoundError) as e:
         claude.messages.create(model="claude-nope", max_tokens=5, messages=HELLO)
     assert e.value.body["error"] == {"type": "not_found_error", "message": "model: claude-nope"}
@@ -177,7 +177,7 @@ def test_api_key_checked_with_x_api_key(server):
         client(srv, api_key="sk-ant-bad").messages.create(model=MODEL, max_tokens=5,
                                                           messages=HELLO)
     assert e.value.body["error"]["type"] == "authentication_error"
-    assert e.value.request_id.startswith("req_011C")
+    assert e.value.request_id.startswith("req_")
     m = client(srv, api_key="sk-ant-good").messages.create(model=MODEL, max_tokens=5,
                                                            messages=HELLO)
     assert m.usage.output_tokens == 5

@@ -1,15 +1,15 @@
 """The HTTP APIs llmsim serves; each provider module exposes `routes(ctx)`.
 
-A provider module may also define `wrap(handler)`, applied around its handlers with the
-API-key check inside, and `claims(req)` when it serves a method + path that an earlier
-provider serves too (GET /v1/models): such a request goes to the first later provider that
-claims it, else to the first provider. Patterns with a literal suffix after a parameter
+A provider module may also define `claims(req)` when it serves a method + path that an
+earlier provider serves too (GET /v1/models): such a request goes to the first later
+provider that claims it, else to the first provider. Patterns with a literal suffix after a parameter
 (`/v1/models/{model}:generateContent`) are matched before plain ones (`/v1/models/{id}`).
 """
 
 import importlib
 
 from llmsim import errors
+from llmsim.core.ids import hexstr
 from llmsim.core.router import Route
 from llmsim.policy import auth
 
@@ -24,12 +24,10 @@ def routes(ctx):
     table = {}  # (method, pattern) -> [(name, provider, handler, claims)]
     for module in PROVIDERS:
         mod = importlib.import_module(module)
-        wrap, claims = getattr(mod, "wrap", None), getattr(mod, "claims", None)
+        claims = getattr(mod, "claims", None)
         for method, pattern, name, handler in mod.routes(ctx):
             provider = name.partition(".")[0]
             handler = auth.guard(provider, handler, ctx.config.api_keys)
-            if wrap is not None:
-                handler = wrap(handler)
             entries = table.setdefault((method, pattern), [])
             if entries and claims is None:
                 raise ValueError(f"route {method!r} {pattern} defined twice")
@@ -52,7 +50,9 @@ def _shared(entries):
                 try:
                     return handler(req)
                 except errors.ApiError as e:  # the core would answer in the first one's shape
-                    return e.status, _JSON + e.headers, errors.render(provider, e)
+                    rid = "req_" + hexstr(24).decode()
+                    return (e.status, _JSON + e.headers + errors.id_headers(provider, rid),
+                            errors.render(provider, e, rid))
         return default(req)
 
     return dispatch

@@ -2,14 +2,13 @@
 
 `claims(req)` tells llmsim.api which requests to paths the OpenAI API also serves
 (GET /v1/models...) are Anthropic's: those that carry `anthropic-version`, as every Anthropic
-SDK request does. `wrap` adds the request-id to every answer, errors of the key check included.
+SDK request does.
 """
 
 from llmsim.api import anthropic_messages, anthropic_models
-from llmsim.api.anthropic_wire import wrap
 from llmsim.api.openai_env import Env
 
-__all__ = ["routes", "claims", "wrap"]
+__all__ = ["routes", "claims"]
 
 
 def claims(req):

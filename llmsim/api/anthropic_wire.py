@@ -1,5 +1,5 @@
-"""What every Anthropic answer carries: ids, the `request-id` header (and `request_id` in
-error bodies), and request-decoding failures worded as the Messages API words them.
+"""What every Anthropic answer carries: ids and the `request-id` header (the core adds it to
+errors), and request-decoding failures worded as the Messages API words them.
 """
 
 from llmsim.api import decoding
@@ -35,20 +35,6 @@ def headers(ctype=JSON):
     """The header lines of an Anthropic answer (the core adds date, length, connection)."""
     out = _HEADERS.render((ctype, request_id()))
     return out + _SSE_EXTRA if ctype is SSE else out
-
-
-def wrap(handler):
-    """`handler` (auth check included) whose errors carry the request-id header and the
-    same id as `request_id` in the body."""
-    def answer(req):
-        try:
-            return handler(req)
-        except ApiError as e:
-            rid = request_id()
-            e.headers += b"request-id: " + rid + b"\r\n"
-            e.request_id = rid.decode()
-            raise
-    return answer
 
 
 def model_not_found(name):
