@@ -217,11 +217,10 @@ def test_stream_timing_lower_bounds(server):
     assert time.monotonic() - start >= 0.150 + 11 * 0.010
 
 
-@pytest.mark.xfail(strict=True, reason="the core answers framing errors such as 413 in "
-                   "OpenAI's shape; connection.refuse() needs the provider of the parsed head")
 def test_body_too_large_is_request_too_large(server):
     srv = server("--workers", "1", "--no-latency", "--max-body-bytes", "1000")
     r = httpx.post(srv.base_url + "/v1/messages", headers={"anthropic-version": "2023-06-01"},
                    json={"model": MODEL, "max_tokens": 5, "messages": HELLO, "pad": "x" * 2000})
     assert r.status_code == 413
     assert r.json()["error"]["type"] == "request_too_large"
+    assert r.headers["request-id"].startswith("req_")

@@ -61,8 +61,9 @@ cdef class Connection:
     cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1
     cdef int answer(self, Request req, tuple result) except -1
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1
-    cdef int answer_error(self, Request req, str provider, err) except -1
-    cdef int refuse(self, int status, str message) except -1
+    cdef str provider_of(self, Head *h)
+    cdef int answer_error(self, int route, str provider, err) except -1
+    cdef int refuse(self, int status, str message, str provider) except -1
     cdef int flush(self) except -1
     cdef int send(self, bytes data) except -1
     cdef int finished(self) except -1

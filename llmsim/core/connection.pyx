@@ -313,7 +313,7 @@ cdef class Connection:
                 r = frame_request(&self.st, buf + off, length - off, h, &s.lim,
                                   &body_len, &consumed)
             except HttpError as e:
-                self.refuse(e.status, e.message)
+                self.refuse(e.status, e.message, self.provider_of(h))
                 off = length
                 break
             if r != FRAME_COMPLETE:
@@ -417,14 +417,14 @@ cdef class Connection:
         entry = s.router.lookup(req.path)
         if entry is None:
             req.route = -1
-            return self.answer_error(req, provider_for(req.path, req.headers),
+            return self.answer_error(req.route, provider_for(req.path, req.headers),
                                      errors.ApiError(404, "Invalid URL (%s %s)" % (
                                          req.method.decode("latin-1"),
                                          req.path.decode("latin-1"))))
         ep = s.router.endpoint(entry, req.method)
         if ep is None:
             req.route = -1
-            return self.answer_error(req, entry.provider, errors.ApiError(
+            return self.answer_error(req.route, entry.provider, errors.ApiError(
                 405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
                                                        req.path.decode("latin-1")),
                 headers=b"allow: " + entry.allow + b"\r\n"))
@@ -433,10 +433,10 @@ cdef class Connection:
         try:
             result = ep.handler(req)
         except errors.ApiError as e:
-            return self.answer_error(req, ep.provider, e)
+            return self.answer_error(req.route, ep.provider, e)
         except Exception:
             log.exception("handler %s failed", ep.name)
-            return self.answer_error(req, ep.provider, errors.ApiError(
+            return self.answer_error(req.route, ep.provider, errors.ApiError(
                 500, "The server had an error while processing your request."))
         return self.answer(req, result)
 
@@ -464,15 +464,25 @@ cdef class Connection:
                     s.out.length - before)
         return 0
 
-    cdef int answer_error(self, Request req, str provider, err) except -1:
+    cdef str provider_of(self, Head *h):
+        """The API a refused request belongs to, when its head was read (else OpenAI's)."""
+        if h.head_len == 0:
+            return errors.OPENAI
+        cdef bytes path = PyBytes_FromStringAndSize(h.target, h.path_len)
+        cdef PathEntry entry = self.server.router.lookup(path)
+        if entry is not None:
+            return entry.provider
+        return provider_for(path, kept_headers(h))
+
+    cdef int answer_error(self, int route, str provider, err) except -1:
         """An ApiError as `provider` sends it: its JSON shape and its request-id headers."""
         cdef str rid = "req_" + hexstr(24).decode()
         cdef bytes body = errors.render(provider, err, rid)
         cdef bytes headers = (b"content-type: application/json\r\n" + err.headers
                               + errors.id_headers(provider, rid))
-        return self.answer_bytes(req.route, err.status, headers, body)
+        return self.answer_bytes(route, err.status, headers, body)
 
-    cdef int refuse(self, int status, str message) except -1:
+    cdef int refuse(self, int status, str message, str provider) except -1:
         """Answer a request that could not be framed, then close."""
         cdef Server s = self.server
         self.keep_alive = False
@@ -480,9 +490,7 @@ cdef class Connection:
         self.bytes_in = 0
         if s.blk != NULL:
             llmsim_parse_error(s.blk)
-        self.answer_bytes(-1, status, b"content-type: application/json\r\n",
-                          errors.render(errors.OPENAI, errors.ApiError(status, message)))
-        return 0
+        return self.answer_error(-1, provider, errors.ApiError(status, message))
 
     cdef int flush(self) except -1:
         if not self.closed:
@@ -537,7 +545,7 @@ cdef class Connection:
     cdef void refuse_timeout(self) noexcept:
         try:
             self.release_buffer()
-            self.refuse(408, "timed out reading the request")
+            self.refuse(408, "timed out reading the request", errors.OPENAI)
             self.flush()
             self.close()
         except Exception:
