@@ -214,3 +214,24 @@ def test_metrics_totals_equal_the_requests_made_across_workers(srv):
     assert len(pids) == 2
     received = int(re.search(r"^llmsim_bytes_received_total (\d+)", text, re.M).group(1))
     assert received > 250 * len(b"GET /version HTTP/1.1\r\n\r\n")
+
+
+def test_pipelined_stream_with_latency_off_stays_in_order(server):
+    srv = server("--workers", "1", "--no-latency")
+    body = (b'{"model":"gpt-4o-mini","stream":true,"max_tokens":5,'
+            b'"messages":[{"role":"user","content":"hi"}]}')
+    chat = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    health = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(health + chat + health)
+        raw = b""
+        while raw.count(b'{"status":"ok"}') < 2:
+            chunk = s.recv(65536)
+            assert chunk, raw
+            raw += chunk
+    first, rest = raw.split(b"\r\n\r\n", 1)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    stream_at = rest.index(b"transfer-encoding: chunked")
+    assert rest.index(b"data: [DONE]") > stream_at
+    assert rest.rindex(b'{"status":"ok"}') > rest.index(b"0\r\n\r\n", stream_at)

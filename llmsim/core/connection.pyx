@@ -446,10 +446,16 @@ cdef class Connection:
         body = result[2]
         if type(body) is bytes:
             return self.answer_bytes(req.route, status, headers, <bytes>body)
-        # A deferred answer (delayed body or event stream): earlier answers leave first.
+        # A deferred answer (delayed body or event stream). One already due is answered at
+        # once into the gathered output; otherwise earlier answers leave first.
+        responder = self.server.start_deferred(self, req, status, headers, body)
+        if responder.done:
+            if not self.keep_alive:
+                self.closing = True
+            return 0
         if self.server.out.length:
             self.flush()
-        self.responder = self.server.start_deferred(self, req, status, headers, body)
+        self.responder = responder
         return 0
 
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1:
