@@ -63,10 +63,11 @@ def _launch(start, out_dir, requests):
         server.stop(timeout=60.0)
     log.info("callgrind %s: start %.1f s, %d requests %.1f s, stop %.1f s",
              os.path.basename(out_dir), t1 - t0, len(requests), t2 - t1, time.monotonic() - t2)
-    missing = [p for p in pids if not os.path.exists(os.path.join(out_dir, f"callgrind.out.{p}"))]
+    files = glob.glob(os.path.join(out_dir, "callgrind.out.*"))
+    missing = [p for p in pids if os.path.join(out_dir, f"callgrind.out.{p}") not in files]
     if missing:
         raise RuntimeError(f"no callgrind output from pids {missing} in {out_dir}")
-    return sum(_total(p) for p in glob.glob(os.path.join(out_dir, "callgrind.out.*")))
+    return sum(_total(p) for p in files)
 
 
 def per_request(start, scenario, out_dir):

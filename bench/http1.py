@@ -2,7 +2,7 @@
 
 The bench needs exact head and body sizes and a client cheap enough to drive a server
 under valgrind; http.client hides the head bytes, so this speaks the protocol itself.
-Responses must carry Content-Length (no chunked bodies: streaming needs another client).
+Responses carry Content-Length or a chunked body (a stream read whole, as wrk reads it).
 """
 import socket
 import time
@@ -52,6 +52,8 @@ class Connection:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            return status, head, self._chunked(), headers
         if "content-length" not in headers:
             raise ProtocolError(f"response without Content-Length: {lines[0]!r}")
         length = int(headers["content-length"])
@@ -59,6 +61,21 @@ class Connection:
             self._fill()
         body, self.buf = self.buf[:length], self.buf[length:]
         return status, head, body, headers
+
+
+    def _chunked(self):
+        """The de-chunked body of a chunked response (trailers are not expected)."""
+        body = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            while len(self.buf) < size + 2:
+                self._fill()
+            body, self.buf = body + self.buf[:size], self.buf[size + 2:]
+            if size == 0:
+                return body
 
 
 def fetch(port, raw, timeout=10.0):

@@ -41,7 +41,7 @@ class _NullPlanner:
         return seed
 
     def plan(self, model, prompt_tokens, max_tokens, key, override):
-        return self.plans[20 if max_tokens is None else min(20, max_tokens)]
+        return self.plans[20 if max_tokens is None else min(100, max_tokens)]
 
     def admit(self, plan, now_ns):
         pass
@@ -65,8 +65,16 @@ LONG = json.dumps({"model": "gpt-4o-mini", "max_tokens": 100, "messages": [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "Please summarise this text. " + "The quick brown fox jumps "
                                 "over the lazy dog, again and again. " * 32}]}).encode()
+STREAM = json.dumps({"model": "gpt-4o-mini", "max_tokens": 50, "stream": True,
+                     "stream_options": {"include_usage": True},
+                     "messages": [{"role": "user", "content": "Hello! How are you today?"}]}
+                    ).encode()
+EMBED = json.dumps({"model": "text-embedding-3-small",
+                    "input": "The quick brown fox jumps over the lazy dog."}).encode()
 CASES = {
     "chat short (20 tokens out)": ("openai.chat_completions", SHORT, ()),
+    "chat stream, 50 tokens, all events": ("openai.chat_completions", STREAM, ()),
+    "embeddings 1536 (cached input)": ("openai.embeddings", EMBED, ()),
     "chat 2 KB prompt": ("openai.chat_completions", LONG, ()),
     "models list": ("openai.models", b"", ()),
     "model retrieve": ("openai.model", b"", (b"gpt-4o",)),
@@ -90,7 +98,10 @@ def main():
         for _ in range(5):
             t0 = time.thread_time_ns()
             for _ in range(args.n):
-                h(req)
+                out = h(req)[2]
+                if hasattr(out, "render"):      # a stream: every event, then close
+                    out.render(0, out.n_events)
+                    out.close()
             best = min(best, (time.thread_time_ns() - t0) / args.n)
         sys.stdout.write(f"{label:32s} {best / 1000:7.2f} us/call  (body {len(body)} B)\n")
 

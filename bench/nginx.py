@@ -20,11 +20,26 @@ def version():
     return out.strip().rpartition("/")[2] or "unknown"
 
 
-def quote(body):
-    """body as the inside of a single-quoted nginx string in `return` text."""
+# nginx reads a config token into a 4 KiB buffer: longer bodies are served as the
+# concatenation of pieces, each a `geo` variable (still from memory, no file I/O).
+PIECE_CHARS = 1000
+
+
+def quote(body, expand=True):
+    """body as the inside of a single-quoted nginx string; `expand`: in `return` text, where
+    $variables expand (a literal dollar is written ${dollar})."""
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    text = text.replace("\\", "\\\\").replace("'", "\\'")
+    return text.replace("$", "${dollar}") if expand else text
+
+
+def pieces(name, body):
+    """(geo blocks defining $name_0.., the `return` text naming them) for a long body."""
     text = body.decode("utf-8")
-    text = text.replace("\\", "\\\\").replace("'", "\\'").replace("$", "${dollar}")
-    return text
+    parts = [text[i:i + PIECE_CHARS] for i in range(0, len(text), PIECE_CHARS)]
+    geo = "".join(f"    geo ${name}_{i} {{\n        default '{quote(part, expand=False)}';\n    }}\n"
+                  for i, part in enumerate(parts))
+    return geo, "".join(f"${{{name}_{i}}}" for i in range(len(parts)))
 
 
 def quote_type(content_type):
@@ -33,10 +48,10 @@ def quote_type(content_type):
     return content_type
 
 
-def location(path, content_type, body):
+def location(path, content_type, text):
     return (f"        location = {path} {{\n"
             f"            default_type '{quote_type(content_type)}';\n"
-            f"            return 200 '{quote(body)}';\n"
+            f"            return 200 '{text}';\n"
             f"        }}\n")
 
 
@@ -45,10 +60,18 @@ def write_config(prefix, port, workers, path, content_type, body, worker_connect
     with open(TEMPLATE) as f:
         template = f.read()
     answers = {HEALTH_PATH: ("text/plain", b"ok"), path: (content_type, body)}
+    geos, locations = [], []
+    for i, (p, (ctype, text)) in enumerate(answers.items()):
+        if len(text) > PIECE_CHARS:
+            geo, text = pieces(f"body{i}", text)
+            geos.append(geo)
+        else:
+            text = quote(text)
+        locations.append(location(p, ctype, text))
     conf = template.format(
         user=f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
         prefix=prefix, port=port, workers=workers, worker_connections=worker_connections,
-        locations="\n".join(location(p, *a) for p, a in answers.items()),
+        pieces="".join(geos), locations="\n".join(locations),
     )
     conf_path = os.path.join(prefix, "nginx.conf")
     with open(conf_path, "w") as f:

@@ -151,7 +151,7 @@ def _timing_result(runs, median, target):
 
 
 def streams_table(results):
-    """results: {k: [run metrics from streams.metrics, ...]}. Returns (lines, failures)."""
+    """results: {k: [run metrics from fidelity.metrics, ...]}. Returns (lines, failures)."""
     lines = [
         _row(("K streams", "server workers", "client processes", "metric",
               "median (min–max)", "target", "result")),

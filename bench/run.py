@@ -19,12 +19,12 @@ import time
 
 import callgrind
 import conns
+import fidelity
 import http1
 import machine
 import nginx
 import procs
 import report
-import streams
 import wrk
 from scenarios import HEALTH_PATH, SCENARIOS
 
@@ -50,11 +50,13 @@ def parse_args(argv):
     p.add_argument("--connections", default="64,256", help="wrk -c values, comma-separated")
     p.add_argument("--stream-counts", metavar="K,...",
                    help="concurrent streams for the streams part (default %s; --quick: up "
-                   "to %s)" % (",".join(map(str, streams.STREAM_COUNTS)),
-                               streams.QUICK_MAX_STREAMS))
+                   "to %s)" % (",".join(map(str, fidelity.STREAM_COUNTS)),
+                               fidelity.QUICK_MAX_STREAMS))
     p.add_argument("--conn-count", type=int, default=conns.DEFAULT_COUNT,
                    help="idle connections for the conns part (default %(default)s)")
-    p.add_argument("--llmsim-args", default="", help="extra `llmsim serve` arguments")
+    p.add_argument("--llmsim-args", default="--no-latency",
+                   help="extra `llmsim serve` arguments (default --no-latency: nginx has none; "
+                   "not used by the streams part)")
     p.add_argument("--llmsim-python", default=sys.executable,
                    help="Python with llmsim installed (default: this one)")
     p.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
@@ -80,13 +82,14 @@ class Bench:
         self.answers = {}  # scenario name -> (head bytes, body bytes, content type)
 
     # servers ----------------------------------------------------------------------------
-    def start_llmsim(self, workers=1, wrapper=(), log_dir=None, extra=()):
+    def start_llmsim(self, workers=1, wrapper=(), log_dir=None, serve_args=None):
+        """llmsim with --workers (0: its default) and serve_args (None: --llmsim-args)."""
         port = procs.free_port()
         argv = [*wrapper, self.args.llmsim_python, "-I", "-m", "llmsim", "serve",
                 "--host", "127.0.0.1", "--port", str(port)]
         if workers:
             argv += ["--workers", str(workers), "--cpu-affinity", "off"]
-        argv += [*extra, *shlex.split(self.args.llmsim_args)]
+        argv += shlex.split(self.args.llmsim_args) if serve_args is None else list(serve_args)
         return procs.Server("llmsim", argv, port,
                             os.path.join(log_dir or self.out, f"llmsim-{port}.log"))
 
@@ -228,7 +231,7 @@ class Bench:
             tables.append(("Instructions per request (callgrind)",
                            report.callgrind_table(self.callgrind_part())))
         if "streams" in a.parts:
-            lines, failures = report.streams_table(streams.part(self))
+            lines, failures = report.streams_table(fidelity.part(self))
             tables.append(("Streaming fidelity", lines))
             self.failures += failures
         if "conns" in a.parts:
@@ -263,7 +266,7 @@ class Bench:
                 f"interleaved, after a 1 s warm-up; each run waits for < 20% machine CPU "
                 f"(up to 10 s)")
         if "streams" in a.parts:
-            lines.append(f"- streams: {streams.describe(a)}")
+            lines.append(f"- streams: {fidelity.describe(a)}")
         if "conns" in a.parts:
             lines.append(f"- conns: {conns.describe(a)}")
         if "callgrind" in a.parts:

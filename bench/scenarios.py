@@ -3,8 +3,9 @@
 A scenario is (name, method, path, request body, request content type). The baseline
 serves, from memory, the exact body llmsim answered the same request with, so both send
 the same body size and content type.
-Scenarios here are driven by wrk, so the answer must be a single Content-Length response;
-streamed answers need a client that times events and are not wrk scenarios.
+Scenarios here are driven by wrk, which reads a whole answer, Content-Length or chunked: a
+stream with latency off (`chat_stream`) is one chunked answer, compared with nginx sending
+the same event bytes. Streams timed event by event are measured by the streams part.
 """
 from dataclasses import dataclass
 
@@ -27,6 +28,27 @@ SCENARIOS = (
         path="/v1/chat/completions",
         body=b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],'
         b'"max_tokens":16}',
+    ),
+    Scenario(
+        name="chat_2k",
+        method="POST",
+        path="/v1/chat/completions",
+        body=b'{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are terse."},'
+        b'{"role":"user","content":"' + b"Summarise this paragraph for me. " * 60 + b'"}],'
+        b'"max_tokens":16}',
+    ),
+    Scenario(
+        name="chat_stream",
+        method="POST",
+        path="/v1/chat/completions",
+        body=b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],'
+        b'"max_tokens":50,"stream":true,"stream_options":{"include_usage":true}}',
+    ),
+    Scenario(
+        name="embeddings",
+        method="POST",
+        path="/v1/embeddings",
+        body=b'{"model":"text-embedding-3-small","input":"The quick brown fox."}',
     ),
 )
 

@@ -1,4 +1,4 @@
-"""Streaming client process for the fidelity part (run by streams.py, one per ~2,500 streams).
+"""Streaming client process for the streams part (run by fidelity.py, one per 2,500 streams).
 
 Each connection sends the streamed chat request, reads the chunked SSE answer to its end
 and sends the next one at once (closed loop) until the measurement window closes. Raw

@@ -1,204 +1,165 @@
-"""Streaming fidelity: K concurrent streams against a constant latency profile.
+"""Streamed answers of the three APIs side by side, as ratios to OpenAI's.
 
-llmsim runs with `--ttft 200ms --itl 20ms` (constant, so the configured values are what
-every stream should show). Client processes (sseclient.py, one per STREAMS_PER_PROC) open
-K keep-alive connections at a bounded rate, each running streamed chat requests with
-max_tokens 50 back to back; once all are open and streaming, a window of `duration`
-seconds is measured: TTFT and ITL errors (client-observed minus configured), content
-deltas per second, server CPU time (/proc, all server processes) per delta, and each
-client process's CPU share. A run where any client process was over CLIENT_BOUND busy
-is marked client-bound: its timings say more about the client than about the server.
-There is no nginx equivalent of a simulated stream: the baseline is the configured
-timing itself.
+    python bench/streams.py [--tokens 50] [--connections 16] [--seconds 5] [--repeats 3]
+
+Starts llmsim (`--workers 1 --cpu-affinity off --no-latency`), then for each API runs a
+closed loop for a fixed time: `--connections` keep-alive connections, each sending the next
+streamed request (every answer forced to `--tokens` tokens with `x-llmsim-latency`) as soon
+as the previous stream has been read to its last chunk. Reports streams/s, events/s and the
+server's CPU time per stream (from /proc), median of the repeats, and each API's ratio to
+OpenAI's chat completions stream. The client is Python (asyncio): it may be the bottleneck
+for streams/s on a small machine, which is why server CPU per stream is the number to
+compare. In-process handler costs (no sockets) are in `--micro` mode.
 """
-import json
-import logging
+
+import argparse
+import asyncio
 import os
+import statistics
+import sys
 import time
+from types import SimpleNamespace
 
-import clientproc
-import http1
-import procs
-from hist import Histogram
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-log = logging.getLogger("bench")
+from machine import wait_idle  # noqa: E402
+from procs import Server, cpu_seconds, free_port  # noqa: E402
 
-TTFT_MS, ITL_MS, MAX_TOKENS = 200, 20, 50
-STREAM_COUNTS = (100, 1000, 10000)
-QUICK_MAX_STREAMS = 1000
-STREAMS_PER_PROC = 2500
-WORKERS_FROM = 10000  # K from which the server gets 2 workers (20,000 descriptors each)
-# new connections per second, all client processes together: slow enough for a busy
-# server to accept them before its listen queue fills (a dropped SYN costs a 1 s retry)
-RAMP_PER_S = 2500
-SETTLE_S = 0.5  # after the ramp, before the window: every stream past its first TTFT
-START_S = 0.2  # from handing out the jobs to the first ramp slot
-DEADLINE_SLACK_S = 10.0  # after the window: time for the last streams to end
-CLIENT_BOUND = 0.80
-CYCLE_S = (TTFT_MS + (MAX_TOKENS - 1) * ITL_MS) / 1e3  # one stream, request to [DONE]
-REQUEST_BODY = json.dumps({
-    "model": "gpt-4o-mini", "stream": True, "max_tokens": MAX_TOKENS,
-    "messages": [{"role": "user", "content": "Tell me a story."}],
-}, separators=(",", ":")).encode()
-# the documented per-request override: exactly MAX_TOKENS tokens (the default profile
-# draws an output length, often below max_tokens); timing stays the server's
-LENGTH_HEADER = "x-llmsim-latency"
+HELLO = "Hello! How are you today?"
 
 
-def stream_counts(args):
-    """The K values of this run, and a note when --quick capped them."""
-    if args.stream_counts:
-        return [int(k) for k in args.stream_counts.split(",")], None
-    if args.quick:
-        ks = [k for k in STREAM_COUNTS if k <= QUICK_MAX_STREAMS]
-        return ks, f"--quick: streams at K ≤ {QUICK_MAX_STREAMS:,} only"
-    return list(STREAM_COUNTS), None
-
-
-def workers_for(k):
-    return 2 if k >= WORKERS_FROM else 1
-
-
-def expected_rate(k):
-    """Content deltas per second K closed-loop streams give with exact timing: each stream
-    yields MAX_TOKENS deltas per CYCLE_S (its TTFT carries no delta)."""
-    return k * MAX_TOKENS / CYCLE_S
-
-
-def part(bench):
-    """Run every K `repeats` times; return {k: [run metrics, ...]} and the workers per K."""
-    args = bench.args
-    ks, note = stream_counts(args)
-    if note:
-        bench.notes.append(note)
-    results = {}
-    for k in ks:
-        server = bench.ready(bench.start_llmsim(
-            workers=workers_for(k), extra=("--ttft", f"{TTFT_MS}ms", "--itl", f"{ITL_MS}ms")))
-        try:
-            for rep in range(args.repeats):
-                bench.wait_idle()
-                r = run_once(bench, server, k, args.duration, f"{k}-{rep}")
-                r["workers"] = workers_for(k)
-                log.info("streams K=%d: TTFT error p50 %.2f p99 %.2f ms, ITL error p50 %.2f "
-                         "p99 %.2f ms, %.0f deltas/s, %.1f server CPU µs/delta, client CPU "
-                         "max %.0f%%%s", k, r["ttft_p50"], r["ttft_p99"], r["itl_p50"],
-                         r["itl_p99"], r["events_per_s"], r["cpu_us"],
-                         r["client_cpu_max"] * 100, f", errors {r['errors']}" if r["errors"]
-                         else "")
-                results.setdefault(k, []).append(r)
-                if not server.alive():
-                    raise SystemExit(f"bench: llmsim died under K={k}\n{server.log_tail()}")
-        finally:
-            server.stop()
-    return results
-
-
-def jobs(server, k, duration):
-    """The client processes' jobs, with absolute window times (CLOCK_MONOTONIC is shared)."""
-    counts = clientproc.split(k, STREAMS_PER_PROC)
-    t0 = time.monotonic_ns() + int(START_S * 1e9)
-    w0 = t0 + int((k / RAMP_PER_S + SETTLE_S) * 1e9)
-    w1 = w0 + int(duration * 1e9)
-    common = {
-        "port": server.port, "rate": RAMP_PER_S, "t0_ns": t0, "w0_ns": w0, "w1_ns": w1,
-        "hard_ns": w1 + int((CYCLE_S + DEADLINE_SLACK_S) * 1e9),
-        "ttft_ns": TTFT_MS * 1_000_000, "itl_ns": ITL_MS * 1_000_000, "events": MAX_TOKENS,
-        "request": http1.request_bytes(
-            "POST", "/v1/chat/completions", REQUEST_BODY, "application/json",
-            headers=[(LENGTH_HEADER, f"tokens={MAX_TOKENS}")]).decode("latin-1"),
-        "stride": len(counts),
-    }
-    return [dict(common, n=n, first=i) for i, n in enumerate(counts)], w0, w1
-
-
-def sleep_until(t_ns):
-    delay = (t_ns - time.monotonic_ns()) / 1e9
-    if delay > 0:
-        time.sleep(delay)
-
-
-def run_once(bench, server, k, duration, tag):
-    n_procs = len(clientproc.split(k, STREAMS_PER_PROC))
-    clients = clientproc.ClientProcs("sseclient.py", n_procs,
-                                     os.path.join(bench.out, f"sseclient-{tag}.log"))
-    try:
-        clients.expect("loaded", time.monotonic() + 30)
-        job_list, w0, w1 = jobs(server, k, duration)
-        clients.send_jobs(job_list)
-        server_pids, client_pids = server.pids(), clients.pids()
-        sleep_until(w0)
-        t0, cpu0 = time.monotonic(), procs.cpu_seconds(server_pids)
-        ccpu0 = [procs.cpu_seconds([p]) for p in client_pids]
-        sleep_until(w1)
-        t1, cpu1 = time.monotonic(), procs.cpu_seconds(server_pids)
-        ccpu1 = [procs.cpu_seconds([p]) for p in client_pids]
-        results = clients.results(time.monotonic() + CYCLE_S + DEADLINE_SLACK_S + 5)
-    finally:
-        clients.stop()
-    return metrics(k, results, duration, cpu1 - cpu0,
-                   [b - a for a, b in zip(ccpu0, ccpu1)], t1 - t0)
-
-
-def metrics(k, results, window, server_cpu, client_cpu, cpu_window):
-    """One run's numbers: window is the measured seconds, cpu_window the seconds between
-    the /proc samples (about the same)."""
-    hists = {name: Histogram() for name in ("ttft", "itl", "send_late")}
-    errors = {}
-    for r in results:
-        for name, h in hists.items():
-            h.merge_json(r[name])
-        for kind, n in r["errors"].items():
-            errors[kind] = errors.get(kind, 0) + n
-    events = sum(r["events"] for r in results)
-
-    def ms(h, q):
-        v = h.percentile(q)
-        return float("nan") if v is None else v / 1e6
-
-    return {
-        "k": k, "procs": len(results),
-        "ttft_p50": ms(hists["ttft"], 0.5), "ttft_p99": ms(hists["ttft"], 0.99),
-        "itl_p50": ms(hists["itl"], 0.5), "itl_p99": ms(hists["itl"], 0.99),
-        "itl_p1": ms(hists["itl"], 0.01),
-        "send_late_p99": ms(hists["send_late"], 0.99),
-        "samples": hists["itl"].total(),
-        "events_per_s": events / window,
-        "expected_per_s": expected_rate(k),
-        "cpu_us": server_cpu * 1e6 / events if events else float("nan"),
-        "server_cpu": server_cpu / cpu_window,
-        "client_cpu_max": max(client_cpu) / cpu_window,
-        "client_cpu_us": sum(client_cpu) * 1e6 / events if events else float("nan"),
-        "machine_cpu": (server_cpu + sum(client_cpu)) / cpu_window,
-        "cpus": os.cpu_count(),
-        "client_bound": max(client_cpu) / cpu_window > CLIENT_BOUND,
-        "streams_ok": sum(r["streams_ok"] for r in results),
-        "errors": errors,
-    }
-
-
-def describe(args):
-    """How the part ran, for the RESULTS.md section."""
+def cases(tokens):
+    """(name, route name, path, extra header lines, body, event marker) per API."""
     return (
-        f"llmsim `--workers 1` (`--workers 2` from K = {WORKERS_FROM:,}: each worker may "
-        f"hold 20,000 descriptors here; two stay well under it and use both CPUs) "
-        f"`--cpu-affinity off --ttft {TTFT_MS}ms --itl {ITL_MS}ms` (constant profile). Each "
-        f"of K keep-alive connections runs `POST /v1/chat/completions` with `\"stream\": "
-        f"true, \"max_tokens\": {MAX_TOKENS}` and `{LENGTH_HEADER}: tokens={MAX_TOKENS}` "
-        f"(so every stream has exactly {MAX_TOKENS} content deltas) back to back (closed "
-        f"loop, no pipelining), reading every stream to `data: [DONE]`. Connections open at "
-        f"{RAMP_PER_S:,}/s from "
-        f"127.0.0.2–5, then {SETTLE_S} s settle, then a {args.duration} s window, "
-        f"{args.repeats} runs per K, each after waiting for < 20% machine CPU. Client: raw "
-        f"asyncio protocol on uvloop, one process per {STREAMS_PER_PROC:,} streams, "
-        f"RLIMIT_NOFILE raised to the hard limit, time.monotonic_ns() at each read, content "
-        f"deltas found by byte search (no JSON decoding). TTFT error = first content delta − "
-        f"request sent − {TTFT_MS} ms; ITL error = gap between consecutive content deltas − "
-        f"{ITL_MS} ms (deltas read together count as a gap of 0); percentiles over every "
-        f"sample in the window, 10 µs buckets. Exact-timing rate = K × {MAX_TOKENS} / "
-        f"{CYCLE_S:g} s per stream (K / ITL = K × {1000 // ITL_MS}/s while tokens flow, none "
-        f"during TTFT). Send lateness = request written − when it was due (its ramp slot, "
-        f"or the previous [DONE]). A run is client-bound when any client process used "
-        f"> {CLIENT_BOUND:.0%} of a CPU in the window; its timings are not claimed. Server "
-        f"CPU from /proc (master and workers). No baseline server: the configured timing is "
-        f"the baseline")
+        ("openai chat", "openai.chat_completions", "/v1/chat/completions", "",
+         ('{"model":"gpt-4o-mini","stream":true,"max_tokens":%d,"messages":[{"role":"user",'
+          '"content":"%s"}]}' % (tokens, HELLO)).encode(), b"data: "),
+        ("anthropic messages", "anthropic.messages", "/v1/messages",
+         "anthropic-version: 2023-06-01\r\n",
+         ('{"model":"claude-haiku-4-5","stream":true,"max_tokens":%d,"messages":[{"role":'
+          '"user","content":"%s"}]}' % (tokens, HELLO)).encode(), b"event: "),
+        ("gemini sse", "gemini.stream_generate_content",
+         "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", "",
+         ('{"contents":[{"parts":[{"text":"%s"}]}],"generationConfig":{"maxOutputTokens":%d}}'
+          % (HELLO, tokens)).encode(), b"data: "),
+    )
+
+
+async def _stream_once(reader, writer, raw, marker):
+    """Send one request, read its chunked answer to the end; the number of events."""
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.decode(errors="replace"))
+    events = 0
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        data = await reader.readexactly(size + 2)
+        if size == 0:
+            return events
+        events += data.count(marker)
+
+
+async def _loop(port, raw, marker, connections, seconds):
+    stop = time.monotonic() + seconds
+    totals = [0, 0]
+
+    async def one():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < stop:
+                events = await _stream_once(reader, writer, raw, marker)
+                totals[0] += 1
+                totals[1] += events
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(connections)))
+    return totals
+
+
+def run_wire(args):
+    port = free_port()
+    os.makedirs(os.path.join(os.path.dirname(__file__), "out"), exist_ok=True)
+    log = os.path.join(os.path.dirname(__file__), "out", "streams-llmsim.log")
+    srv = Server("llmsim", [sys.executable, "-I", "-m", "llmsim", "serve", "--port", str(port),
+                            "--workers", "1", "--cpu-affinity", "off", "--no-latency"],
+                 port, log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                asyncio.run(asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1))
+                break
+            except OSError:
+                if time.monotonic() > deadline or not srv.alive():
+                    raise SystemExit(f"llmsim did not start:\n{srv.log_tail()}")
+                time.sleep(0.05)
+        rows = {}
+        for name, _, path, extra, body, marker in cases(args.tokens):
+            raw = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                   f"\r\nx-llmsim-latency: tokens={args.tokens}\r\n{extra}"
+                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            runs = []
+            for _ in range(args.repeats):
+                wait_idle()
+                cpu0, t0 = cpu_seconds(srv.pids()), time.monotonic()
+                streams, events = asyncio.run(_loop(port, raw, marker, args.connections,
+                                                    args.seconds))
+                wall, cpu = time.monotonic() - t0, cpu_seconds(srv.pids()) - cpu0
+                runs.append((streams / wall, events / wall, cpu / max(streams, 1) * 1e6))
+            rows[name] = tuple(statistics.median(r[i] for r in runs) for i in range(3))
+    finally:
+        srv.stop()
+    base = rows["openai chat"]
+    sys.stdout.write(f"{'stream (' + str(args.tokens) + ' tokens)':24s} {'streams/s':>10s} "
+                     f"{'events/s':>10s} {'server us/stream':>17s}   ratios to openai\n")
+    for name, (sps, eps, us) in rows.items():
+        sys.stdout.write(f"{name:24s} {sps:10.0f} {eps:10.0f} {us:17.1f}   streams/s "
+                         f"{sps / base[0]:.2f}x, server CPU/stream {us / base[2]:.2f}x\n")
+
+
+def run_micro(args):
+    """CPU per streamed call in-process: decode, plan (latency off), render every event."""
+    from llmsim import api
+    from llmsim.sim.timing import Planner
+    ctx = SimpleNamespace(config=SimpleNamespace(models={}, generators={}, api_keys=[]),
+                          planner=Planner({}, no_latency=True), worker_index=0, segment=None,
+                          route_names=[])
+    hs = {r.name: r.handler for r in api.routes(ctx)}
+    results = {}
+    for name, route, path, extra, body, _ in cases(args.tokens):
+        query = path.partition("?")[2].encode()
+        params = (b"gemini-2.5-flash",) if route.startswith("gemini") else ()
+        req = SimpleNamespace(method=b"POST", path=path.encode(), query=query, body=body,
+                              headers={b"x-llmsim-latency": b"tokens=%d" % args.tokens},
+                              params=params, route=0, received_ns=time.monotonic_ns())
+        h = hs[route]
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.thread_time_ns()
+            for _ in range(args.n):
+                out = h(req)[2]
+                out.render(0, out.n_events)
+                out.close()
+            best = min(best, (time.thread_time_ns() - t0) / args.n / 1000)
+        results[name] = best
+    base = results["openai chat"]
+    for name, us in results.items():
+        sys.stdout.write(f"{name:24s} {us:8.2f} us/stream in-process  ({us / base:.2f}x openai)\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=50)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--micro", action="store_true", help="in-process handler cost only")
+    ap.add_argument("--n", type=int, default=5000, help="calls per round in --micro mode")
+    args = ap.parse_args()
+    (run_micro if args.micro else run_wire)(args)
+
+
+if __name__ == "__main__":
+    main()

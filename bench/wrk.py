@@ -37,6 +37,5 @@ def run(port, scenario, connections, duration_s, out_path):
         "rps": r["requests"] / (r["duration_us"] / 1e6),
         "p50_us": r["p50_us"],
         "p99_us": r["p99_us"],
-        "bytes": r["bytes"],
         "errors": errors,
     }

@@ -316,20 +316,4 @@ static inline long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, si
     return d->state == LLMSIM_CHUNK_DONE ? (long long)d->src : LLMSIM_CHUNK_INCOMPLETE;
 }
 
-/* ---- response head formatting ----------------------------------------------------------- */
-
-/* Write the decimal form of v at p; returns the number of bytes written (at most 20). */
-static inline size_t llmsim_fmt_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = tmp[n - 1 - i];
-    return n;
-}
-
 #endif /* LLMSIM_HTTP_H */

@@ -107,4 +107,28 @@ static inline size_t llmsim_json_i64(char *p, int64_t v)
     return 1 + llmsim_json_u64(p + 1, (uint64_t)0 - (uint64_t)v);
 }
 
+/* Write v in fixed-point notation with `decimals` (1..9) digits after the point; returns
+ * bytes written (at most 31). For |v| < 1e9 (vector components, log probabilities). */
+static inline size_t llmsim_json_fixed(char *p, double v, int decimals)
+{
+    static const uint64_t pow10[10] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                       100000000, 1000000000};
+    uint64_t scale = pow10[decimals], scaled, frac;
+    double a = v < 0 ? -v : v;
+    size_t n = 0;
+    if (!(a < 1e9)) /* NaN, infinities and huge values have no fixed form: clamp */
+        a = 1e9 - 1;
+    scaled = (uint64_t)(a * (double)scale + 0.5);
+    if (v < 0 && scaled)
+        p[n++] = '-';
+    n += llmsim_json_u64(p + n, scaled / scale);
+    p[n++] = '.';
+    frac = scaled % scale;
+    for (int i = decimals - 1; i >= 0; i--) {
+        p[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    return n + (size_t)decimals;
+}
+
 #endif /* LLMSIM_JSON_H */

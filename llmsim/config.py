@@ -169,7 +169,12 @@ def load(path=None, overrides=None, environ=None):
         config = msgspec.convert(merged, Config)
     except msgspec.ValidationError as err:
         raise ConfigError(_message(err)) from None
-    planner(config)  # latency profiles are checked here, not first in a forked worker
+    # Sections that workers compile are checked here, not first in a forked worker.
+    planner(config)
+    from llmsim.api.catalog import Catalog
+    from llmsim.sim.generators import Generators
+    Catalog(config.models)
+    Generators(config.generators)
     return config
 
 

@@ -24,12 +24,21 @@ _ANTHROPIC_TYPES = {
     404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
     500: "api_error", 529: "overloaded_error",
 }
+_ANTHROPIC_KINDS = frozenset(_ANTHROPIC_TYPES.values()) | {"billing_error", "timeout_error"}
 _GEMINI_STATUS = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
     405: "INVALID_ARGUMENT", 408: "DEADLINE_EXCEEDED", 409: "ABORTED", 411: "INVALID_ARGUMENT",
     413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 431: "INVALID_ARGUMENT",
     500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 505: "INVALID_ARGUMENT",
 }
+
+# google.rpc.Code names: an ApiError `code` that is one of these is Gemini's `status` as is
+# (other codes, such as OpenAI's, fall back to the status derived from the HTTP status).
+_RPC_CODES = frozenset((
+    "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "UNAUTHENTICATED"))
 
 
 class LlmsimError(Exception):
@@ -63,22 +72,46 @@ class ApiError(LlmsimError):
         self.details = details  # Gemini `details` list (e.g. RetryInfo)
 
 
+def id_headers(provider, request_id):
+    """The request-id header lines `provider` puts on every answer (errors included)."""
+    if provider == OPENAI:
+        return (b"x-request-id: %s\r\nopenai-processing-ms: 0\r\nopenai-version: 2020-10-01\r\n"
+                % request_id.encode())
+    if provider == ANTHROPIC:
+        return b"request-id: %s\r\n" % request_id.encode()
+    return b""
+
+
 def render(provider, err, request_id=None):
     """The error body of `err` in `provider`'s shape, as bytes."""
     if provider == ANTHROPIC:
         doc = {"type": "error",
-               "error": {"type": err.type or _ANTHROPIC_TYPES.get(err.status, "api_error"),
+               "error": {"type": err.type if err.type in _ANTHROPIC_KINDS
+                         else _ANTHROPIC_TYPES.get(err.status, "api_error"),
                          "message": err.message}}
         if request_id:
             doc["request_id"] = request_id
     elif provider == GEMINI:
-        inner = {"code": err.status, "message": err.message,
-                 "status": err.code or _GEMINI_STATUS.get(err.status, "UNKNOWN")}
-        if err.details:
-            inner["details"] = err.details
+        status = err.code if err.code in _RPC_CODES else _GEMINI_STATUS.get(err.status, "UNKNOWN")
+        inner = {"code": err.status, "message": err.message, "status": status}
+        details = err.details
+        if not details and err.status == 429:
+            details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                        "retryDelay": f"{_retry_after(err.headers)}s"}]
+        if details:
+            inner["details"] = details
         doc = {"error": inner}
     else:
         doc = {"error": {"message": err.message,
                          "type": err.type or _OPENAI_TYPES.get(err.status, "invalid_request_error"),
                          "param": err.param, "code": err.code}}
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _retry_after(headers):
+    """Whole seconds of a retry-after header line in `headers` (1 when there is none)."""
+    for line in headers.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"retry-after" and value.strip().isdigit():
+            return int(value)
+    return 1

@@ -46,12 +46,12 @@ def test_precedence_defaults_file_env_flags(tmp_path, name, text):
 
 def test_env_values_are_parsed_by_field_type():
     c = load(None, {}, environ={"LLMSIM_API_KEYS": "k1, k2,", "LLMSIM_TUNE_GOVERNOR": "true",
-                                "LLMSIM_BODY_TIMEOUT": "2.5", "LLMSIM_MODELS": '{"m": {"a": 1}}',
+                                "LLMSIM_BODY_TIMEOUT": "2.5", "LLMSIM_MODELS": '{"aliases": {"m": "gpt-4o"}}',
                                 "LLMSIM_CPU_AFFINITY": "0"})
     assert c.api_keys == ["k1", "k2"]
     assert c.tune_governor is True
     assert c.body_timeout == 2.5
-    assert c.models == {"m": {"a": 1}}
+    assert c.models == {"aliases": {"m": "gpt-4o"}}
     assert c.cpu_affinity == "0"
 
 
@@ -173,3 +173,16 @@ def test_bad_latency_flag_is_a_config_error_naming_the_field():
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2
     assert "itl" in res.stderr and "quick" in res.stderr
+
+
+@pytest.mark.parametrize("section,words", [
+    ("models:\n  aliases: 5\n", "models"),
+    ("generators:\n  default: nosuch\n", "generators"),
+])
+def test_bad_models_or_generators_section_stops_serve_with_the_field(tmp_path, section, words):
+    path = tmp_path / "bad.yaml"
+    path.write_text(section)
+    res = subprocess.run([sys.executable, "-I", "-m", "llmsim", "serve", "--config", str(path)],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert words in res.stderr

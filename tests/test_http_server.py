@@ -1,6 +1,7 @@
 """The HTTP/1.1 core end to end: the real prefork server on loopback, raw sockets and httpx."""
 
 import json
+import re
 import random
 import socket
 import time
@@ -73,6 +74,10 @@ def test_health_version_and_404_shapes(srv):
         assert r.status_code == 404
         err = r.json()["error"]
         assert err["type"] == "invalid_request_error" and "GET /v1/nothing-here" in err["message"]
+        assert r.headers["x-request-id"].startswith("req_")
+        assert r.headers["openai-version"] == "2020-10-01"
+        bad = client.post("/v1/chat/completions", content=b"{nope")
+        assert bad.status_code == 400 and bad.headers["x-request-id"].startswith("req_")
         r = client.delete("/health")
         assert r.status_code == 405 and r.headers["allow"] == "GET"
         assert "date" in r.headers
@@ -182,3 +187,51 @@ def test_slow_header_times_out_with_408(server):
             raw += chunk
     assert raw.startswith(b"HTTP/1.1 408 ")
     assert time.monotonic() - start >= 0.9
+
+
+def test_metrics_totals_equal_the_requests_made_across_workers(srv):
+    def served(path_label):
+        text = httpx.get(srv.base_url + "/metrics").text
+        total = 0
+        for line in text.splitlines():
+            if line.startswith("llmsim_requests_total{") and f'route="{path_label}"' in line:
+                total += int(line.rsplit(" ", 1)[1])
+        return total
+
+    pids = set()
+    # A fresh connection per request: SO_REUSEPORT spreads them over both workers.
+    with httpx.Client(base_url=srv.base_url, headers={"connection": "close"}) as client:
+        for _ in range(200):
+            assert client.get("/version").status_code == 200
+        for _ in range(50):
+            assert client.get("/nope").status_code == 404
+    assert served("admin.version") == 200
+    assert served("none.unmatched") == 50
+    text = httpx.get(srv.base_url + "/metrics").text
+    for line in text.splitlines():
+        if line.startswith("llmsim_worker_up{") and line.endswith(" 1"):
+            pids.add(line)
+    assert len(pids) == 2
+    received = int(re.search(r"^llmsim_bytes_received_total (\d+)", text, re.M).group(1))
+    assert received > 250 * len(b"GET /version HTTP/1.1\r\n\r\n")
+
+
+def test_pipelined_stream_with_latency_off_stays_in_order(server):
+    srv = server("--workers", "1", "--no-latency")
+    body = (b'{"model":"gpt-4o-mini","stream":true,"max_tokens":5,'
+            b'"messages":[{"role":"user","content":"hi"}]}')
+    chat = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    health = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+        s.sendall(health + chat + health)
+        raw = b""
+        while raw.count(b'{"status":"ok"}') < 2:
+            chunk = s.recv(65536)
+            assert chunk, raw
+            raw += chunk
+    first, rest = raw.split(b"\r\n\r\n", 1)
+    assert first.startswith(b"HTTP/1.1 200 ")
+    stream_at = rest.index(b"transfer-encoding: chunked")
+    assert rest.index(b"data: [DONE]") > stream_at
+    assert rest.rindex(b'{"status":"ok"}') > rest.index(b"0\r\n\r\n", stream_at)

@@ -1,13 +1,15 @@
 """The tokenizer, token runs and the content generators (llmsim.sim.tokens, llmsim.sim.text)."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, strategies as st
 
 from llmsim.errors import ApiError, ConfigError
-from llmsim.sim.text import CORPUS, ECHO, Fixed, Generators, LOREM_GEN
+from llmsim.sim.generators import Generators
+from llmsim.sim.text import CORPUS, ECHO, LOREM_GEN, Fixed
 from llmsim.sim.tokens import Pieces, count
 
 UNICODE = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
@@ -108,10 +110,19 @@ def test_generators_pick_header_then_model_then_default():
     ({"models": {"m": {"type": "fixed"}}}, "generators.models.m.text"),
     ({"named": {"x": {"type": "weird"}}}, "generators.named.x.type"),
     ({"bogus": 1}, "bogus"),
-    ({"seed": "x"}, "seed"),
+    ({"default": {"type": "script", "rules": [{"match": "x"}]}}, "generators.default.rules[0]"),
+    ({"default": {"type": "script", "rules": [{"reply": "x"}]}}, "generators.default.rules[0]"),
+    ({"default": {"type": "script", "rules": [{"regex": "(", "reply": "x"}]}},
+     "generators.default.rules[0].regex"),
+    ({"default": {"type": "script", "rules": [{"match": "x", "reply": "y", "times": 0}]}},
+     "generators.default.rules[0].times"),
+    ({"default": {"type": "script", "rules": [{"match": "x", "error": {"status": 200,
+                                                                     "message": "m"}}]}},
+     "generators.default.rules[0].error.status"),
+    ({"default": {"type": "script", "rules": [], "fallback": "nope"}}, "generators.default.fallback"),
 ])
 def test_generator_config_errors_name_the_field(section, field):
-    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(field)):
         Generators(section)
 
 
@@ -158,3 +169,35 @@ def test_tokenizer_matches_the_documented_rule(text):
     data = text.encode()
     p = Pieces(data)
     assert [p.token(i) for i in range(p.count)] == _reference_tokens(data)
+
+
+# ---- scripted rules -------------------------------------------------------------------
+
+def script(rules, fallback="corpus"):
+    return Generators({"default": {"type": "script", "rules": rules, "fallback": fallback}})
+
+
+def test_script_replies_by_substring_and_regex_and_falls_back():
+    g = script([{"match": "WEATHER", "reply": "Sunny."},
+                {"regex": r"^\d+ \+ \d+$", "reply": "Math!"}], fallback="echo").default
+    gen, call = g.resolve("What's the weather like?", "m")
+    assert call is None and gen.generate("", plan(5), None, 0)[0].raw() == b"Sunny."
+    assert g.resolve("2 + 2", "m")[0].generate("", plan(5), None, 0)[0].raw() == b"Math!"
+    gen, call = g.resolve("no rule for this", "m")
+    assert gen is ECHO and call is None
+
+
+def test_script_tool_calls_errors_model_filter_and_times():
+    g = script([{"match": "fail", "error": {"status": 503, "message": "Busy", "code": "x"},
+                 "times": 2},
+                {"match": "fail", "reply": "Recovered."},
+                {"match": "call", "model": "m2", "tool_call": {"name": "f",
+                                                               "arguments": {"a": 1}}}]).default
+    for _ in range(2):
+        with pytest.raises(ApiError) as e:
+            g.resolve("please fail", "m")
+        assert (e.value.status, e.value.message, e.value.code) == (503, "Busy", "x")
+    assert g.resolve("please fail", "m")[0].generate("", plan(5), None, 0)[0].raw() \
+        == b"Recovered."
+    assert g.resolve("call it", "m2")[1] == ("f", '{"a":1}')
+    assert g.resolve("call it", "m1")[1] is None

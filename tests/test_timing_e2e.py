@@ -71,3 +71,17 @@ def test_disconnect_mid_stream_frees_the_stream(server):
         wait_for(lambda: open_streams(srv) == 1, 10, "the stream to be open")
     wait_for(lambda: open_streams(srv) == 0, 10, "the stream to be freed after disconnect")
     assert httpx.get(srv.base_url + "/health").status_code == 200
+
+
+def test_term_lets_an_open_stream_finish(server):
+    srv = server("--workers", "1", "--ttft", "10ms", "--itl", "40ms")
+    stream = client(srv).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}], max_tokens=20,
+        stream=True)
+    chunks = iter(stream)
+    first = next(chunks)
+    assert first.choices[0].delta.role == "assistant"
+    srv.proc.terminate()   # graceful: the stream in flight must still complete
+    rest = list(chunks)
+    assert rest and rest[-1].choices[0].finish_reason in ("stop", "length")
+    assert srv.wait_exit() == 0

@@ -12,8 +12,9 @@ import msgspec
 
 from llmsim.api import openai_logprobs, openai_tools
 from llmsim.api.openai_chat_stream import chat_stream
-from llmsim.api.openai_types import (CHAT, ImagePart, JsonObjectFormat, JsonSchemaFormat,
-                                     RefusalPart, TextPart, UserMessage)
+from llmsim.api.openai_types import (CHAT, AssistantMessage, ImagePart, JsonObjectFormat,
+                                     JsonSchemaFormat, RefusalPart, TextPart, ToolMessage,
+                                     UserMessage)
 from llmsim.api.openai_env import due
 from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
 from llmsim.core.ids import alnum
@@ -69,12 +70,11 @@ def prompt_tokens(messages):
                     n += IMAGE_LOW if part.image_url.detail == "low" else IMAGE_HIGH
                 elif t is RefusalPart:
                     n += count(part.refusal)
-        name = getattr(m, "name", None)
-        if name:
-            n += PER_NAME + count(name)
-        calls = getattr(m, "tool_calls", None)
-        if calls:
-            for call in calls:
+        t = type(m)
+        if t is not ToolMessage and m.name:
+            n += PER_NAME + count(m.name)
+        if t is AssistantMessage and m.tool_calls:
+            for call in m.tool_calls:
                 n += PER_MESSAGE + count(call.function.name) + count(call.function.arguments)
     return n
 
@@ -187,15 +187,19 @@ class ChatCompletions:
                                 "length 1, but got an empty array instead.",
                            param="messages", code="empty_array")
         cap = completion_cap(r, model)
+        hdrs = req.headers
+        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
+        prompt = last_user_text(messages) if gen.needs_prompt else ""
+        scripted_call = None
+        if gen.scripted:
+            gen, scripted_call = gen.resolve(prompt, name)
         tooling = (r.tools is not None or r.tool_choice is not None or
                    r.parallel_tool_calls is not None)
         simple = (r.n is None and r.stop is None and not tooling and not r.logprobs and
                   r.top_logprobs is None and r.response_format is None and not r.stream and
-                  r.stream_options is None and model.kind == "chat")
+                  r.stream_options is None and model.kind == "chat" and scripted_call is None)
         if not simple:
             _check(r)
-        hdrs = req.headers
-        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
         n_prompt = prompt_tokens(messages)
         fns = openai_tools.functions(r) if tooling else ()
         for f in fns:
@@ -205,7 +209,6 @@ class ChatCompletions:
         plan = planner.plan(name, n_prompt, cap, planner.request_key(r.seed, body),
                             hdrs.get(b"x-llmsim-latency"))
         planner.admit(plan, req.received_ns)
-        prompt = last_user_text(messages) if gen.needs_prompt else ""
         created = self.unix(req.received_ns)
         tier = _TIERS.get(r.service_tier, b"default")
         if simple:
@@ -218,7 +221,7 @@ class ChatCompletions:
                                  b"length" if cut else b"stop", n_prompt, completion,
                                  n_prompt + completion, 0, tier, model.fingerprint))
             return 200, headers(delay), Delayed(out, delay)
-        said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns)
+        said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns, scripted_call)
         longest = max(s.tokens for s in said)
         if longest < plan.n_tokens:
             planner.release(plan, req.received_ns + (due(plan, longest - 1) if longest
@@ -238,8 +241,9 @@ class ChatCompletions:
                            model.fingerprint))
         return 200, headers(delay), Delayed(out, delay)
 
-    def say(self, r, model, gen, plan, cap, prompt, fns):
-        """(one Said per choice, reasoning tokens)."""
+    def say(self, r, model, gen, plan, cap, prompt, fns, scripted_call):
+        """(one Said per choice, reasoning tokens); `scripted_call` (name, arguments) makes
+        every choice that tool call."""
         rng = plan.rng
         reasoning = 0
         if model.kind == "reasoning":
@@ -252,6 +256,9 @@ class ChatCompletions:
         rf = r.response_format
         out = []
         for _ in range(r.n or 1):
+            if scripted_call is not None:
+                out.append(self._calls([scripted_call], rng, cap))
+                continue
             if wanted:
                 out.append(self._calls(openai_tools.draw(wanted, forced, r.parallel_tool_calls,
                                                          rng), rng, cap))
@@ -273,14 +280,19 @@ class ChatCompletions:
 
     @staticmethod
     def _calls(fns, rng, cap):
+        """A Said of tool calls to `fns` (FunctionDefs, or (name, arguments) pairs)."""
         calls, tokens, finish = [], 0, b"tool_calls"
         for f in fns:
-            p = Pieces(openai_tools.arguments(f, rng))
+            if type(f) is tuple:
+                name, args = f
+            else:
+                name, args = f.name, openai_tools.arguments(f, rng)
+            p = Pieces(args)
             run = Run(p, 0, p.count)
             if cap is not None and tokens + 1 + run.count > cap:
                 run = Run(p, 0, max(cap - tokens - 1, 0))
                 finish = b"length"
-            calls.append((b"call_" + alnum(24), f.name, run))
+            calls.append((b"call_" + alnum(24), name, run))
             tokens += 1 + run.count
             if finish == b"length":
                 break

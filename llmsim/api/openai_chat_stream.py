@@ -59,10 +59,6 @@ def chat_stream(said, plan, model, created, tier, fingerprint, usage, top_logpro
 def _logprob_tails(said, top, end):
     def tail(lane, step):
         s = said[lane]
-        run = s.run
-        token = run.pieces.token((run.first + step) % run.pieces.count)
-        if step == 0 and run.skip:
-            token = token[run.skip:]
-        lp = openai_logprobs.chat_chunk(token, s.lp_key, step, top)
+        lp = openai_logprobs.chat_chunk(s.run.token(step), s.lp_key, step, top)
         return b'"},"logprobs":' + lp + b',"finish_reason":null}]' + end
     return tail

@@ -5,7 +5,7 @@ Built once per worker from the server context (`ctx.config`, `ctx.planner`).
 
 from llmsim.api.catalog import Catalog
 from llmsim.api.openai_wire import Clock
-from llmsim.sim.text import Generators
+from llmsim.sim.generators import Generators
 
 
 class Env:

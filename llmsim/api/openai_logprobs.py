@@ -10,7 +10,9 @@ import msgspec
 
 from llmsim.core.rng import u64
 from llmsim.sim.text import CORPUS
+from llmsim.sim.tokens import Pieces
 
+_MASK = (1 << 64) - 1
 _SCALE = 1.0 / (1 << 64)
 _encode = msgspec.json.encode
 
@@ -54,20 +56,32 @@ def chat_chunk(token, key, i, top):
     return _encode({"content": [chat_entry(token, key, i, top)], "refusal": None})
 
 
-def completion(tokens, key, top, offset=0):
-    """The legacy /v1/completions `logprobs` object for raw tokens starting at text offset
-    `offset` (bytes of the JSON)."""
-    texts = [t.decode("utf-8", "replace") for t in tokens]
-    lps, tops, offsets = [], [], []
-    for i, text in enumerate(texts):
+def completion(tokens, key, top, prompt="", start=0, offset=0):
+    """The legacy /v1/completions `logprobs` object (bytes of the JSON) for raw completion
+    `tokens`, the first being token number `start` at character `offset` of the text. An echoed
+    `prompt` comes first; its first token has a null logprob, as upstream."""
+    echoed = Pieces(prompt) if prompt else None
+    texts, lps, tops, offsets = [], [], [], []
+    if echoed is not None:
+        for i in range(echoed.count):
+            text = echoed.token(i).decode("utf-8", "replace")
+            lp = None if i == 0 else _logprob(~key & _MASK, 16 * i)
+            texts.append(text)
+            lps.append(lp)
+            tops.append(None if lp is None else {text: lp})
+            offsets.append(offset)
+            offset += len(text)
+    for i, token in enumerate(tokens, start):
+        text = token.decode("utf-8", "replace")
         lp = _logprob(key, 16 * i)
-        lps.append(lp)
         alts = {text: lp}
         floor = lp
         for k in range(1, top):
             floor -= 0.5 - _logprob(key, 16 * i + k)
             alts.setdefault(_alternative(key, 16 * i + 8 + k).decode("utf-8", "replace"),
                             round(floor, 6))
+        texts.append(text)
+        lps.append(lp)
         tops.append(alts)
         offsets.append(offset)
         offset += len(text)

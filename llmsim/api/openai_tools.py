@@ -55,19 +55,30 @@ def _by_name(fns, name, param):
 
 
 def chosen(r, fns, messages):
-    """The functions to call (possibly none), before drawing which."""
+    """The functions a chat request may call now (possibly none), and whether forced."""
     tc = r.tool_choice
-    if not fns or tc == "none":
-        return [], False
     if type(tc) is NamedToolChoice:
-        return [_by_name(fns, tc.function.name, "tool_choice.function.name")], True
-    mode = tc if type(tc) is str else "auto"
+        return select(fns, "required", [tc.function.name], False, "tool_choice.function.name")
     if type(tc) is AllowedToolsChoice:
         spec = tc.allowed_tools or {}
-        mode = spec.get("mode", "auto")
         names = [(t.get("function") or {}).get("name") for t in spec.get("tools") or ()]
-        fns = [_by_name(fns, n, "tool_choice.allowed_tools.tools") for n in names if n]
-    if mode == "auto" and type(messages[-1]) in (ToolMessage, FunctionMessage):
+        return select(fns, spec.get("mode", "auto"), [n for n in names if n],
+                      type(messages[-1]) in (ToolMessage, FunctionMessage),
+                      "tool_choice.allowed_tools.tools", forced=False)
+    return select(fns, tc if type(tc) is str else "auto", None,
+                  type(messages[-1]) in (ToolMessage, FunctionMessage), "tool_choice")
+
+
+def select(fns, mode, names, after_result, param, forced=True):
+    """(functions to call, forced) for a tool_choice `mode` ("none", "auto", "required"),
+    optionally restricted to `names`; "auto" right after a tool result answers in text."""
+    if not fns or mode == "none":
+        return [], False
+    if names is not None:
+        fns = [_by_name(fns, n, param) for n in names]
+        if forced and len(fns) == 1:
+            return fns, True
+    if mode == "auto" and after_result:
         return [], False
     return fns, False
 

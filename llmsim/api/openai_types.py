@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import Meta, Struct
 
+from llmsim.errors import ApiError
+
 Temperature = Annotated[float, Meta(ge=0, le=2)]
 TopP = Annotated[float, Meta(ge=0, le=1)]
 Penalty = Annotated[float, Meta(ge=-2, le=2)]
@@ -204,3 +206,89 @@ class ChatRequest(Struct, forbid_unknown_fields=True):
 
 
 CHAT = msgspec.json.Decoder(ChatRequest)
+
+
+class CompletionRequest(Struct, forbid_unknown_fields=True):
+    model: str
+    prompt: Any                          # str | list[str] | list[int] | list[list[int]]
+    max_tokens: Annotated[int, Meta(ge=0)] | None = 16
+    n: Choices | None = None
+    best_of: Annotated[int, Meta(ge=0, le=20)] | None = None
+    stop: Stop = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    echo: bool | None = None
+    logprobs: Annotated[int, Meta(ge=0, le=5)] | None = None
+    suffix: str | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    frequency_penalty: Penalty | None = None
+    presence_penalty: Penalty | None = None
+    logit_bias: dict[str, Annotated[int, Meta(ge=-100, le=100)]] | None = None
+    seed: int | None = None
+    user: str | None = None
+
+
+class EmbeddingRequest(Struct, forbid_unknown_fields=True):
+    model: str
+    input: Any                           # str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: Annotated[int, Meta(ge=1)] | None = None
+    user: str | None = None
+
+
+class ResponsesRequest(Struct, forbid_unknown_fields=True):
+    model: str
+    input: Any = None                    # str | list of input items
+    instructions: str | None = None
+    max_output_tokens: Annotated[int, Meta(ge=16)] | None = None
+    tools: list[dict] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    max_tool_calls: Annotated[int, Meta(ge=1)] | None = None
+    stream: bool | None = None
+    stream_options: dict | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    top_logprobs: Annotated[int, Meta(ge=0, le=20)] | None = None
+    text: dict | None = None
+    reasoning: dict | None = None
+    previous_response_id: str | None = None
+    conversation: Any = None
+    store: bool | None = None
+    background: bool | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    prompt: Any = None
+    truncation: Literal["auto", "disabled"] | None = None
+    include: list[str] | None = None
+    service_tier: str | None = None
+
+
+COMPLETION = msgspec.json.Decoder(CompletionRequest)
+RESPONSES = msgspec.json.Decoder(ResponsesRequest)
+EMBEDDING = msgspec.json.Decoder(EmbeddingRequest)
+
+
+def text_inputs(value, param):
+    """A `prompt`/`input` value as a list of items, each a str or a list of token ids.
+
+    Accepts a string, a list of strings, a list of token ids, or a list of such lists, as
+    the API does; anything else is OpenAI's "'$.input' is invalid" error.
+    """
+    t = type(value)
+    if t is str:
+        return [value]
+    if t is list and value:
+        if all(type(v) is str for v in value):
+            return value
+        if all(type(v) is int and v >= 0 for v in value):
+            return [value]
+        if all(type(v) is list and v and all(type(x) is int and x >= 0 for x in v)
+               for v in value):
+            return value
+    raise ApiError(400, f"'$.{param}' is invalid. Please check the API reference: "
+                        "https://platform.openai.com/docs/api-reference.")

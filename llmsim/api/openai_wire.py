@@ -38,17 +38,6 @@ def headers(processing_ns, ctype=JSON):
     return _HEADERS.render((ctype, _hexstr(32), processing_ns // 1_000_000))
 
 
-def guarded(handler):
-    """`handler` whose ApiErrors also carry the OpenAI header lines."""
-    def answer(req):
-        try:
-            return handler(req)
-        except ApiError as e:
-            e.headers += headers(0)
-            raise
-    return answer
-
-
 # ---- request decoding errors ----------------------------------------------------------------
 
 INVALID_JSON = ("We could not parse the JSON body of your request. (HINT: This likely means "

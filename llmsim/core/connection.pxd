@@ -1,5 +1,6 @@
 from libc.stdint cimport int64_t
 from llmsim.core.http cimport Head, Framing, Limits
+from llmsim.core.render cimport Buffer
 from llmsim.core.router cimport Router
 from llmsim.core.shm cimport Segment, llmsim_worker_t
 
@@ -18,8 +19,7 @@ cdef class Request:
 cdef class Server:
     cdef char *rbuf                  # the worker's read buffer
     cdef Head *head
-    cdef char *out                   # answers gathered during one read
-    cdef size_t out_len, out_cap
+    cdef Buffer out                  # answers gathered during one read
     cdef char **pool                 # free blocks lent to connections mid-request
     cdef size_t pool_len
     cdef ReadView view
@@ -35,9 +35,6 @@ cdef class Server:
 
     cdef char *borrow(self, size_t *cap) except NULL
     cdef void give_back(self, char *p, size_t cap) noexcept
-    cdef int reserve(self, size_t n) except -1
-    cdef int put(self, const char *data, size_t n) except -1
-    cdef int put_bytes(self, bytes b) except -1
     cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
                       int minor) except -1
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
@@ -64,8 +61,9 @@ cdef class Connection:
     cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1
     cdef int answer(self, Request req, tuple result) except -1
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1
-    cdef int answer_error(self, Request req, str provider, err) except -1
-    cdef int refuse(self, int status, str message) except -1
+    cdef str provider_of(self, Head *h)
+    cdef int answer_error(self, int route, str provider, err) except -1
+    cdef int refuse(self, int status, str message, str provider) except -1
     cdef int flush(self) except -1
     cdef int send(self, bytes data) except -1
     cdef int finished(self) except -1

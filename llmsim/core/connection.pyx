@@ -16,14 +16,15 @@ from libc.string cimport memcpy, memmove
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from llmsim.core.http cimport (Head, Framing, Limits, frame_request, framing_reset,
-                               kept_headers, make_limits, FRAME_COMPLETE, FRAME_NEED_BODY,
-                               llmsim_fmt_u64)
+                               kept_headers, make_limits, FRAME_COMPLETE, FRAME_NEED_BODY)
+from llmsim.core.render cimport Buffer
 from llmsim.core.router cimport Router, PathEntry, Endpoint
 from llmsim.core.shm cimport (Segment, llmsim_worker_t, llmsim_count_request, llmsim_parse_error,
                               llmsim_add_bytes_in, llmsim_add_bytes_out, llmsim_conn_opened,
                               llmsim_conn_closed)
 from llmsim.core.http import HttpError
 from llmsim import errors
+from llmsim.core.ids import hexstr
 
 log = logging.getLogger("llmsim.worker")
 
@@ -99,10 +100,9 @@ cdef class Server:
     def __cinit__(self):
         self.rbuf = <char *>malloc(READ_BUFFER_SIZE)
         self.head = <Head *>malloc(sizeof(Head))
-        self.out_cap = 65536
-        self.out = <char *>malloc(self.out_cap)
+        self.out = Buffer(65536)
         self.pool = <char **>malloc(POOL_MAX_BLOCKS * sizeof(char *))
-        if not (self.rbuf and self.head and self.out and self.pool):
+        if not (self.rbuf and self.head and self.pool):
             raise MemoryError()
         self.view = ReadView()
         self.conns = set()
@@ -110,7 +110,6 @@ cdef class Server:
     def __dealloc__(self):
         free(self.rbuf)
         free(self.head)
-        free(self.out)
         while self.pool_len:
             self.pool_len -= 1
             free(self.pool[self.pool_len])
@@ -187,46 +186,24 @@ cdef class Server:
             free(p)
 
     # -- the gathered output ---------------------------------------------------------------
-    cdef int reserve(self, size_t n) except -1:
-        cdef char *p
-        cdef size_t cap
-        if self.out_len + n <= self.out_cap:
-            return 0
-        cap = max(self.out_cap * 2, self.out_len + n)
-        p = <char *>realloc(self.out, cap)
-        if p == NULL:
-            raise MemoryError()
-        self.out = p
-        self.out_cap = cap
-        return 0
-
-    cdef int put(self, const char *data, size_t n) except -1:
-        self.reserve(n)
-        memcpy(self.out + self.out_len, data, n)
-        self.out_len += n
-        return 0
-
-    cdef int put_bytes(self, bytes b) except -1:
-        return self.put(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
-
     cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
                       int minor) except -1:
         """Status line and headers; length < 0 means chunked (or close-delimited in 1.0)."""
-        cdef char num[24]
-        self.put_bytes(status_line(status))
-        self.put_bytes(self.date_line)
+        cdef Buffer out = self.out
+        out.write_bytes(status_line(status))
+        out.write_bytes(self.date_line)
         if length >= 0:
-            self.put(b"content-length: ", 16)
-            self.put(num, llmsim_fmt_u64(num, <uint64_t>length))
-            self.put(b"\r\n", 2)
+            out.write(b"content-length: ", 16)
+            out.write_int(length)
+            out.write(b"\r\n", 2)
         elif minor == 1:
-            self.put(b"transfer-encoding: chunked\r\n", 28)
+            out.write(b"transfer-encoding: chunked\r\n", 28)
         if not keep_alive:
-            self.put(b"connection: close\r\n", 19)
+            out.write(b"connection: close\r\n", 19)
         elif minor == 0:
-            self.put(b"connection: keep-alive\r\n", 24)
-        self.put_bytes(headers)
-        self.put(b"\r\n", 2)
+            out.write(b"connection: keep-alive\r\n", 24)
+        out.write_bytes(headers)
+        out.write(b"\r\n", 2)
         return 0
 
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
@@ -239,9 +216,7 @@ cdef class Server:
             llmsim_add_bytes_out(self.blk, bytes_out)
 
     cdef bytes take_output(self):
-        cdef bytes b = PyBytes_FromStringAndSize(self.out, self.out_len)
-        self.out_len = 0
-        return b
+        return self.out.take()
 
 
 cdef str provider_for(bytes path, dict headers):
@@ -338,7 +313,7 @@ cdef class Connection:
                 r = frame_request(&self.st, buf + off, length - off, h, &s.lim,
                                   &body_len, &consumed)
             except HttpError as e:
-                self.refuse(e.status, e.message)
+                self.refuse(e.status, e.message, self.provider_of(h))
                 off = length
                 break
             if r != FRAME_COMPLETE:
@@ -351,7 +326,7 @@ cdef class Connection:
             self.continue_sent = False
             self.request_start_ns = self.last_active_ns
             framing_reset(&self.st)
-        if s.out_len:
+        if s.out.length:
             self.flush()
         self.keep_rest(buf, off, length, lent)
         if self.closing and self.responder is None and not self.closed:
@@ -363,7 +338,7 @@ cdef class Connection:
         self.reading_body = True
         if h.expect_continue and not self.continue_sent:
             self.continue_sent = True
-            self.server.put(b"HTTP/1.1 100 Continue\r\n\r\n", 25)
+            self.server.out.write(b"HTTP/1.1 100 Continue\r\n\r\n", 25)
         if not h.chunked and h.head_len + <size_t>h.content_length > self.lcap:
             self.want = h.head_len + <size_t>h.content_length
         return 0
@@ -442,14 +417,14 @@ cdef class Connection:
         entry = s.router.lookup(req.path)
         if entry is None:
             req.route = -1
-            return self.answer_error(req, provider_for(req.path, req.headers),
+            return self.answer_error(req.route, provider_for(req.path, req.headers),
                                      errors.ApiError(404, "Invalid URL (%s %s)" % (
                                          req.method.decode("latin-1"),
                                          req.path.decode("latin-1"))))
         ep = s.router.endpoint(entry, req.method)
         if ep is None:
             req.route = -1
-            return self.answer_error(req, entry.provider, errors.ApiError(
+            return self.answer_error(req.route, entry.provider, errors.ApiError(
                 405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
                                                        req.path.decode("latin-1")),
                 headers=b"allow: " + entry.allow + b"\r\n"))
@@ -458,10 +433,10 @@ cdef class Connection:
         try:
             result = ep.handler(req)
         except errors.ApiError as e:
-            return self.answer_error(req, ep.provider, e)
+            return self.answer_error(req.route, ep.provider, e)
         except Exception:
             log.exception("handler %s failed", ep.name)
-            return self.answer_error(req, ep.provider, errors.ApiError(
+            return self.answer_error(req.route, ep.provider, errors.ApiError(
                 500, "The server had an error while processing your request."))
         return self.answer(req, result)
 
@@ -471,30 +446,49 @@ cdef class Connection:
         body = result[2]
         if type(body) is bytes:
             return self.answer_bytes(req.route, status, headers, <bytes>body)
-        # A deferred answer (delayed body or event stream): earlier answers leave first.
-        if self.server.out_len:
+        # A deferred answer (delayed body or event stream). One already due is answered at
+        # once into the gathered output; otherwise earlier answers leave first.
+        responder = self.server.start_deferred(self, req, status, headers, body)
+        if responder.done:
+            if not self.keep_alive:
+                self.closing = True
+            return 0
+        if self.server.out.length:
             self.flush()
-        self.responder = self.server.start_deferred(self, req, status, headers, body)
+        self.responder = responder
         return 0
 
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1:
         cdef Server s = self.server
-        cdef size_t before = s.out_len
+        cdef size_t before = s.out.length
         s.put_head(status, headers, len(body), self.keep_alive, self.minor)
-        s.put_bytes(body)
+        s.out.write_bytes(body)
         if not self.keep_alive:
             self.closing = True
         if s.blk != NULL:
             s.count(route, status, now_ns() - self.last_active_ns, self.bytes_in,
-                    s.out_len - before)
+                    s.out.length - before)
         return 0
 
-    cdef int answer_error(self, Request req, str provider, err) except -1:
-        cdef bytes body = errors.render(provider, err)
-        cdef bytes headers = b"content-type: application/json\r\n" + err.headers
-        return self.answer_bytes(req.route, err.status, headers, body)
+    cdef str provider_of(self, Head *h):
+        """The API a refused request belongs to, when its head was read (else OpenAI's)."""
+        if h.head_len == 0:
+            return errors.OPENAI
+        cdef bytes path = PyBytes_FromStringAndSize(h.target, h.path_len)
+        cdef PathEntry entry = self.server.router.lookup(path)
+        if entry is not None:
+            return entry.provider
+        return provider_for(path, kept_headers(h))
 
-    cdef int refuse(self, int status, str message) except -1:
+    cdef int answer_error(self, int route, str provider, err) except -1:
+        """An ApiError as `provider` sends it: its JSON shape and its request-id headers."""
+        cdef str rid = "req_" + hexstr(24).decode()
+        cdef bytes body = errors.render(provider, err, rid)
+        cdef bytes headers = (b"content-type: application/json\r\n" + err.headers
+                              + errors.id_headers(provider, rid))
+        return self.answer_bytes(route, err.status, headers, body)
+
+    cdef int refuse(self, int status, str message, str provider) except -1:
         """Answer a request that could not be framed, then close."""
         cdef Server s = self.server
         self.keep_alive = False
@@ -502,15 +496,13 @@ cdef class Connection:
         self.bytes_in = 0
         if s.blk != NULL:
             llmsim_parse_error(s.blk)
-        self.answer_bytes(-1, status, b"content-type: application/json\r\n",
-                          errors.render(errors.OPENAI, errors.ApiError(status, message)))
-        return 0
+        return self.answer_error(-1, provider, errors.ApiError(status, message))
 
     cdef int flush(self) except -1:
         if not self.closed:
             self.transport.write(self.server.take_output())
         else:
-            self.server.out_len = 0
+            self.server.out.length = 0
         return 0
 
     # -- used by deferred answers (llmsim.core.stream) -------------------------------------
@@ -559,7 +551,7 @@ cdef class Connection:
     cdef void refuse_timeout(self) noexcept:
         try:
             self.release_buffer()
-            self.refuse(408, "timed out reading the request")
+            self.refuse(408, "timed out reading the request", errors.OPENAI)
             self.flush()
             self.close()
         except Exception:

@@ -18,7 +18,6 @@ cdef extern from "llmsim_http.h":
         size_t src
         size_t dst
         int state
-    size_t llmsim_fmt_u64(char *p, uint64_t v) noexcept nogil
 
 cdef enum:
     MAX_HEADERS_CAP = 256    # headers per request, whatever the configured limit

@@ -109,8 +109,10 @@ cdef int _version_error(const char *buf, size_t length) except -1:
 
 cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
                      const Limits *lim) except -1:
-    """Parse and revalidate the head. 1 when complete (h filled), 0 when more bytes are needed."""
+    """Parse and revalidate the head. 1 when complete (h filled), 0 when more bytes are needed.
+    h.head_len stays 0 until the head is complete and valid."""
     cdef size_t num = lim.max_headers
+    h.head_len = 0
     cdef int r = phr_parse_request(buf, length, &h.method, &h.method_len, &h.target,
                                    &h.target_len, &h.minor, h.headers, &num, st.last_len)
     if r == -2:
@@ -136,9 +138,10 @@ cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
         raise HttpError(400, "request target must be an absolute path")
     cdef const char *q = <const char *>memchr(h.target, b'?', h.target_len)
     h.path_len = (q - h.target) if q != NULL else h.target_len
-    h.head_len = r
     h.num_headers = num
-    return _check_headers(h)
+    _check_headers(h)
+    h.head_len = r
+    return 1
 
 
 cdef bint _only_chunked(const char *s, size_t n) noexcept:

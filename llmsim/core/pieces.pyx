@@ -8,7 +8,7 @@ and a stream renders token i straight from the escaped buffer. Runs may wrap aro
 (`cyclic` corpora): token k of a run is token `(first + k) % count`.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
@@ -111,7 +111,7 @@ cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ss
     start = (ends[first - 1] if first > 0 else 0) + skip
     last = first + count - 1
     if last < self.count:
-        return buf[start:ends[last]]
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(buf) + start, ends[last] - start)
     out = scratch()
     total = PyBytes_GET_SIZE(buf)
     out.write(PyBytes_AS_STRING(buf) + start, total - start)
@@ -143,13 +143,20 @@ cdef class Run:
         return _span(self.pieces, self.pieces.raw, self.pieces.raw_ends, self.first, self.count,
                      self.skip)
 
+    def token(self, Py_ssize_t k):
+        """The raw bytes of token k of the run."""
+        if not 0 <= k < self.count:
+            raise IndexError(k)
+        cdef bytes t = self.pieces.token((self.first + k) % self.pieces.count)
+        return t[self.skip:] if k == 0 and self.skip else t
+
     def tokens(self):
         """The raw bytes of each token, as a list (logprobs; not for the hot path)."""
-        cdef Pieces p = self.pieces
-        out = [p.token((self.first + k) % p.count) for k in range(self.count)]
-        if out and self.skip:
-            out[0] = out[0][self.skip:]
-        return out
+        return [self.token(k) for k in range(self.count)]
+
+    def head(self, Py_ssize_t k):
+        """The run of the first k tokens."""
+        return Run(self.pieces, self.first, min(max(k, 0), self.count), self.skip)
 
     def __repr__(self):
         return f"Run(first={self.first}, count={self.count}, skip={self.skip})"

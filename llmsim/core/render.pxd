@@ -12,6 +12,10 @@ cdef enum SlotKind:
     SLOT_STR = 2     # a str (or UTF-8 bytes) JSON-escaped, without the quotes
 
 
+cimport cython
+
+
+@cython.final
 cdef class Buffer:
     """A growable byte buffer that lives as long as its owner; `take()` copies out."""
     cdef char *data
@@ -27,6 +31,7 @@ cdef class Buffer:
     cdef bytes take(self)
 
 
+@cython.final
 cdef class Template:
     cdef tuple parts           # literal bytes around the slots: len(slots) + 1 items
     cdef bytes kinds           # one SlotKind per slot

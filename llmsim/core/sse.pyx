@@ -3,11 +3,15 @@
 objects.
 
 A `TokenStream` interleaves the token events of one or more *lanes* (a choice of a chat
-completion, an output item of a response). A lane is a list of items, each either a
-literal frame (one step) or a token run framed as `head + escaped token + tail` (one step
-per token). Event 0 is `lead`; event k (1..S, S = the longest lane) carries step k - 1 of
-every lane that still has one, and a lane's `final` frame goes out in the event after its
-last step; the last event (S + 1) also carries `trailer`. `render(start, stop)` writes the
+completion; the output of a response). A lane is a list of items:
+  (None, frame, b"")              a literal frame, sent with the lane's next token (or with
+                                  its final frame when no token follows);
+  (run, head, tail)               one frame per token of the run: head + token + tail;
+  (run, head, tail, seq0, close)  the same with an event number after the tail:
+                                  head + token + tail + str(seq0 + k) + close.
+A lane has one step per token. Event 0 is `lead`; event k (1..S, S = the longest lane)
+carries step k - 1 of every lane that still has one, and a lane's `final` frame goes out in
+the event after its last step; the last event (S + 1) also carries `trailer`. `render(start, stop)` writes the
 wire bytes of events [start, stop) into the scratch buffer, so a stream of any length costs
 its templates only.
 
@@ -27,8 +31,9 @@ from llmsim.core.render cimport Buffer, scratch
 cdef class TokenStream:
     cdef readonly Py_ssize_t n_events
     cdef readonly Py_ssize_t steps          # S: steps of the longest lane
-    cdef list lanes                         # per lane: tuple of items (run|None, head, tail)
-    cdef list finals                        # per lane: bytes
+    cdef list lanes                         # per lane: tuple of (run, prefix, head, tail,
+                                            #   seq0, close), every run with count > 0
+    cdef list finals                        # per lane: bytes (trailing literals included)
     cdef bytes lead, trailer
     cdef object tail_fn                     # None, or f(lane, step) -> bytes for run tails
     cdef object on_close                    # None, or f(finished: bool)
@@ -52,13 +57,12 @@ cdef class TokenStream:
         self.cur_base = <Py_ssize_t *>malloc((self.n_lanes + 1) * sizeof(Py_ssize_t))
         if self.lane_steps == NULL or self.cur_item == NULL or self.cur_base == NULL:
             raise MemoryError()
-        self.lanes = [tuple(items) for items in lanes]
+        self.lanes = []
+        self.finals = []
         for i in range(self.n_lanes):
-            n = 0
-            for run, head, tail in self.lanes[i]:
-                if type(head) is not bytes or type(tail) is not bytes:
-                    raise TypeError("lane items are (Run or None, bytes head, bytes tail)")
-                n += 1 if run is None else (<Run?>run).count
+            items, pending, n = _compile_lane(lanes[i])
+            self.lanes.append(items)
+            self.finals.append(pending + <bytes?>finals[i])
             self.lane_steps[i] = n
             self.cur_item[i] = 0
             self.cur_base[i] = 0
@@ -66,7 +70,6 @@ cdef class TokenStream:
                 longest = n
         self.steps = longest
         self.n_events = longest + 2
-        self.finals = finals
         self.lead = lead
         self.trailer = trailer
         self.due = due
@@ -99,8 +102,9 @@ cdef class TokenStream:
     cdef int _step(self, Buffer out, Py_ssize_t lane, Py_ssize_t t) except -1:
         """Write step t of a lane (t < its step count)."""
         cdef tuple items = <tuple>self.lanes[lane]
+        cdef tuple item
         cdef Py_ssize_t k, base, idx, n
-        cdef object run
+        cdef long long seq0
         cdef Run r
         cdef Pieces p
         cdef const char *s
@@ -110,19 +114,17 @@ cdef class TokenStream:
         k = self.cur_item[lane]
         base = self.cur_base[lane]
         while True:
-            run = (<tuple>items[k])[0]
-            n = 1 if run is None else (<Run>run).count
-            if t < base + n:
+            item = <tuple>items[k]
+            r = <Run>item[0]
+            if t < base + r.count:
                 break
-            base += n
+            base += r.count
             k += 1
         self.cur_item[lane] = k
         self.cur_base[lane] = base
-        item = <tuple>items[k]
-        out.write_bytes(<bytes>item[1])
-        if run is None:
-            return 0
-        r = <Run>run
+        if t == base:
+            out.write_bytes(<bytes>item[1])
+        out.write_bytes(<bytes>item[2])
         p = r.pieces
         idx = (r.first + t - base) % p.count
         s = p.esc_piece(idx, &n)
@@ -131,9 +133,13 @@ cdef class TokenStream:
             n -= r.skip
         out.write(s, n)
         if self.tail_fn is None:
-            out.write_bytes(<bytes>item[2])
+            out.write_bytes(<bytes>item[3])
         else:
             out.write_bytes(self.tail_fn(lane, t))
+        seq0 = item[4]
+        if seq0 >= 0:
+            out.write_int(seq0 + t - base)
+            out.write_bytes(<bytes>item[5])
         return 0
 
     def render(self, Py_ssize_t start, Py_ssize_t stop):
@@ -164,3 +170,25 @@ cdef class TokenStream:
         self.closed = True
         if self.on_close is not None:
             self.on_close(self.finished)
+
+
+cdef tuple _compile_lane(items):
+    """(tuple of (run, prefix, head, tail, seq0, close), trailing literals, steps)."""
+    out = []
+    pending = b""
+    cdef Py_ssize_t steps = 0
+    for item in items:
+        run = item[0]
+        if run is None:
+            pending += <bytes?>item[1]
+            continue
+        if (<Run?>run).count == 0:
+            continue
+        if len(item) == 3:
+            seq0, close = -1, b""
+        else:
+            seq0, close = item[3], <bytes?>item[4]
+        out.append((run, pending, <bytes?>item[1], <bytes?>item[2], seq0, close))
+        pending = b""
+        steps += (<Run>run).count
+    return tuple(out), pending, steps

@@ -136,7 +136,9 @@ cdef class Responder:
     cdef int64_t t0, last_send_ns
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
-    cdef bint paused, done, chunked
+    cdef bint paused, chunked
+    cdef readonly bint done
+    cdef bint inline             # answering inside the request's read: gather, don't write
 
     def __cinit__(self):
         llmsim_wheel_node_init(&self.timer.node)
@@ -186,6 +188,21 @@ cdef class Responder:
             log.exception("sending a deferred answer failed")
             self.abort()
 
+    cdef int emit(self, bytes data) except -1:
+        """Out with answer bytes: gathered with the read's other answers when inline."""
+        if self.inline:
+            self.conn.server.out.write_bytes(data)
+        else:
+            self.conn.send(data)
+        return 0
+
+    cdef int ended(self) except -1:
+        """The answer is complete; an inline one lets the connection go on by itself."""
+        self.finish()
+        if not self.inline:
+            self.conn.finished()
+        return 0
+
     cdef void abort(self) noexcept:
         self.finish()
         self.conn.close()
@@ -193,13 +210,14 @@ cdef class Responder:
     cdef int send_body(self, int64_t now) except -1:
         cdef Server s = self.conn.server
         cdef bytes body = self.delayed.body
+        cdef size_t before = s.out.length
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
                    self.conn.minor)
-        s.put_bytes(body)
-        self.bytes_out = s.out_len
-        self.conn.send(s.take_output())
-        self.finish()
-        self.conn.finished()
+        s.out.write_bytes(body)
+        self.bytes_out = s.out.length - before
+        if not self.inline:
+            self.conn.send(s.take_output())
+        self.ended()
         return 0
 
     cdef int send_due(self, int64_t now) except -1:
@@ -223,14 +241,15 @@ cdef class Responder:
             if last:
                 data += b"0\r\n\r\n"
         self.bytes_out += PyBytes_GET_SIZE(data)
-        self.conn.send(data)
+        self.emit(data)
         if last:
             if blk != NULL:
                 llmsim_observe(&blk.e2e, <uint64_t>(now - self.t0))
-            self.finish()
-            self.conn.finished()
-        elif not self.paused:
-            self.schedule()
+            self.ended()
+        else:
+            self.inline = False   # the rest goes out from the wheel
+            if not self.paused:
+                self.schedule()
         return 0
 
     cdef void finish(self) noexcept:
@@ -259,7 +278,11 @@ cdef Scheduler _scheduler = None
 
 
 def start(Connection conn, Request req, int status, bytes headers, body):
-    """Begin a deferred answer on `conn` (the connection's hook); returns its responder."""
+    """Begin a deferred answer on `conn` (the connection's hook); returns its responder.
+
+    What is already due (latency off, or a request that waited) is answered at once into
+    the read's gathered output, with no timer and no extra write; `done` then tells the
+    connection the answer is complete."""
     global _scheduler
     if _scheduler is None:
         _scheduler = Scheduler(asyncio.get_event_loop())
@@ -280,11 +303,19 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         r.chunked = conn.minor == 1
         if not r.chunked:
             conn.keep_alive = False
-        s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
-        r.bytes_out = s.out_len
-        conn.send(s.take_output())
         if s.blk != NULL:
             llmsim_stream_opened(s.blk)
-    r.schedule()
+    cdef int64_t now = llmsim_stream_now_ns()
+    r.inline = r.next_due() <= now
+    if r.stream is not None:
+        before = s.out.length
+        s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
+        r.bytes_out = s.out.length - before
+        if not r.inline:
+            conn.send(s.take_output())   # headers at once; events as they fall due
+    if r.inline:
+        r.fire(now)
+    else:
+        r.schedule()
     return r
 

@@ -14,12 +14,12 @@ Built in:
   lorem   the same over lorem ipsum
   echo    the last user message, cut at the cap
   fixed   a configured text, cut at the cap
+Scripted rules (llmsim.sim.script) pick one of these or a tool call or an error; the config
+section `generators` (llmsim.sim.generators) says which generator answers which request.
 """
 
 from importlib import resources
-import msgspec
 
-from llmsim.errors import ApiError, ConfigError
 from llmsim.core.pieces import Run
 from llmsim.sim.tokens import Pieces
 
@@ -35,6 +35,7 @@ class Cyclic:
     """A text read as an endless loop, starting at a sentence chosen by the random int."""
 
     needs_prompt = False
+    scripted = False
 
     def __init__(self, text):
         self.pieces = p = Pieces(text)
@@ -57,6 +58,8 @@ class Cyclic:
 class Fixed:
     """A given text (or the prompt itself), cut at the cap."""
 
+    scripted = False
+
     def __init__(self, text=None):
         self.pieces = Pieces(text) if text is not None else None
         self.needs_prompt = text is None
@@ -75,72 +78,13 @@ def _corpus_text():
 CORPUS = Cyclic(_corpus_text())
 LOREM_GEN = Cyclic(LOREM)
 ECHO = Fixed()
+
+
+def detokenize(ids):
+    """Text for token ids: id k is corpus token k (modulo the corpus), so ids round-trip
+    through llmsim's tokenizer vocabulary."""
+    p = CORPUS.pieces
+    return b"".join(p.token(i % p.count) for i in ids).decode("utf-8", "replace")
+
+
 BUILTIN = {"corpus": CORPUS, "lorem": LOREM_GEN, "echo": ECHO}
-
-
-
-class _Spec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    type: str
-    text: str | None = None
-
-
-class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    default: str | _Spec = "corpus"
-    models: dict[str, str | _Spec] = {}
-    named: dict[str, str | _Spec] = {}
-
-
-def _build(spec, where, named):
-    if isinstance(spec, str):
-        gen = BUILTIN.get(spec) or named.get(spec)
-        if gen is None:
-            raise ConfigError(f"config: {where}: unknown generator {spec!r} (built in: "
-                              f"{', '.join(BUILTIN)}{', ' if named else ''}{', '.join(named)})")
-        return gen
-    if spec.type == "fixed":
-        if spec.text is None:
-            raise ConfigError(f"config: {where}.text: required for a fixed generator")
-        return Fixed(spec.text)
-    if spec.type in BUILTIN and spec.text is None:
-        return BUILTIN[spec.type]
-    raise ConfigError(f"config: {where}.type: expected one of fixed, "
-                      f"{', '.join(BUILTIN)}, got {spec.type!r}")
-
-
-class Generators:
-    """The generator for each request: header `x-llmsim-generator` (a built-in or named
-    generator), else the model's, else the default. Config section `generators`:
-
-        generators:
-          default: corpus              # corpus | lorem | echo | a name below | {type: fixed, text: ...}
-          models: {gpt-4o-mini: echo}  # per model (name as the client sends it)
-          named:                       # generators a request can pick by header
-            hello: {type: fixed, text: "Hello! How can I help you today?"}
-    """
-
-    def __init__(self, section=None):
-        try:
-            cfg = msgspec.convert(section or {}, _Section)
-        except msgspec.ValidationError as e:
-            raise ConfigError(f"config: generators: {e}") from None
-        self.named = named = {}
-        for name, spec in cfg.named.items():
-            named[name] = _build(spec, f"generators.named.{name}", {})
-        self.default = _build(cfg.default, "generators.default", named)
-        self.models = {m: _build(s, f"generators.models.{m}", named)
-                       for m, s in cfg.models.items()}
-        self.by_header = {k.encode(): v for k, v in {**BUILTIN, **named}.items()}
-
-    def pick(self, model, header):
-        """The generator for a request to `model` with header value `header` (bytes or None)."""
-        if header is not None:
-            gen = self.by_header.get(header)
-            if gen is None:
-                raise ApiError(400, f"Unknown generator {header.decode(errors='replace')!r} in "
-                               f"x-llmsim-generator; known: {', '.join(self.by_header_names())}.",
-                               param="x-llmsim-generator")
-            return gen
-        return self.models.get(model, self.default)
-
-    def by_header_names(self):
-        return sorted(k.decode() for k in self.by_header)

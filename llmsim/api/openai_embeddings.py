@@ -1,0 +1,98 @@
+"""POST /v1/embeddings: deterministic unit vectors for strings, lists of strings and token
+arrays; `dimensions`; `encoding_format` float or base64 (little-endian float32).
+
+The same input, model and dimensions always give the same vector (in any worker), and
+different inputs or models different ones; the
+rendered `data` element of recent inputs is cached per worker, so repeated inputs cost a
+dict lookup.
+"""
+
+from array import array
+from base64 import b64encode
+
+import msgspec
+
+from llmsim.api.openai_types import EMBEDDING, text_inputs
+from llmsim.api.openai_wire import Delayed, decode_error, headers
+from llmsim.core.render import Template
+from llmsim.core.vectors import json_floats, key_of, unit_vector
+from llmsim.errors import ApiError
+from llmsim.sim.tokens import count
+
+BODY = Template(b'{"object":"list","data":[{{data:raw}}],"model":"{{model:str}}",'
+                b'"usage":{"prompt_tokens":{{prompt:int}},"total_tokens":{{total:int}}}}')
+ITEM_FLOAT = Template(b'{"object":"embedding","index":{{index:int}},"embedding":{{vector:raw}}}')
+ITEM_BASE64 = Template(b'{"object":"embedding","index":{{index:int}},'
+                       b'"embedding":"{{vector:raw}}"}')
+MAX_INPUTS = 2048
+MAX_TOKENS = 8192
+_CACHE_LIMIT = 1024
+
+
+class Embeddings:
+    """The handler of POST /v1/embeddings."""
+
+    def __init__(self, env):
+        self.models = env.catalog
+        self.planner = env.planner
+        self.cache = {}
+
+    def __call__(self, req):
+        body = req.body
+        try:
+            r = EMBEDDING.decode(body)
+        except msgspec.DecodeError as e:
+            raise decode_error(e, body) from None
+        model = self.models.require(r.model)
+        if model.kind != "embedding":
+            raise ApiError(400, f"The model `{r.model}` does not support embeddings. Use an "
+                                "embedding model such as text-embedding-3-small.", param="model")
+        inputs = text_inputs(r.input, "input")
+        if len(inputs) > MAX_INPUTS:
+            raise ApiError(400, f"'$.input' is invalid: at most {MAX_INPUTS} inputs per "
+                                "request.", param="input")
+        dims = model.dimensions
+        if r.dimensions is not None:
+            if model.id.startswith("text-embedding-ada"):
+                raise ApiError(400, "This model does not support specifying dimensions.",
+                               param="dimensions")
+            if r.dimensions > dims:
+                raise ApiError(400, f"Invalid value for 'dimensions' = {r.dimensions}. Must be "
+                                    f"less than or equal to {dims}.", param="dimensions")
+            dims = r.dimensions
+        b64 = r.encoding_format == "base64"
+        items, n_prompt = [], 0
+        cache = self.cache
+        for i, value in enumerate(inputs):
+            tokens = count(value) if type(value) is str else len(value)
+            if tokens > MAX_TOKENS:
+                raise ApiError(400, f"This model's maximum context length is {MAX_TOKENS} "
+                                    f"tokens, however you requested {tokens} tokens ({tokens} "
+                                    "in your prompt; 0 for the completion). Please reduce your "
+                                    "prompt; or completion length.", param=None)
+            if type(value) is str and not value:
+                raise ApiError(400, "'$.input' is invalid. Please check the API reference: "
+                                    "https://platform.openai.com/docs/api-reference.")
+            n_prompt += tokens
+            ck = (r.model, dims, b64, value if type(value) is str else tuple(value))
+            vec = cache.get(ck)
+            if vec is None:
+                key = key_of(value.encode()) if type(value) is str else \
+                    key_of(array("q", value).tobytes(), True)
+                f32 = unit_vector(key ^ key_of(r.model.encode()), dims)
+                vec = b64encode(f32) if b64 else json_floats(f32)
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[ck] = vec
+            items.append((ITEM_BASE64 if b64 else ITEM_FLOAT).render((i, vec)))
+        planner = self.planner
+        plan = planner.plan(r.model, n_prompt, None, planner.request_key(None, body),
+                            req.headers.get(b"x-llmsim-latency"))
+        planner.admit(plan, req.received_ns)
+        delay = plan.total_ns
+        out = BODY.render((b",".join(items), r.model, n_prompt, n_prompt))
+        return 200, headers(delay), Delayed(out, delay)
+
+
+def routes(env):
+    return [(b"POST", "/v1/embeddings", "openai.embeddings", Embeddings(env))]

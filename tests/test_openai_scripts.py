@@ -1,0 +1,82 @@
+"""Scripted rules and generator selection through the OpenAI handlers."""
+
+import json
+
+import pytest
+
+from llmsim.errors import ApiError
+from llmsim.sim.text import LOREM
+from openai_fakes import FakeReq, call, handlers, sse_events
+
+RULES = [
+    {"match": "weather", "tool_call": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+    {"match": "flaky", "error": {"status": 429, "message": "Slow down", "code": "rate_limit"},
+     "times": 1},
+    {"match": "flaky", "reply": "Fine now."},
+    {"regex": "(?i)^hello", "reply": "Hi! How can I help?"},
+]
+CONFIG = {"default": {"type": "script", "rules": RULES, "fallback": "echo"},
+          "models": {"gpt-4.1-nano": "lorem"},
+          "named": {"canned": {"type": "fixed", "text": "Canned answer."}}}
+
+
+@pytest.fixture
+def hs():
+    return handlers(generators=CONFIG)
+
+
+def chat(hs, text, model="gpt-4o-mini", headers=None, **extra):
+    body = {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+    return json.loads(call(hs, "openai.chat_completions", body, headers)[2])
+
+
+def content(doc):
+    return doc["choices"][0]["message"]["content"]
+
+
+def test_reply_rule_and_fallback(hs):
+    assert content(chat(hs, "Hello there")) == "Hi! How can I help?"
+    assert content(chat(hs, "Repeat me")) == "Repeat me"
+
+
+def test_tool_call_rule_even_without_declared_tools(hs):
+    doc = chat(hs, "What's the weather?")
+    (tc,) = doc["choices"][0]["message"]["tool_calls"]
+    assert tc["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+    assert doc["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_streamed_tool_call_rule(hs):
+    method, pattern, h = hs["openai.chat_completions"]
+    _, _, s = h(FakeReq(method, pattern.encode(), {
+        "model": "gpt-4o-mini", "stream": True,
+        "messages": [{"role": "user", "content": "weather please"}]}))
+    frames, _ = sse_events(s)
+    args = "".join(d["function"].get("arguments", "") for f in frames[:-1]
+                   for d in f["choices"][0]["delta"].get("tool_calls") or ())
+    assert args == '{"city":"Paris"}'
+
+
+def test_error_rule_then_sequence(hs):
+    with pytest.raises(ApiError) as e:
+        chat(hs, "flaky call")
+    assert (e.value.status, e.value.code, e.value.message) == (429, "rate_limit", "Slow down")
+    assert content(chat(hs, "flaky call")) == "Fine now."
+
+
+def test_model_and_header_selection(hs):
+    assert content(chat(hs, "Hello", model="gpt-4.1-nano")) in LOREM * 3
+    assert content(chat(hs, "Hello", headers={b"x-llmsim-generator": b"canned"})) \
+        == "Canned answer."
+    assert content(chat(hs, "Hello", headers={b"x-llmsim-generator": b"corpus"})) \
+        != "Hi! How can I help?"
+
+
+def test_rules_apply_to_responses_and_completions(hs):
+    doc = json.loads(call(hs, "openai.responses", {"model": "gpt-4o-mini",
+                                                   "input": "weather in Paris"})[2])
+    (item,) = doc["output"]
+    assert item["type"] == "function_call" and item["arguments"] == '{"city":"Paris"}'
+    doc = json.loads(call(hs, "openai.completions", {"model": "gpt-3.5-turbo-instruct",
+                                                     "prompt": "hello world"})[2])
+    assert doc["choices"][0]["text"] == "Hi! How can I help?"
