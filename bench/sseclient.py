@@ -22,7 +22,10 @@ from hist import Histogram
 DELTA = b'"delta":{"content":"'  # a content delta; the role chunk has {"role":... first
 DONE = b"data: [DONE]"
 END = b"\r\n0\r\n\r\n"  # the last chunk of a chunked body (data chunks hold no \r\n)
-KEEP = len(DELTA) - 1  # bytes carried over between reads so a split marker is found
+CHUNK_END = b"\n\n\r\n"  # the end of a chunk of SSE events: nothing split at the read's end
+# bytes carried over a read that ends mid-chunk: enough for a split content marker, or for
+# "data: [DONE]\n\n\r\n" followed by part of END
+KEEP = max(len(DELTA) - 1, len(DONE) + len(CHUNK_END) + len(END) - 1)
 STATUS_OK = b"HTTP/1.1 200 "
 monotonic_ns = time.monotonic_ns
 
@@ -57,8 +60,7 @@ class Client:
 class StreamConn(asyncio.Protocol):
     """One keep-alive connection running streams back to back."""
 
-    __slots__ = ("c", "transport", "active", "sent", "last", "n", "tail", "first",
-                 "done_seen")
+    __slots__ = ("c", "transport", "active", "sent", "last", "n", "tail", "prev", "first")
 
     def __init__(self, client):
         self.c = client
@@ -69,7 +71,7 @@ class StreamConn(asyncio.Protocol):
         self.transport = transport
 
     def send(self, intended_ns):
-        self.n, self.tail, self.first, self.done_seen, self.last = 0, b"", True, False, 0
+        self.n, self.tail, self.prev, self.first, self.last = 0, b"", b"", True, 0
         self.active = True
         self.transport.write(self.c.request)
         self.sent = now = monotonic_ns()
@@ -78,17 +80,24 @@ class StreamConn(asyncio.Protocol):
 
     def data_received(self, data):
         now = monotonic_ns()
-        c = self.c
+        seen = 0  # content markers already counted (in the carried-over tail)
+        if self.tail:  # the previous read ended inside a chunk
+            seen = self.tail.count(DELTA)
+            data = self.tail + data
+            self.tail = b""
         if self.first:
+            if len(data) < len(STATUS_OK):
+                self.tail = data
+                return
             self.first = False
             if not data.startswith(STATUS_OK):
-                c.error("status " + data[9:12].decode("latin-1", "replace"))
+                self.c.error("status " + data[9:12].decode("latin-1", "replace"))
                 self.active = False
                 self.transport.close()
                 return
-        buf = self.tail + data if self.tail else data
-        n = buf.count(DELTA)
+        n = data.count(DELTA) - seen
         if n:
+            c = self.c
             if c.w0 <= now < c.w1:
                 if self.n == 0:
                     c.ttft.add(now - self.sent - c.ttft_ns)
@@ -99,20 +108,20 @@ class StreamConn(asyncio.Protocol):
                 c.events += n
             self.n += n
             self.last = now
-        if not self.done_seen:
-            self.done_seen = DONE in buf
-        if END in buf:
-            self.finished(now)
+        if data.endswith(CHUNK_END):  # the usual read: whole event chunks
+            self.prev = data
+        elif data.endswith(END) or (self.prev + data).endswith(END):
+            self.finished(now, DONE in data or DONE in self.prev)
         else:
-            self.tail = buf[-KEEP:]
+            self.tail = data[-KEEP:]
 
-    def finished(self, now):
+    def finished(self, now, done_seen):
         c = self.c
         self.active = False
-        if self.n == c.expect and self.done_seen:
+        if self.n == c.expect and done_seen:
             c.streams_ok += 1
         else:
-            c.error("incomplete stream" if not self.done_seen else
+            c.error("no [DONE]" if not done_seen else
                     f"{self.n} content deltas instead of {c.expect}")
         if now < c.w1:
             self.send(now)
