@@ -167,6 +167,7 @@ def metrics(k, results, window, server_cpu, client_cpu, cpu_window):
         "samples": hists["itl"].total(),
         "events_per_s": events / window,
         "expected_per_s": expected_rate(k),
+        "configured_per_s": k * 1000 / ITL_MS,
         "cpu_us": server_cpu * 1e6 / events if events else float("nan"),
         "server_cpu": server_cpu / cpu_window,
         "client_cpu_max": max(client_cpu) / cpu_window,
