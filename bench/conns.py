@@ -136,13 +136,15 @@ def measure(bench, server, count):
 
 def describe(args):
     """How the part ran, for the RESULTS.md section."""
+    count = args.conn_count
     return (
-        f"{args.conn_count:,} idle keep-alive connections per server (each sent one `GET "
-        f"{HEALTH_PATH}` and got its answer), opened at {RAMP_PER_S:,}/s from 127.0.0.2–5 "
-        f"by {len(clientproc.split(args.conn_count, CONNS_PER_PROC))} client processes; "
-        f"llmsim `--workers 1 --cpu-affinity off`, nginx 1 worker with worker_connections "
-        f"{nginx_worker_connections(args.conn_count):,} (C + C/8 + {NGINX_SPARE}: it closes "
-        f"idle connections when under 1/16 are free; it allocates its connection array at "
-        f"start, so that memory "
-        f"is in its 'before' figure); RSS = VmRSS summed over all server processes, "
-        f"{SETTLE_S} s after the last answer; kernel socket buffers are not in RSS")
+        f"{count:,} idle keep-alive connections per server, each after one `GET "
+        f"{HEALTH_PATH}` and its answer (nginx answers `ok` from memory), opened at "
+        f"{RAMP_PER_S:,}/s from 127.0.0.2–5 by {len(clientproc.split(count, CONNS_PER_PROC))} "
+        f"client processes; llmsim `--workers 1 --cpu-affinity off` + --llmsim-args, nginx 1 "
+        f"worker with "
+        f"worker_connections {nginx_worker_connections(count):,} (C + C/8 + {NGINX_SPARE}: "
+        f"it closes idle connections when under 1/16 are free; it allocates its connection "
+        f"array at start, so that memory is in its 'before' figure); RSS = VmRSS summed over "
+        f"all server processes, {SETTLE_S} s after the last answer; kernel socket buffers are "
+        f"not in RSS")

@@ -119,7 +119,7 @@ STREAM_METRICS = (
     ("server_cpu", "server CPU, share of one CPU", "{:.0%}", None),
     ("client_cpu_us", "client CPU µs/content delta (all processes)", "{:.1f}", None),
     ("client_cpu_max", "busiest client process CPU", "{:.0%}", ("≤", 0.8)),
-    ("streams_ok", "streams completed in full", "{:,.0f}", None),
+    ("streams_ok", "streams completed in full (whole run)", "{:,.0f}", None),
 )
 TIMING_KEYS = ("ttft_p50", "ttft_p99", "itl_p50", "itl_p1", "itl_p99")
 

@@ -256,9 +256,11 @@ class Bench:
             f"{' ' + a.llmsim_args if a.llmsim_args else ''}` (cold start: default workers "
             f"and affinity); build flags `{machine.build_cflags(py)}`; pycohttpparser "
             f"SSE4.2: {machine.sse42_status(py)}",
-            f"- baseline: nginx {nginx.version()}, same worker count, `return 200 '<llmsim's "
-            f"body>'` (from memory, no file I/O), access_log off, keepalive_requests 1000000",
         ]
+        if a.parts & {"wrk", "coldstart", "callgrind"}:
+            lines.append(
+                f"- baseline: nginx {nginx.version()}, same worker count, `return 200 '<llmsim's "
+                f"body>'` (from memory, no file I/O), access_log off, keepalive_requests 1000000")
         if "wrk" in a.parts:
             lines.append(
                 f"- load: {wrk.version()}, closed loop, -t1, keep-alive, no pipelining, the same "
