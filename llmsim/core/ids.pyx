@@ -49,7 +49,7 @@ def u64():
     return _next()
 
 
-def alnum(Py_ssize_t n):
+cpdef bytes alnum(Py_ssize_t n):
     """n random characters from [A-Za-z0-9] as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef char *p = PyBytes_AS_STRING(out)
@@ -63,7 +63,7 @@ def alnum(Py_ssize_t n):
     return out
 
 
-def hexstr(Py_ssize_t n):
+cpdef bytes hexstr(Py_ssize_t n):
     """n random lowercase hex digits as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef char *p = PyBytes_AS_STRING(out)

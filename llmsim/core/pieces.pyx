@@ -160,3 +160,30 @@ cdef class Run:
 
     def __repr__(self):
         return f"Run(first={self.first}, count={self.count}, skip={self.skip})"
+
+
+cdef class Cyclic:
+    """A text read as an endless loop, starting at a sentence chosen by the random int (the
+    `corpus` and `lorem` generators; llmsim.sim.text describes the generator interface)."""
+
+    needs_prompt = False
+    scripted = False
+
+    def __init__(self, text):
+        cdef Pieces p = Pieces(text)
+        cdef Py_ssize_t i
+        self.pieces = p
+        starts = [0]
+        for i in range(1, p.count):
+            tok, prev = p.token(i), p.token(i - 1)
+            if prev.endswith(b"\n") or (prev in (b".", b"?", b"!") and tok[:1] == b" "
+                                        and tok[1:2].isupper()):
+                starts.append(i)
+        self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
+
+    cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
+        first, skip = self.starts[r % <uint64_t>len(self.starts)]
+        n = plan.n_tokens
+        if cap is not None and n >= cap:
+            return Run(self.pieces, first, cap, skip), True
+        return Run(self.pieces, first, n, skip), plan.truncated
