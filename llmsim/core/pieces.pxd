@@ -6,6 +6,9 @@ cdef extern from "llmsim_tokens.h":
     size_t llmsim_tok_count(const char *s, size_t n) noexcept nogil
 
 
+cpdef Py_ssize_t count_tokens(text) except -1
+
+
 cdef class Pieces:
     cdef readonly bytes raw      # the UTF-8 text
     cdef readonly bytes esc      # the same text JSON-escaped
@@ -28,6 +31,8 @@ cdef class Run:
     cdef readonly Py_ssize_t first     # token index in pieces (taken modulo pieces.count)
     cdef readonly Py_ssize_t count     # tokens in the run
     cdef readonly Py_ssize_t skip      # leading bytes of the first token left out
+
+    cpdef bytes esc(self)
 
 
 cdef class Cyclic:

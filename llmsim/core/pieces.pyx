@@ -25,7 +25,7 @@ cdef const char *_utf8(object text, Py_ssize_t *n) except NULL:
     raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
 
 
-def count_tokens(text):
+cpdef Py_ssize_t count_tokens(text) except -1:
     """Number of llmsim tokens in a str or UTF-8 bytes."""
     cdef Py_ssize_t n
     cdef const char *p = _utf8(text, &n)
@@ -133,7 +133,7 @@ cdef class Run:
         self.count = count
         self.skip = skip
 
-    def esc(self):
+    cpdef bytes esc(self):
         """The JSON-escaped bytes of the run."""
         return _span(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first, self.count,
                      self.skip)

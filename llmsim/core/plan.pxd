@@ -41,9 +41,9 @@ cdef class PlannerCore:
     cdef public double _multiplier
 
     cpdef request_key(self, seed, bytes body)
-    cpdef Plan plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override)
-    cpdef admit(self, Plan plan, int64_t now_ns)
-    cpdef release(self, Plan plan, int64_t now_ns)
+    cpdef plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override)
+    cpdef admit(self, plan, int64_t now_ns)
+    cpdef release(self, plan, int64_t now_ns)
 
 
 cpdef int64_t gap(plan) except? -1

@@ -243,7 +243,9 @@ cdef class Compiled:
 cdef class PlannerCore:
     """The per-request work of a Planner. Subclasses provide `_profile(model)` (the
     Compiled of a model not in `_by_model` yet), `_override(raw, compiled)` -> (Override,
-    Compiled) and `_pool(model, compiled)` (the model's load-model slots)."""
+    Compiled) and `_pool(model, compiled)` (the model's load-model slots). Compiled handlers
+    call a planner through this type; a stand-in (tests, benchmarks) subclasses it and
+    overrides request_key, plan, admit and release."""
 
     def __init__(self):
         self._by_model = {}
@@ -270,7 +272,7 @@ cdef class PlannerCore:
                                  _SEED_BODY)
         return None
 
-    cpdef Plan plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override):
+    cpdef plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override):
         """Plan one response; `override` is the raw x-llmsim-latency header value or None.
         Bad override: ApiError 400."""
         cdef Compiled c = self._by_model.get(model)
@@ -295,19 +297,21 @@ cdef class PlannerCore:
             p.pool = self._pool(model, c)
         return p
 
-    cpdef admit(self, Plan plan, int64_t now_ns):
+    cpdef admit(self, plan, int64_t now_ns):
         """Book the plan on its model's simulated server (no-op without a load model):
         stretches its delays for the load and adds any queueing wait to its TTFT.
         Raises ApiError 429 when the queue is full."""
-        pool = plan.pool
-        if pool is None or plan.slot is not None:
+        cdef Plan p = plan
+        pool = p.pool
+        if pool is None or p.slot is not None:
             return
         start, running = pool.book(now_ns)
-        plan.stretch(1.0 + pool.slowdown * (running - 1), start - now_ns)
-        plan.slot = pool.hold(now_ns + plan.total_ns)
+        p.stretch(1.0 + pool.slowdown * (running - 1), start - now_ns)
+        p.slot = pool.hold(now_ns + p.total_ns)
 
-    cpdef release(self, Plan plan, int64_t now_ns):
+    cpdef release(self, plan, int64_t now_ns):
         """The response ended at now_ns (finished or cut short): free its slot then."""
-        if plan.slot is not None:
-            plan.pool.free(plan.slot, now_ns)
-            plan.slot = None
+        cdef Plan p = plan
+        if p.slot is not None:
+            p.pool.free(p.slot, now_ns)
+            p.slot = None
