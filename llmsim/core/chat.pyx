@@ -15,6 +15,7 @@ import msgspec
 
 from cpython.ref cimport PyObject
 
+from llmsim.core.connection cimport Delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -25,7 +26,6 @@ from llmsim.api.catalog import ModelInfo
 from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImagePart,
                                      RefusalPart, TextPart, ToolMessage, UserMessage)
 from llmsim.api.openai_wire import decode_error
-from llmsim.core.stream import Delayed
 from llmsim.errors import ApiError
 from llmsim.sim import tokens
 
