@@ -36,7 +36,7 @@ MAX_TOKENS = 1 << 20
 cdef Py_ssize_t _MAX_TOKENS = MAX_TOKENS
 cdef uint64_t _SEED_BODY = 0x6c6c6d73696d2d62  # hash seed for request bodies
 
-# Keys of requests without one: fresh per request, never the same in two workers.
+# RNG keys of requests without a key: fresh per request, never the same in two workers.
 cdef llmsim_stream_t _fresh
 
 
@@ -289,8 +289,10 @@ cdef class PlannerCore:
                 forced = ov.tokens
         if max_tokens is not None:
             cap = max_tokens if max_tokens > 0 else 0
-        k = llmsim_stream_u64(&_fresh) if key is None else PyLong_AsUnsignedLongLongMask(key)
-        p.fill(c.ttft, c.itl, c.length, llmsim_rng_key(self.seed, k),
+        # A fresh RNG key is as random as one derived from a request key: no derivation.
+        k = (llmsim_stream_u64(&_fresh) if key is None
+             else llmsim_rng_key(self.seed, PyLong_AsUnsignedLongLongMask(key)))
+        p.fill(c.ttft, c.itl, c.length, k,
                c.overhead_ns + c.per_token_ns * prompt_tokens, scale, cap, forced)
         p.profile = c.name
         if c.load is not None:
