@@ -84,7 +84,7 @@ cdef Py_ssize_t M_KIND = _slot(ModelInfo, "kind"), M_MAX_OUTPUT = _slot(ModelInf
 cdef Py_ssize_t M_FINGERPRINT = _slot(ModelInfo, "fingerprint")
 
 
-cpdef Py_ssize_t prompt_tokens(list messages) except -1:
+cdef Py_ssize_t prompt_tokens(list messages) except -1:
     """Prompt tokens of a chat request, with OpenAI's per-message framing."""
     cdef Py_ssize_t n = REPLY_PRIMING
     for m in messages:
@@ -110,7 +110,7 @@ cpdef Py_ssize_t prompt_tokens(list messages) except -1:
     return n
 
 
-cpdef str last_user_text(list messages):
+cdef str last_user_text(list messages):
     """The text of the last user message ('' when there is none)."""
     for m in reversed(messages):
         if type(m) is UserMessage:
@@ -166,7 +166,10 @@ cdef class ChatCore:
         catalog's 404 for an unknown name. Both are fixed for the worker's life."""
         cdef tuple entry = self.memo.get(name)
         if entry is None:
-            entry = (self.models.require(name), self.pick(name, None))
+            model = self.models.require(name)
+            if type(model) is not ModelInfo:   # its fields are read by offset
+                raise TypeError(f"catalog entry of {name!r} is a {type(model).__name__}")
+            entry = (model, self.pick(name, None))
             if len(self.memo) < _MEMO_LIMIT:
                 self.memo[name] = entry
         return entry

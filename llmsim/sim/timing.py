@@ -3,8 +3,8 @@
 Handlers call `Planner.plan()` once per request and get a `Plan` (llmsim.core.plan, where the
 per-request work runs in C): n tokens, the TTFT, the gap before each later token and the due
 offset of each token from the request start, as int64 nanosecond arrays (no per-token Python
-objects), plus a seeded `rng` stream for their own choices. A non-streamed answer is sent after `total_ns`; a stream sends token i at
-`due_ns(i)`.
+objects), plus a seeded `rng` stream for their own choices. A non-streamed answer is sent
+after `total_ns`; a stream sends token i at `due_ns(i)`.
 
 Determinism: the same `key` (request seed, or a hash of the body) under the same global
 seed gives the same plan and the same `rng` draws in any worker and in any order; key None
