@@ -13,7 +13,6 @@ cdef class Plan:
     cdef array.array _itl, _due      # None while every delay is 0 and nobody asked
     cdef Stream _rng                 # `rng` once asked for; until then `text` holds its state
     cdef llmsim_stream_t text
-    cdef uint64_t key                # the request's RNG key
     cdef object pool, slot           # load model: the model's slots, this plan's booking
 
     cdef int fill(self, Distribution ttft, Distribution itl, Distribution length, uint64_t key,

@@ -105,7 +105,6 @@ cdef class Plan:
         if self.truncated:
             n = max_tokens
         self.n_tokens = n
-        self.key = key
         llmsim_stream_init(&self.text, llmsim_rng_subkey(key, DOMAIN_TEXT))
         if scale == 0.0:
             return 0   # every delay 0: arrays on demand
