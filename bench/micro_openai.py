@@ -15,6 +15,7 @@ from array import array
 from types import SimpleNamespace
 
 from llmsim.api import openai
+from llmsim.core.plan import PlannerCore
 from llmsim.core.rng import Stream
 from llmsim.sim.timing import Planner
 
@@ -31,10 +32,11 @@ class _NullPlan:
         return 0
 
 
-class _NullPlanner:
+class _NullPlanner(PlannerCore):
     """The planner interface at (almost) no cost: the handler's own work only."""
 
     def __init__(self):
+        super().__init__()
         self.plans = {n: _NullPlan(n) for n in range(1, 101)}
 
     def request_key(self, seed, body):

@@ -7,6 +7,7 @@ from array import array
 from types import SimpleNamespace
 
 from llmsim.api import openai
+from llmsim.core.plan import PlannerCore
 from llmsim.core.rng import Stream
 
 
@@ -24,11 +25,12 @@ class FakePlan:
         return self.due[i]
 
 
-class FakePlanner:
+class FakePlanner(PlannerCore):
     """Plans `length` tokens (capped by max_tokens) with constant TTFT and ITL; the same
     interface as llmsim.sim.timing.Planner, recording calls."""
 
     def __init__(self, length=20, ttft_ns=2_000_000, itl_ns=100_000):
+        super().__init__()
         self.length, self.ttft_ns, self.itl_ns = length, ttft_ns, itl_ns
         self.calls = []
         self.admitted = []

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from llmsim.core import rng
+from llmsim.core.plan import Plan
 from llmsim.core.rng import Distribution, Stream
 
 CSRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "csrc")
@@ -277,47 +278,68 @@ def test_min_above_max_is_rejected():
         Distribution("constant", value=1.0, min=3.0, max=2.0)
 
 
-# ---- planning loop ---------------------------------------------------------------------------
+# ---- planning loop (llmsim.core.plan.Plan) ----------------------------------------------------
 
-def test_plan_tokens_arrays():
+def test_plan_arrays():
     ttft = Distribution("constant", value=1e6)
     itl = Distribution("lognormal", median=1e6, p99=4e6)
     length = Distribution("constant", value=40)
-    n, truncated, first, gaps, due = rng.plan_tokens(ttft, itl, length, 9, 5e5, 1.0, -1, -1)
-    assert (n, truncated, first) == (40, False, 1_500_000)
+    p = Plan(ttft, itl, length, 9, 5e5, 1.0)
+    assert (p.n_tokens, p.truncated, p.ttft_ns) == (40, False, 1_500_000)
+    gaps, due = p.itl_ns, p.due
     assert gaps.typecode == due.typecode == "q" and len(gaps) == 39 and len(due) == 40
-    assert due[0] == first and all(due[i + 1] - due[i] == gaps[i] for i in range(39))
+    assert due[0] == p.ttft_ns and all(due[i + 1] - due[i] == gaps[i] for i in range(39))
     assert list(gaps) == [round(x) for x in itl.fill(rng.subkey(9, 2), 0, 39)]
+    assert p.total_ns == due[39] == p.due_ns(39) == p.due_ns(-1)
+    with pytest.raises(IndexError):
+        p.due_ns(40)
 
 
-def test_plan_tokens_caps_forces_and_zero_scale():
+def test_plan_caps_forces_and_zero_scale():
     c = Distribution("constant", value=7e6)
     length = Distribution("constant", value=40)
-    assert rng.plan_tokens(c, c, length, 1, 0.0, 1.0, 10, -1)[:2] == (10, True)
-    assert rng.plan_tokens(c, c, length, 1, 0.0, 1.0, 40, -1)[:2] == (40, False)
-    assert rng.plan_tokens(c, c, length, 1, 0.0, 1.0, -1, 3)[:2] == (3, False)
-    n, _, first, gaps, due = rng.plan_tokens(c, c, length, 1, 1e9, 0.0, -1, -1)
-    assert n == 40 and first == 0 and set(gaps) == {0} and set(due) == {0}
-    n, _, first, gaps, due = rng.plan_tokens(c, c, length, 1, 0.0, 2.5, -1, -1)
-    assert first == 17_500_000 and set(gaps) == {17_500_000}
-    zero = rng.plan_tokens(c, c, Distribution("constant", value=0.0), 1, 0.0, 1.0, -1, -1)
-    assert zero[0] == 1  # at least one token
-    none = rng.plan_tokens(c, c, length, 1, 0.0, 1.0, 0, -1)
-    assert none[0] == 0 and len(none[3]) == 0 and len(none[4]) == 0
+
+    def plan(fixed_ns, scale, max_tokens=-1, forced=-1, length=length):
+        return Plan(c, c, length, 1, fixed_ns, scale, max_tokens, forced)
+
+    assert (plan(0.0, 1.0, 10).n_tokens, plan(0.0, 1.0, 10).truncated) == (10, True)
+    assert (plan(0.0, 1.0, 40).n_tokens, plan(0.0, 1.0, 40).truncated) == (40, False)
+    assert (plan(0.0, 1.0, -1, 3).n_tokens, plan(0.0, 1.0, -1, 3).truncated) == (3, False)
+    off = plan(1e9, 0.0)
+    assert off.n_tokens == 40 and off.ttft_ns == off.total_ns == 0
+    assert set(off.itl_ns) == {0} and set(off.due) == {0} and len(off.due) == 40
+    assert off.due_ns(39) == 0
+    slow = plan(0.0, 2.5)
+    assert slow.ttft_ns == 17_500_000 and set(slow.itl_ns) == {17_500_000}
+    assert plan(0.0, 1.0, length=Distribution("constant", value=0.0)).n_tokens == 1
+    none = plan(0.0, 1.0, 0)
+    assert none.n_tokens == 0 and len(none.itl_ns) == 0 and len(none.due) == 0
+    assert none.total_ns == none.ttft_ns == 7_000_000
 
 
-def test_scale_timing_in_place():
+def test_plan_rng_continues_draws_made_before_it_was_asked_for():
+    c = Distribution("constant", value=1.0)
+    assert Plan(c, c, c, 5, 0.0, 0.0).rng.key == rng.subkey(5, 4)
+    a, b = Plan(c, c, c, 5, 0.0, 0.0), Plan(c, c, c, 5, 0.0, 1.0)
+    assert [a.rng.u64() for _ in range(3)] == [b.rng.u64() for _ in range(3)]
+
+
+def test_stretch_in_place():
     c = Distribution("constant", value=1e6)
-    _, _, first, gaps, due = rng.plan_tokens(c, c, Distribution("constant", value=4), 1, 0.0,
-                                             1.0, -1, -1)
-    assert rng.scale_timing(gaps, due, first, 1.5, 10) == 1_500_010
+    p = Plan(c, c, Distribution("constant", value=4), 1, 0.0, 1.0)
+    gaps, due = p.itl_ns, p.due
+    p.stretch(1.5, 10)
+    assert p.ttft_ns == 1_500_010 and p.total_ns == 6_000_010
     assert list(gaps) == [1_500_000] * 3
     assert list(due) == [1_500_010, 3_000_010, 4_500_010, 6_000_010]
+    off = Plan(c, c, Distribution("constant", value=2), 1, 0.0, 0.0)
+    off.stretch(2.0, 7)
+    assert list(off.due) == [7, 7] and off.total_ns == 7
 
 
 def test_sub_millisecond_resolution_is_kept():
     d = Distribution("uniform", low=1e6, high=2e6)
-    gaps = rng.plan_tokens(d, d, Distribution("constant", value=200), 3, 0.0, 1.0, -1, -1)[3]
+    gaps = Plan(d, d, Distribution("constant", value=200), 3, 0.0, 1.0).itl_ns
     assert len({g % 1_000_000 for g in gaps}) > 150
 
 

@@ -1,9 +1,9 @@
-"""POST /v1/chat/completions: validate, plan, decide what each choice says, render.
+"""POST /v1/chat/completions: decide what each choice says, render.
 
-The common answer (one non-streamed choice of plain text) is one template render over
-pre-escaped corpus bytes. Everything else goes through `Said` per choice (text or tool
-calls, stop sequences, formats, logprobs) and is rendered non-streamed here or streamed by
-`openai_chat_stream`.
+The request path and the common answer (one non-streamed choice of plain text, one
+template render over pre-escaped corpus bytes) are compiled: llmsim.core.chat. Everything
+else goes through `Said` per choice (text or tool calls, stop sequences, formats, logprobs)
+and is rendered non-streamed here or streamed by `openai_chat_stream`.
 """
 
 from time import monotonic_ns
@@ -12,18 +12,16 @@ import msgspec
 
 from llmsim.api import openai_logprobs, openai_tools
 from llmsim.api.openai_chat_stream import chat_stream
-from llmsim.api.openai_types import (CHAT, AssistantMessage, ImagePart, JsonObjectFormat,
-                                     JsonSchemaFormat, RefusalPart, TextPart, ToolMessage,
-                                     UserMessage)
+from llmsim.api.openai_types import JsonObjectFormat, JsonSchemaFormat
 from llmsim.api.openai_env import due
-from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
+from llmsim.api.openai_wire import SSE, Delayed, headers
+from llmsim.core.chat import ChatCore
 from llmsim.core.ids import alnum
 from llmsim.core.pieces import Run
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
 from llmsim.sim.jsonschema_gen import generate
-from llmsim.sim.tokens import (IMAGE_HIGH, IMAGE_LOW, PER_MESSAGE, PER_NAME, REPLY_PRIMING,
-                               Pieces, count)
+from llmsim.sim.tokens import PER_MESSAGE, Pieces, count
 
 _USAGE = (b'{"prompt_tokens":{{prompt:int}},"completion_tokens":{{completion:int}},'
           b'"total_tokens":{{total:int}},'
@@ -49,67 +47,7 @@ BODY = Template(_BODY)
 SIMPLE = Template(_BODY.replace(b"{{choices:raw}}", _CHOICE.replace(b"{{logprobs:raw}}", b"null"))
                   .replace(b"{{usage:raw}}", _USAGE))
 
-_TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 _EFFORT = {"none": 0, "minimal": 0, "low": 1, "medium": 4, "high": 16, "xhigh": 32}
-
-
-def prompt_tokens(messages):
-    """Prompt tokens of a chat request, with OpenAI's per-message framing."""
-    n = REPLY_PRIMING
-    for m in messages:
-        n += PER_MESSAGE
-        c = m.content
-        if type(c) is str:
-            n += count(c)
-        elif c:
-            for part in c:
-                t = type(part)
-                if t is TextPart:
-                    n += count(part.text)
-                elif t is ImagePart:
-                    n += IMAGE_LOW if part.image_url.detail == "low" else IMAGE_HIGH
-                elif t is RefusalPart:
-                    n += count(part.refusal)
-        t = type(m)
-        if t is not ToolMessage and m.name:
-            n += PER_NAME + count(m.name)
-        if t is AssistantMessage and m.tool_calls:
-            for call in m.tool_calls:
-                n += PER_MESSAGE + count(call.function.name) + count(call.function.arguments)
-    return n
-
-
-def last_user_text(messages):
-    """The text of the last user message ('' when there is none)."""
-    for m in reversed(messages):
-        if type(m) is UserMessage:
-            c = m.content
-            if type(c) is str:
-                return c
-            return "\n".join(p.text for p in c if type(p) is TextPart)
-    return ""
-
-
-def completion_cap(r, model):
-    """The request's output token cap after OpenAI's checks, or None."""
-    if model.kind == "reasoning":
-        if r.max_tokens is not None:
-            raise ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this "
-                                "model. Use 'max_completion_tokens' instead.",
-                           param="max_tokens", code="unsupported_parameter")
-        for name in ("temperature", "top_p"):
-            v = getattr(r, name)
-            if v is not None and v != 1:
-                raise ApiError(400, f"Unsupported value: '{name}' does not support {v} with this "
-                                    "model. Only the default (1) value is supported.",
-                               param=name, code="unsupported_value")
-    cap = r.max_completion_tokens if r.max_completion_tokens is not None else r.max_tokens
-    if cap is not None and cap > model.max_output:
-        param = "max_completion_tokens" if r.max_completion_tokens is not None else "max_tokens"
-        raise ApiError(400, f"{param} is too large: {cap}. This model supports at most "
-                            f"{model.max_output} completion tokens, whereas you provided {cap}.",
-                       param=param, code="invalid_value")
-    return cap
 
 
 def _check(r):
@@ -160,67 +98,31 @@ def _stop(run, stops):
     return Run(p, 0, p.count), True
 
 
-class ChatCompletions:
-    """The handler of POST /v1/chat/completions."""
+class ChatCompletions(ChatCore):
+    """The handler of POST /v1/chat/completions: llmsim.core.chat's compiled path, with every
+    answer but the common one made here."""
 
     def __init__(self, env):
-        self.models = env.catalog
-        self.pick = env.generators.pick
-        self.planner = env.planner
-        self.unix = env.clock.unix
+        super().__init__(env, SIMPLE)
 
-    def __call__(self, req):
-        body = req.body
-        try:
-            r = CHAT.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
-        name = r.model
-        model = self.models.require(name)
-        if model.kind != "chat" and model.kind != "reasoning":
-            raise ApiError(404, "This is not a chat model and thus not supported in the "
-                                "v1/chat/completions endpoint. Did you mean to use v1/completions?",
-                           param="model")
-        messages = r.messages
-        if not messages:
-            raise ApiError(400, "Invalid 'messages': empty array. Expected an array with minimum "
-                                "length 1, but got an empty array instead.",
-                           param="messages", code="empty_array")
-        cap = completion_cap(r, model)
-        hdrs = req.headers
-        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
-        prompt = last_user_text(messages) if gen.needs_prompt else ""
-        scripted_call = None
-        if gen.scripted:
-            gen, scripted_call = gen.resolve(prompt, name)
-        tooling = (r.tools is not None or r.tool_choice is not None or
-                   r.parallel_tool_calls is not None)
-        simple = (r.n is None and r.stop is None and not tooling and not r.logprobs and
-                  r.top_logprobs is None and r.response_format is None and not r.stream and
-                  r.stream_options is None and model.kind == "chat" and scripted_call is None)
-        if not simple:
-            _check(r)
-        n_prompt = prompt_tokens(messages)
-        fns = openai_tools.functions(r) if tooling else ()
+    check = staticmethod(_check)
+
+    @staticmethod
+    def tools(r):
+        """(the request's function tools, the prompt tokens their definitions add)."""
+        fns = openai_tools.functions(r)
+        n = 0
         for f in fns:
-            n_prompt += count(f.name) + (count(msgspec.json.encode(f.parameters))
-                                         if f.parameters else 0) + PER_MESSAGE
+            n += count(f.name) + (count(msgspec.json.encode(f.parameters))
+                                  if f.parameters else 0) + PER_MESSAGE
+        return fns, n
+
+    def answer(self, req, r, model, gen, plan, cap, prompt, fns, scripted_call, n_prompt,
+               created, tier):
+        """Every answer but the common one: several choices, tool calls, stop sequences,
+        formats, logprobs, reasoning tokens, streams."""
         planner = self.planner
-        plan = planner.plan(name, n_prompt, cap, planner.request_key(r.seed, body),
-                            hdrs.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
-        created = self.unix(req.received_ns)
-        tier = _TIERS.get(r.service_tier, b"default")
-        if simple:
-            run, cut = gen.generate(prompt, plan, cap, plan.rng.u64())
-            completion = run.count
-            delay = due(plan, completion - 1) if completion else plan.ttft_ns
-            if completion < plan.n_tokens:
-                planner.release(plan, req.received_ns + delay)
-            out = SIMPLE.render((alnum(29), created, name, 0, run.esc(),
-                                 b"length" if cut else b"stop", n_prompt, completion,
-                                 n_prompt + completion, 0, tier, model.fingerprint))
-            return 200, headers(delay), Delayed(out, delay)
+        name = r.model
         said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns, scripted_call)
         longest = max(s.tokens for s in said)
         if longest < plan.n_tokens:

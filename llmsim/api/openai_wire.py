@@ -1,41 +1,17 @@
-"""What every OpenAI answer carries, made cheaply: ids, `created`, response headers, and the
-mapping of request-decoding failures to OpenAI's error messages.
+"""What every OpenAI answer carries, made cheaply: ids, `created`, response headers (those
+two compiled: llmsim.core.wire), and the mapping of request-decoding failures to OpenAI's
+error messages.
 """
 
 import re
-import time
 
 import msgspec
 
-from llmsim.core import ids as _ids
-from llmsim.core.render import Template
+from llmsim.core.stream import Delayed
+from llmsim.core.wire import JSON, SSE, Clock, headers
 from llmsim.errors import ApiError
 
-from llmsim.core.stream import Delayed
-
-class Clock:
-    """Unix seconds for `created`, from the request's monotonic receive time (no syscall)."""
-
-    __slots__ = ("_mono0", "_wall0")
-
-    def __init__(self):
-        self._mono0 = time.monotonic_ns()
-        self._wall0 = time.time_ns()
-
-    def unix(self, mono_ns):
-        return (self._wall0 + mono_ns - self._mono0) // 1_000_000_000
-
-
-_hexstr = _ids.hexstr
-_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
-                    b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
-JSON = b"application/json"
-SSE = b"text/event-stream; charset=utf-8"
-
-
-def headers(processing_ns, ctype=JSON):
-    """The header lines of an OpenAI answer (the core adds date, length, connection)."""
-    return _HEADERS.render((ctype, _hexstr(32), processing_ns // 1_000_000))
+__all__ = ["Clock", "Delayed", "JSON", "SSE", "decode_error", "headers"]
 
 
 # ---- request decoding errors ----------------------------------------------------------------

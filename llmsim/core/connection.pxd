@@ -8,6 +8,12 @@ cdef class ReadView:
     cdef char *ptr
     cdef Py_ssize_t size
 
+cdef class Delayed:
+    cdef readonly bytes body
+    cdef readonly int64_t delay_ns
+    cdef readonly object done
+
+
 cdef class Request:
     cdef readonly bytes method, path, query, body
     cdef readonly dict headers

@@ -87,6 +87,19 @@ cdef class ReadView:
         pass
 
 
+cdef class Delayed:
+    """A complete body to send `delay_ns` after the request arrived (simulated generation);
+    llmsim.core.stream sends it when it is not due yet.
+
+    `done`, when given, is called once when the body has been sent or the client went away.
+    """
+
+    def __init__(self, bytes body, int64_t delay_ns, done=None):
+        self.body = body
+        self.delay_ns = delay_ns
+        self.done = done
+
+
 cdef class Request:
     """What a handler sees of one request (headers: only those llmsim uses, lowercase)."""
 
@@ -441,11 +454,16 @@ cdef class Connection:
         return self.answer(req, result)
 
     cdef int answer(self, Request req, tuple result) except -1:
+        cdef Delayed d
         cdef int status = result[0]
         cdef bytes headers = result[1]
         body = result[2]
         if type(body) is bytes:
             return self.answer_bytes(req.route, status, headers, <bytes>body)
+        if type(body) is Delayed:
+            d = <Delayed>body
+            if d.delay_ns <= 0 and d.done is None:   # due at once, nothing to call back
+                return self.answer_bytes(req.route, status, headers, d.body)
         # A deferred answer (delayed body or event stream). One already due is answered at
         # once into the gathered output; otherwise earlier answers leave first.
         responder = self.server.start_deferred(self, req, status, headers, body)

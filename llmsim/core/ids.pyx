@@ -14,6 +14,21 @@ from libc.string cimport memcpy
 cdef uint64_t _s[4]
 cdef const char *_ALNUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 cdef const char *_HEX = b"0123456789abcdef"
+cdef bytes _HEX_PAIRS_BYTES = b"".join(b"%02x" % i for i in range(256))
+cdef const char *_HEX_PAIRS = _HEX_PAIRS_BYTES
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    /* The next base-62 digit of the fraction x / 2^64 (multiply-shift, no modulo); five
+     * digits per 64-bit draw keep more than 32 bits of precision for the last one. */
+    static inline unsigned llmsim_ids_digit62(uint64_t *x) {
+        __extension__ unsigned __int128 m = (unsigned __int128)*x * 62u;
+        *x = (uint64_t)m;
+        return (unsigned)(m >> 64);
+    }
+    """
+    unsigned llmsim_ids_digit62(uint64_t *x) noexcept nogil
 
 
 cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
@@ -49,29 +64,31 @@ def u64():
     return _next()
 
 
-def alnum(Py_ssize_t n):
+cpdef bytes alnum(Py_ssize_t n):
     """n random characters from [A-Za-z0-9] as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef char *p = PyBytes_AS_STRING(out)
     cdef Py_ssize_t i
     cdef uint64_t x = 0
     for i in range(n):
-        if i & 1 == 0:
+        if i % 5 == 0:
             x = _next()
-        p[i] = _ALNUM[((x & 0xffffffffu) * 62) >> 32]
-        x >>= 32
+        p[i] = _ALNUM[llmsim_ids_digit62(&x)]
     return out
 
 
-def hexstr(Py_ssize_t n):
+cpdef bytes hexstr(Py_ssize_t n):
     """n random lowercase hex digits as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
     cdef char *p = PyBytes_AS_STRING(out)
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i = 0
     cdef uint64_t x = 0
-    for i in range(n):
+    while i + 1 < n:
         if i & 15 == 0:
             x = _next()
-        p[i] = _HEX[x & 15]
-        x >>= 4
+        memcpy(p + i, _HEX_PAIRS + 2 * (x & 0xff), 2)
+        x >>= 8
+        i += 2
+    if i < n:
+        p[i] = _HEX[_next() & 15]
     return out

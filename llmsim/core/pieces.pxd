@@ -1,9 +1,12 @@
 # Token sequences as escaped byte runs: what the renderer streams one token at a time.
-from libc.stdint cimport uint32_t
+from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "llmsim_tokens.h":
     size_t llmsim_tok_next(const char *s, size_t n, size_t i) noexcept nogil
     size_t llmsim_tok_count(const char *s, size_t n) noexcept nogil
+
+
+cpdef Py_ssize_t count_tokens(text) except -1
 
 
 cdef class Pieces:
@@ -28,3 +31,12 @@ cdef class Run:
     cdef readonly Py_ssize_t first     # token index in pieces (taken modulo pieces.count)
     cdef readonly Py_ssize_t count     # tokens in the run
     cdef readonly Py_ssize_t skip      # leading bytes of the first token left out
+
+    cpdef bytes esc(self)
+
+
+cdef class Cyclic:
+    cdef readonly Pieces pieces
+    cdef readonly list starts          # (first token, leading bytes to skip) per sentence
+
+    cpdef tuple generate(self, prompt, plan, cap, uint64_t r)

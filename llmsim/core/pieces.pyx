@@ -9,26 +9,16 @@ and a stream renders token i straight from the escaped buffer. Runs may wrap aro
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
 
-from llmsim.core.render cimport Buffer, scratch
+from llmsim.core.render cimport Buffer, scratch, utf8
 
 
-cdef const char *_utf8(object text, Py_ssize_t *n) except NULL:
-    if isinstance(text, str):
-        return PyUnicode_AsUTF8AndSize(text, n)
-    if isinstance(text, bytes):
-        n[0] = PyBytes_GET_SIZE(text)
-        return PyBytes_AS_STRING(text)
-    raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
-
-
-def count_tokens(text):
+cpdef Py_ssize_t count_tokens(text) except -1:
     """Number of llmsim tokens in a str or UTF-8 bytes."""
     cdef Py_ssize_t n
-    cdef const char *p = _utf8(text, &n)
+    cdef const char *p = utf8(text, &n)
     return llmsim_tok_count(p, n)
 
 
@@ -36,7 +26,7 @@ cdef class Pieces:
 
     def __cinit__(self, text):
         cdef Py_ssize_t n, i = 0, j, k = 0, count
-        cdef const char *p = _utf8(text, &n)
+        cdef const char *p = utf8(text, &n)
         cdef Buffer out
         if n >= 0xffffffff // 6:
             raise ValueError("text too long for Pieces")
@@ -123,17 +113,28 @@ cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ss
     return out.take()
 
 
+cdef Run run_of(Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t skip):
+    """Run(pieces, first, count, skip) without the call machinery."""
+    cdef Run r = Run.__new__(Run)
+    r.pieces = pieces
+    r.first = first
+    r.count = count
+    r.skip = skip
+    return r
+
+
 cdef class Run:
     """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
     the first `skip` bytes: generated content as a view, never a copy per token."""
 
-    def __cinit__(self, Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t skip=0):
+    def __init__(self, Pieces pieces not None, Py_ssize_t first, Py_ssize_t count,
+                 Py_ssize_t skip=0):
         self.pieces = pieces
         self.first = first
         self.count = count
         self.skip = skip
 
-    def esc(self):
+    cpdef bytes esc(self):
         """The JSON-escaped bytes of the run."""
         return _span(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first, self.count,
                      self.skip)
@@ -156,7 +157,35 @@ cdef class Run:
 
     def head(self, Py_ssize_t k):
         """The run of the first k tokens."""
-        return Run(self.pieces, self.first, min(max(k, 0), self.count), self.skip)
+        return run_of(self.pieces, self.first, min(max(k, 0), self.count), self.skip)
 
     def __repr__(self):
         return f"Run(first={self.first}, count={self.count}, skip={self.skip})"
+
+
+cdef class Cyclic:
+    """A text read as an endless loop, starting at a sentence chosen by the random int (the
+    `corpus` and `lorem` generators; llmsim.sim.text describes the generator interface)."""
+
+    needs_prompt = False
+    scripted = False
+
+    def __init__(self, text):
+        cdef Pieces p = Pieces(text)
+        cdef Py_ssize_t i
+        self.pieces = p
+        starts = [0]
+        for i in range(1, p.count):
+            tok, prev = p.token(i), p.token(i - 1)
+            if prev.endswith(b"\n") or (prev in (b".", b"?", b"!") and tok[:1] == b" "
+                                        and tok[1:2].isupper()):
+                starts.append(i)
+        self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
+
+    cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
+        cdef Py_ssize_t first, skip
+        first, skip = self.starts[r % <uint64_t>len(self.starts)]
+        n = plan.n_tokens
+        if cap is not None and n >= cap:
+            return run_of(self.pieces, first, cap, skip), True
+        return run_of(self.pieces, first, n, skip), plan.truncated

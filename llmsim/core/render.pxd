@@ -31,15 +31,23 @@ cdef class Buffer:
     cdef bytes take(self)
 
 
+cdef enum:
+    MAX_SLOTS = 32
+
+
 @cython.final
 cdef class Template:
     cdef tuple parts           # literal bytes around the slots: len(slots) + 1 items
     cdef bytes kinds           # one SlotKind per slot
     cdef readonly tuple slots  # slot names, for errors and tests
     cdef Py_ssize_t n_slots
+    cdef const char *part_ptr[MAX_SLOTS + 1]     # parts, as C pointers and lengths
+    cdef Py_ssize_t part_len[MAX_SLOTS + 1]
+    cdef Py_ssize_t literal_len                 # sum of part_len
 
     cdef int write(self, Buffer out, tuple values) except -1
     cpdef bytes render(self, tuple values)
 
 
 cdef Buffer scratch()
+cdef const char *utf8(object text, Py_ssize_t *n) except NULL

@@ -20,6 +20,16 @@ from libc.string cimport memcpy
 cdef dict _KINDS = {b"raw": SLOT_RAW, b"int": SLOT_INT, b"str": SLOT_STR}
 
 
+cdef const char *utf8(object text, Py_ssize_t *n) except NULL:
+    """The UTF-8 bytes of a str, or of UTF-8 bytes (their length in n)."""
+    if isinstance(text, str):
+        return PyUnicode_AsUTF8AndSize(text, n)
+    if isinstance(text, bytes):
+        n[0] = PyBytes_GET_SIZE(text)
+        return PyBytes_AS_STRING(text)
+    raise TypeError(f"text must be str or bytes, got {type(text).__name__}")
+
+
 cdef class Buffer:
 
     def __cinit__(self, Py_ssize_t capacity=4096):
@@ -65,14 +75,7 @@ cdef class Buffer:
 
     cdef int write_str(self, object s) except -1:
         cdef Py_ssize_t n
-        cdef const char *p
-        if isinstance(s, str):
-            p = PyUnicode_AsUTF8AndSize(s, &n)
-        elif isinstance(s, bytes):
-            p = PyBytes_AS_STRING(s)
-            n = PyBytes_GET_SIZE(s)
-        else:
-            raise TypeError(f"str slot needs str or bytes, got {type(s).__name__}")
+        cdef const char *p = utf8(s, &n)
         return self.write_escaped(p, n)
 
     cdef int write_int(self, int64_t v) except -1:
@@ -102,7 +105,7 @@ cdef class Template:
         parts = []
         kinds = bytearray()
         names = []
-        cdef Py_ssize_t pos = 0, start, end
+        cdef Py_ssize_t pos = 0, start, end, i
         while True:
             start = source.find(b"{{", pos)
             if start < 0:
@@ -119,30 +122,58 @@ cdef class Template:
             names.append(name.decode())
             pos = end + 2
         parts.append(source[pos:])
+        if len(names) > MAX_SLOTS:
+            raise ValueError(f"template: {len(names)} slots, at most {MAX_SLOTS}")
         self.parts = tuple(parts)
         self.kinds = bytes(kinds)
         self.slots = tuple(names)
         self.n_slots = len(names)
+        self.literal_len = 0
+        for i in range(self.n_slots + 1):
+            self.part_ptr[i] = PyBytes_AS_STRING(self.parts[i])
+            self.part_len[i] = PyBytes_GET_SIZE(self.parts[i])
+            self.literal_len += self.part_len[i]
 
     cdef int write(self, Buffer out, tuple values) except -1:
-        cdef Py_ssize_t i
+        """One reservation for the whole answer, then plain copies."""
+        cdef Py_ssize_t i, need = self.literal_len
         cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
+        cdef const char *vp[MAX_SLOTS]
+        cdef Py_ssize_t vn[MAX_SLOTS]
+        cdef int64_t vi[MAX_SLOTS]
         cdef object v
+        cdef char *dst
         if len(values) != self.n_slots:
             raise ValueError(f"template wants {self.n_slots} values {self.slots}, "
                              f"got {len(values)}")
         for i in range(self.n_slots):
-            out.write_bytes(<bytes>self.parts[i])
             v = values[i]
             if kinds[i] == SLOT_RAW:
                 if type(v) is not bytes:
                     raise TypeError(f"slot {self.slots[i]!r} wants bytes, got {type(v).__name__}")
-                out.write_bytes(<bytes>v)
+                vp[i] = PyBytes_AS_STRING(v)
+                vn[i] = PyBytes_GET_SIZE(v)
+                need += vn[i]
             elif kinds[i] == SLOT_INT:
-                out.write_int(v)
+                vi[i] = v
+                need += 20
             else:
-                out.write_str(v)
-        out.write_bytes(<bytes>self.parts[self.n_slots])
+                vp[i] = utf8(v, &vn[i])
+                need += 6 * vn[i]
+        out.reserve(need)
+        dst = out.data + out.length
+        for i in range(self.n_slots):
+            memcpy(dst, self.part_ptr[i], self.part_len[i])
+            dst += self.part_len[i]
+            if kinds[i] == SLOT_RAW:
+                memcpy(dst, vp[i], vn[i])
+                dst += vn[i]
+            elif kinds[i] == SLOT_INT:
+                dst += llmsim_json_i64(dst, vi[i])
+            else:
+                dst += llmsim_json_escape(dst, vp[i], vn[i])
+        memcpy(dst, self.part_ptr[self.n_slots], self.part_len[self.n_slots])
+        out.length = dst + self.part_len[self.n_slots] - out.data
         return 0
 
     cpdef bytes render(self, tuple values):

@@ -1,11 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Seeded random streams and delay distributions over the C Philox core, and the planning loop.
+"""Seeded random streams and delay distributions over the C Philox core.
 
 `Stream` is a {key, counter} sequence of draws for handler choices (text). `Distribution`
 is one configured distribution (constant, uniform, normal truncated at 0, log-normal,
-exponential, Pareto, empirical percentiles) in the caller's unit. `plan_tokens` fills the
-int64 arrays of one response's timing in a single C loop; `scale_timing` rescales them.
-Draw i of a key is the same in any process and in any order (counter-based RNG).
+exponential, Pareto, empirical percentiles) in the caller's unit; llmsim.core.plan fills a
+response's timing from them in one C loop. Draw i of a key is the same in any process and
+in any order (counter-based RNG).
 """
 
 from cpython cimport array
@@ -16,11 +16,6 @@ import array as _array
 
 cdef array.array _I64 = _array.array("q")
 cdef array.array _F64 = _array.array("d")
-
-# Delays are capped so that sums stay far from int64 overflow (10^15 ns is 11.6 days).
-cdef double MAX_DELAY_NS = 1e15
-# Longest response planned, whatever the length distribution says.
-MAX_TOKENS = 1 << 20
 
 KINDS = {
     "constant": LLMSIM_DIST_CONSTANT, "uniform": LLMSIM_DIST_UNIFORM,
@@ -70,12 +65,6 @@ def request_key(global_seed, key):
 def subkey(key, uint32_t domain):
     """An independent key for one use of `key`."""
     return llmsim_rng_subkey(_u64(key), domain)
-
-
-def text_stream(key):
-    """The stream a request's handler draws its own choices (text) from: a sub-key of the
-    request key independent of every timing draw."""
-    return Stream(llmsim_rng_subkey(_u64(key), DOMAIN_TEXT))
 
 
 def hash64(const unsigned char[::1] data, seed=0):
@@ -255,89 +244,3 @@ cdef class Distribution:
 
     def __repr__(self):
         return f"Distribution({self.kind!r}, a={self.d.a:g}, b={self.d.b:g})"
-
-
-cdef inline int64_t _ns(double x) noexcept nogil:
-    if not x > 0.0:  # also NaN
-        return 0
-    if x > MAX_DELAY_NS:
-        x = MAX_DELAY_NS
-    return <int64_t>(x + 0.5)
-
-
-cdef inline int64_t _add_sat(int64_t a, int64_t b) noexcept nogil:
-    return INT64_MAX if a > INT64_MAX - b else a + b
-
-
-cdef enum:
-    CHUNK = 256
-
-
-def plan_tokens(Distribution ttft, Distribution itl, Distribution length, key,
-                double fixed_ns, double scale, Py_ssize_t max_tokens, Py_ssize_t forced_n):
-    """Timing of one response; returns (n, truncated, ttft_ns, itl_ns, due_ns).
-
-    n tokens come from `length` (draw 0 of the length sub-key, rounded, at least 1) or
-    `forced_n` when >= 0, then capped at `max_tokens` when >= 0 (`truncated` says so) and at
-    MAX_TOKENS. TTFT = (fixed_ns + draw 0 of `ttft`) * scale; gap j (before token j + 1) is
-    draw j of `itl` * scale. itl_ns holds the n - 1 gaps, due_ns the n offsets from the
-    request start (due_ns[0] = TTFT). scale == 0 (no latency) skips the delay draws.
-    """
-    cdef uint64_t k = _u64(key)
-    cdef Py_ssize_t n
-    cdef double x
-    if forced_n >= 0:
-        n = forced_n
-    else:
-        x = llmsim_dist_at(&length.d, llmsim_rng_subkey(k, DOMAIN_LENGTH), 0)
-        n = <Py_ssize_t>(x + 0.5) if x < <double>MAX_TOKENS else MAX_TOKENS
-        if n < 1:
-            n = 1
-    if n > MAX_TOKENS:
-        n = MAX_TOKENS
-    truncated = 0 <= max_tokens < n
-    if truncated:
-        n = max_tokens
-    cdef Py_ssize_t gaps = n - 1 if n > 1 else 0
-    cdef array.array itl_out = array.clone(_I64, gaps, zero=scale == 0.0)
-    cdef array.array due_out = array.clone(_I64, n, zero=scale == 0.0)
-    if scale == 0.0:
-        return n, truncated, 0, itl_out, due_out
-    cdef int64_t first = _ns((fixed_ns + llmsim_dist_at(
-        &ttft.d, llmsim_rng_subkey(k, DOMAIN_TTFT), 0)) * scale)
-    cdef long long *g = itl_out.data.as_longlongs
-    cdef long long *due = due_out.data.as_longlongs
-    cdef double buf[CHUNK]
-    cdef uint64_t ikey = llmsim_rng_subkey(k, DOMAIN_ITL)
-    cdef Py_ssize_t done = 0, m, j
-    cdef int64_t at = first
-    if n:
-        due[0] = first
-    with nogil:
-        while done < gaps:
-            m = gaps - done if gaps - done < CHUNK else CHUNK
-            llmsim_dist_fill(&itl.d, ikey, <uint64_t>done, <size_t>m, buf)
-            for j in range(m):
-                g[done + j] = _ns(buf[j] * scale)
-                at = _add_sat(at, g[done + j])
-                due[done + j + 1] = at
-            done += m
-    return n, truncated, first, itl_out, due_out
-
-
-def scale_timing(array.array itl_ns, array.array due_ns, int64_t ttft_ns, double factor,
-                 int64_t wait_ns):
-    """Multiply every delay by `factor` and add `wait_ns` before the first token, in place;
-    returns the new TTFT."""
-    cdef Py_ssize_t n = len(due_ns), j
-    cdef long long *g = itl_ns.data.as_longlongs
-    cdef long long *due = due_ns.data.as_longlongs
-    cdef int64_t at = _add_sat(_ns(ttft_ns * factor), wait_ns if wait_ns > 0 else 0)
-    cdef int64_t first = at
-    if n:
-        due[0] = at
-    for j in range(n - 1):
-        g[j] = _ns(g[j] * factor)
-        at = _add_sat(at, g[j])
-        due[j + 1] = at
-    return first

@@ -16,7 +16,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.stdlib cimport calloc, free
 
-from llmsim.core.connection cimport Connection, Request, Server
+from llmsim.core.connection cimport Connection, Delayed as DelayedBody, Request, Server
 from llmsim.core.shm cimport (llmsim_stream_opened, llmsim_stream_closed, llmsim_observe,
                               llmsim_worker_t)
 from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_wheel_list_t,
@@ -36,22 +36,11 @@ cdef extern from *:
     """
     int64_t llmsim_stream_now_ns() noexcept nogil
 
+from llmsim.core.connection import Delayed  # handlers make their delayed bodies from here
+
 log = logging.getLogger("llmsim.worker")
 
 cdef int64_t MS = 1000000
-
-
-class Delayed:
-    """A complete body to send `delay_ns` after the request arrived (simulated generation).
-
-    `done`, when given, is called once when the body has been sent or the client went away.
-    """
-    __slots__ = ("body", "delay_ns", "done")
-
-    def __init__(self, bytes body, int64_t delay_ns, done=None):
-        self.body = body
-        self.delay_ns = delay_ns
-        self.done = done
 
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
@@ -130,7 +119,7 @@ cdef class Responder:
     cdef Scheduler sched
     cdef Connection conn
     cdef object stream            # EventStream, or None for a Delayed body
-    cdef object delayed
+    cdef DelayedBody delayed
     cdef bytes headers
     cdef int status, route
     cdef int64_t t0, last_send_ns
@@ -294,7 +283,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     r.headers = headers
     r.route = req.route
     r.t0 = req.received_ns
-    if isinstance(body, Delayed):
+    if isinstance(body, DelayedBody):
         r.delayed = body
     else:
         r.stream = body

@@ -7,7 +7,7 @@ int) gives `(run, cut)`: a `Run` of `count` consecutive tokens of a `Pieces` tex
 cap or the planned length cut it (finish_reason `length`). A run is a view, not a copy:
 streams render each token straight from the shared escaped buffer.
 
-Built in:
+Built in (`Cyclic`, compiled: llmsim.core.pieces):
   corpus  natural-looking English from the built-in corpus (llmsim/sim/corpus.txt), a window
           starting at a sentence chosen by the random int; exactly the planned length
           (the planner draws it from the model's length distribution and max_tokens)
@@ -20,7 +20,7 @@ section `generators` (llmsim.sim.generators) says which generator answers which 
 
 from importlib import resources
 
-from llmsim.core.pieces import Run
+from llmsim.core.pieces import Cyclic, Run
 from llmsim.sim.tokens import Pieces
 
 LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
@@ -29,30 +29,6 @@ LOREM = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmo
          "dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla "
          "pariatur. Excepteur sint occaecat cupidatat non proident, sunt in culpa qui officia "
          "deserunt mollit anim id est laborum. ")
-
-
-class Cyclic:
-    """A text read as an endless loop, starting at a sentence chosen by the random int."""
-
-    needs_prompt = False
-    scripted = False
-
-    def __init__(self, text):
-        self.pieces = p = Pieces(text)
-        starts = [0]
-        for i in range(1, p.count):
-            tok, prev = p.token(i), p.token(i - 1)
-            if prev.endswith(b"\n") or (prev in (b".", b"?", b"!") and tok[:1] == b" "
-                                        and tok[1:2].isupper()):
-                starts.append(i)
-        self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
-
-    def generate(self, prompt, plan, cap, r):
-        first, skip = self.starts[r % len(self.starts)]
-        n = plan.n_tokens
-        if cap is not None and n >= cap:
-            return Run(self.pieces, first, cap, skip), True
-        return Run(self.pieces, first, n, skip), plan.truncated
 
 
 class Fixed:

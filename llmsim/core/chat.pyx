@@ -1,0 +1,240 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""POST /v1/chat/completions, compiled: decode, check, count, plan, and the common answer.
+
+`ChatCore` is the per-request path of every chat completion. The common answer (one
+non-streamed choice of plain text from a chat model: no n, stop, tools, logprobs,
+response_format or stream) is rendered here in one template pass. Everything else goes to
+the Python subclass, llmsim.api.openai_chat.ChatCompletions, through three hooks:
+`check(r)` (the checks the common answer does not need), `tools(r)` -> (function tools,
+their prompt tokens) and `answer(...)` (choices, tool calls, streams).
+"""
+
+import types
+
+import msgspec
+
+from cpython.ref cimport PyObject
+
+from llmsim.core.connection cimport Delayed
+from llmsim.core.ids cimport alnum
+from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
+from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.render cimport Template
+from llmsim.core.wire cimport Clock, headers
+
+from llmsim.api.catalog import ModelInfo
+from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImagePart,
+                                     RefusalPart, TextPart, ToolMessage, UserMessage)
+from llmsim.api.openai_wire import decode_error
+from llmsim.errors import ApiError
+from llmsim.sim import tokens
+
+cdef extern from "structmember.h":
+    enum: T_OBJECT_EX
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef *d_member
+
+
+cdef Py_ssize_t _slot(cls, str name) except -1:
+    """Where instances of the msgspec Struct `cls` keep field `name`: the hot path reads it
+    there (one load) instead of through the attribute protocol (~130 instructions a read).
+    Checked once, at import."""
+    d = cls.__dict__.get(name)
+    if (type(d) is not types.MemberDescriptorType
+            or (<PyMemberDescrObject *>d).d_member.type != T_OBJECT_EX):
+        raise ImportError(f"llmsim.core.chat: {cls.__name__}.{name} is not a plain slot; "
+                          f"msgspec {msgspec.__version__} lays Structs out differently")
+    return (<PyMemberDescrObject *>d).d_member.offset
+
+
+cdef inline object _f(object struct, Py_ssize_t offset):
+    """The field at `offset` of a Struct instance of the type it was taken from."""
+    cdef PyObject *v = (<PyObject **>((<char *>(<PyObject *>struct)) + offset))[0]
+    if v == NULL:
+        raise AttributeError(offset)
+    return <object>v
+
+
+_decode = CHAT.decode
+cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
+cdef Py_ssize_t _MEMO_LIMIT = 1024
+cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
+cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
+cdef Py_ssize_t IMAGE_LOW = tokens.IMAGE_LOW, IMAGE_HIGH = tokens.IMAGE_HIGH
+# Fields read on every request.
+cdef Py_ssize_t R_MODEL = _slot(ChatRequest, "model"), R_MESSAGES = _slot(ChatRequest, "messages")
+cdef Py_ssize_t R_MAX_TOKENS = _slot(ChatRequest, "max_tokens")
+cdef Py_ssize_t R_MAX_COMPLETION = _slot(ChatRequest, "max_completion_tokens")
+cdef Py_ssize_t R_N = _slot(ChatRequest, "n"), R_STOP = _slot(ChatRequest, "stop")
+cdef Py_ssize_t R_STREAM = _slot(ChatRequest, "stream")
+cdef Py_ssize_t R_STREAM_OPTIONS = _slot(ChatRequest, "stream_options")
+cdef Py_ssize_t R_LOGPROBS = _slot(ChatRequest, "logprobs")
+cdef Py_ssize_t R_TOP_LOGPROBS = _slot(ChatRequest, "top_logprobs")
+cdef Py_ssize_t R_FORMAT = _slot(ChatRequest, "response_format")
+cdef Py_ssize_t R_TOOLS = _slot(ChatRequest, "tools")
+cdef Py_ssize_t R_TOOL_CHOICE = _slot(ChatRequest, "tool_choice")
+cdef Py_ssize_t R_PARALLEL = _slot(ChatRequest, "parallel_tool_calls")
+cdef Py_ssize_t R_SEED = _slot(ChatRequest, "seed"), R_TIER = _slot(ChatRequest, "service_tier")
+cdef Py_ssize_t M_KIND = _slot(ModelInfo, "kind"), M_MAX_OUTPUT = _slot(ModelInfo, "max_output")
+cdef Py_ssize_t M_FINGERPRINT = _slot(ModelInfo, "fingerprint")
+
+
+cdef Py_ssize_t prompt_tokens(list messages) except -1:
+    """Prompt tokens of a chat request, with OpenAI's per-message framing."""
+    cdef Py_ssize_t n = REPLY_PRIMING
+    for m in messages:
+        n += PER_MESSAGE
+        c = m.content
+        if type(c) is str:
+            n += count(c)
+        elif c:
+            for part in c:
+                t = type(part)
+                if t is TextPart:
+                    n += count(part.text)
+                elif t is ImagePart:
+                    n += IMAGE_LOW if part.image_url.detail == "low" else IMAGE_HIGH
+                elif t is RefusalPart:
+                    n += count(part.refusal)
+        t = type(m)
+        if t is not ToolMessage and m.name:
+            n += PER_NAME + count(m.name)
+        if t is AssistantMessage and m.tool_calls:
+            for call in m.tool_calls:
+                n += PER_MESSAGE + count(call.function.name) + count(call.function.arguments)
+    return n
+
+
+cdef str last_user_text(list messages):
+    """The text of the last user message ('' when there is none)."""
+    for m in reversed(messages):
+        if type(m) is UserMessage:
+            c = m.content
+            if type(c) is str:
+                return c
+            return "\n".join([p.text for p in c if type(p) is TextPart])
+    return ""
+
+
+cdef completion_cap(r, model):
+    """The request's output token cap after OpenAI's checks, or None."""
+    if _f(model, M_KIND) == "reasoning":
+        if _f(r, R_MAX_TOKENS) is not None:
+            raise ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this "
+                                "model. Use 'max_completion_tokens' instead.",
+                           param="max_tokens", code="unsupported_parameter")
+        for name in ("temperature", "top_p"):
+            v = getattr(r, name)
+            if v is not None and v != 1:
+                raise ApiError(400, f"Unsupported value: '{name}' does not support {v} with this "
+                                    "model. Only the default (1) value is supported.",
+                               param=name, code="unsupported_value")
+    given = _f(r, R_MAX_COMPLETION)
+    cap = given if given is not None else _f(r, R_MAX_TOKENS)
+    if cap is not None and cap > _f(model, M_MAX_OUTPUT):
+        param = "max_completion_tokens" if given is not None else "max_tokens"
+        raise ApiError(400, f"{param} is too large: {cap}. This model supports at most "
+                            f"{model.max_output} completion tokens, whereas you provided {cap}.",
+                       param=param, code="invalid_value")
+    return cap
+
+
+cdef class ChatCore:
+    """The handler of POST /v1/chat/completions (see the module docstring)."""
+    cdef object models, pick
+    cdef readonly PlannerCore planner
+    cdef Clock clock
+    cdef Template simple
+    cdef dict memo      # model name -> (catalog entry, generator without the header)
+
+    def __init__(self, env, Template simple):
+        """`simple`: the template of the common answer."""
+        self.models = env.catalog
+        self.pick = env.generators.pick
+        self.planner = env.planner
+        self.clock = env.clock
+        self.simple = simple
+        self.memo = {}
+
+    cdef tuple model(self, name):
+        """(the catalog entry of `name`, the generator it gets without the header); the
+        catalog's 404 for an unknown name. Both are fixed for the worker's life."""
+        cdef tuple entry = self.memo.get(name)
+        if entry is None:
+            model = self.models.require(name)
+            if type(model) is not ModelInfo:   # its fields are read by offset
+                raise TypeError(f"catalog entry of {name!r} is a {type(model).__name__}")
+            entry = (model, self.pick(name, None))
+            if len(self.memo) < _MEMO_LIMIT:
+                self.memo[name] = entry
+        return entry
+
+    def __call__(self, req):
+        cdef bytes body = req.body
+        cdef dict hdrs = req.headers
+        cdef list messages
+        cdef Py_ssize_t n_prompt, completion
+        cdef PlannerCore planner = self.planner
+        cdef Run run
+        try:
+            r = _decode(body)
+        except msgspec.DecodeError as e:
+            raise decode_error(e, body) from None
+        name = _f(r, R_MODEL)
+        model, gen = self.model(name)
+        kind = _f(model, M_KIND)
+        if kind != "chat" and kind != "reasoning":
+            raise ApiError(404, "This is not a chat model and thus not supported in the "
+                                "v1/chat/completions endpoint. Did you mean to use v1/completions?",
+                           param="model")
+        messages = _f(r, R_MESSAGES)
+        if not messages:
+            raise ApiError(400, "Invalid 'messages': empty array. Expected an array with minimum "
+                                "length 1, but got an empty array instead.",
+                           param="messages", code="empty_array")
+        cap = completion_cap(r, model)
+        named = hdrs.get(b"x-llmsim-generator")
+        if named is not None:
+            gen = self.pick(name, named)
+        prompt = last_user_text(messages) if gen.needs_prompt else ""
+        scripted_call = None
+        if gen.scripted:
+            gen, scripted_call = gen.resolve(prompt, name)
+        tooling = (_f(r, R_TOOLS) is not None or _f(r, R_TOOL_CHOICE) is not None or
+                   _f(r, R_PARALLEL) is not None)
+        simple = (_f(r, R_N) is None and _f(r, R_STOP) is None and not tooling and
+                  not _f(r, R_LOGPROBS) and _f(r, R_TOP_LOGPROBS) is None and
+                  _f(r, R_FORMAT) is None and not _f(r, R_STREAM) and
+                  _f(r, R_STREAM_OPTIONS) is None and kind == "chat" and scripted_call is None)
+        if not simple:
+            self.check(r)
+        n_prompt = prompt_tokens(messages)
+        fns = ()
+        if tooling:
+            fns, tool_tokens = self.tools(r)
+            n_prompt += tool_tokens
+        received = req.received_ns
+        plan = planner.plan(name, n_prompt, cap, planner.request_key(_f(r, R_SEED), body),
+                            hdrs.get(b"x-llmsim-latency"))
+        planner.admit(plan, received)
+        created = self.clock.seconds(received)
+        tier = _TIERS.get(_f(r, R_TIER), b"default")
+        if not simple:
+            return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
+                               n_prompt, created, tier)
+        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+        run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                    else gen.generate(prompt, plan, cap, draw))
+        completion = run.count
+        delay = due(plan, completion - 1) if completion else plan.ttft_ns
+        if completion < plan.n_tokens:
+            planner.release(plan, received + delay)
+        out = self.simple.render((alnum(29), created, name, 0, run.esc(),
+                                  b"length" if cut else b"stop", n_prompt, completion,
+                                  n_prompt + completion, 0, tier, _f(model, M_FINGERPRINT)))
+        return 200, headers(delay), Delayed(out, delay)

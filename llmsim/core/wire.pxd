@@ -1,0 +1,11 @@
+# What every OpenAI answer carries (llmsim/core/wire.pyx).
+from libc.stdint cimport int64_t
+
+
+cdef class Clock:
+    cdef int64_t mono0, wall0
+
+    cdef int64_t seconds(self, int64_t mono_ns) noexcept   # `unix(mono_ns)` from Python
+
+
+cpdef bytes headers(int64_t processing_ns, bytes ctype=*)

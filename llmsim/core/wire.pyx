@@ -1,0 +1,37 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""What every OpenAI answer carries, compiled: `created` from the request's receive time and
+the answer's header lines (llmsim.api.openai_wire re-exports both).
+"""
+
+import time
+
+cimport cython
+
+from llmsim.core.ids cimport hexstr
+from llmsim.core.render cimport Template
+
+_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
+                    b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
+JSON = b"application/json"
+SSE = b"text/event-stream; charset=utf-8"
+
+
+cdef class Clock:
+    """Unix seconds for `created`, from the request's monotonic receive time (no syscall)."""
+
+    def __init__(self):
+        self.mono0 = time.monotonic_ns()
+        self.wall0 = time.time_ns()
+
+    @cython.cdivision(False)
+    cdef int64_t seconds(self, int64_t mono_ns) noexcept:
+        return (self.wall0 + mono_ns - self.mono0) // 1_000_000_000
+
+    def unix(self, int64_t mono_ns):
+        return self.seconds(mono_ns)
+
+
+@cython.cdivision(False)
+cpdef bytes headers(int64_t processing_ns, bytes ctype=JSON):
+    """The header lines of an OpenAI answer (the core adds date, length, connection)."""
+    return (<Template>_HEADERS).render((ctype, hexstr(32), processing_ns // 1_000_000))
