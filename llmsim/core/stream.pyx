@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Deferred answers: a body sent after a delay, or an event stream sent as events fall due.
 
-Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 1 ms
-ticks by default) armed through a single loop timer. Each wake sends, per stream, all the
+Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 250 µs
+ticks) armed through a single loop timer. Each wake sends, per stream, all the
 events due by then in one write (one HTTP chunk): no loop timer and no Python object per
 token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
@@ -41,6 +41,10 @@ from llmsim.core.connection import Delayed  # handlers make their delayed bodies
 log = logging.getLogger("llmsim.worker")
 
 cdef int64_t MS = 1000000
+# Wheel tick: a due time is rounded up to a tick, and the loop timer (whole ms) adds its own
+# rounding on top; 1 ms ticks made first tokens ~1.5 ms late, 250 µs ticks ~1.1 ms
+# (bench/run.py --only streams, K = 100 and 1,000).
+cdef int64_t TICK_NS = MS // 4
 
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
@@ -274,7 +278,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     connection the answer is complete."""
     global _scheduler
     if _scheduler is None:
-        _scheduler = Scheduler(asyncio.get_event_loop())
+        _scheduler = Scheduler(asyncio.get_event_loop(), TICK_NS)
     cdef Responder r = Responder.__new__(Responder)
     cdef Server s = conn.server
     r.sched = _scheduler
