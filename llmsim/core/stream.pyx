@@ -42,8 +42,8 @@ log = logging.getLogger("llmsim.worker")
 
 cdef int64_t MS = 1000000
 # Wheel tick: a due time is rounded up to a tick, and the loop timer (whole ms) adds its own
-# rounding on top; 1 ms ticks made first tokens ~1.5 ms late, 250 µs ticks ~1.1 ms
-# (bench/run.py --only streams, K = 100 and 1,000).
+# rounding on top; at K = 100 streams 1 ms ticks made first tokens ~1.55 ms late (median),
+# 250 µs ticks ~1.2 ms (bench/run.py --only streams; bench/RESULTS.md).
 cdef int64_t TICK_NS = MS // 4
 
 
@@ -62,7 +62,7 @@ cdef class Scheduler:
     cdef object handle
     cdef int64_t armed_at
 
-    def __cinit__(self, loop, int64_t tick_ns=MS):
+    def __cinit__(self, loop, int64_t tick_ns=TICK_NS):
         self.wheel = <llmsim_wheel_t *>calloc(1, sizeof(llmsim_wheel_t))
         if self.wheel == NULL:
             raise MemoryError()
@@ -278,7 +278,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     connection the answer is complete."""
     global _scheduler
     if _scheduler is None:
-        _scheduler = Scheduler(asyncio.get_event_loop(), TICK_NS)
+        _scheduler = Scheduler(asyncio.get_event_loop())
     cdef Responder r = Responder.__new__(Responder)
     cdef Server s = conn.server
     r.sched = _scheduler
