@@ -412,12 +412,17 @@ cdef class Connection:
 
     cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1:
         cdef Server s = self.server
+        cdef Router router = s.router
         cdef Request req = Request.__new__(Request)
         cdef PathEntry entry
-        cdef Endpoint ep
+        cdef Endpoint ep = router.recall(h.method, h.method_len, h.target, h.path_len)
         req.received_ns = self.last_active_ns
-        req.method = PyBytes_FromStringAndSize(h.method, h.method_len)
-        req.path = PyBytes_FromStringAndSize(h.target, h.path_len)
+        if ep is not None:
+            req.method = router.last_method
+            req.path = router.last_path
+        else:
+            req.method = PyBytes_FromStringAndSize(h.method, h.method_len)
+            req.path = PyBytes_FromStringAndSize(h.target, h.path_len)
         req.query = (PyBytes_FromStringAndSize(h.target + h.path_len + 1,
                                                h.target_len - h.path_len - 1)
                      if h.path_len < h.target_len else b"")
@@ -427,22 +432,23 @@ cdef class Connection:
         self.minor = h.minor
         self.keep_alive = req.keep_alive
         self.bytes_in = h.head_len + body_len
-        entry = s.router.lookup(req.path)
-        if entry is None:
-            req.route = -1
-            return self.answer_error(req.route, provider_for(req.path, req.headers),
-                                     errors.ApiError(404, "Invalid URL (%s %s)" % (
-                                         req.method.decode("latin-1"),
-                                         req.path.decode("latin-1"))))
-        ep = s.router.endpoint(entry, req.method)
         if ep is None:
-            req.route = -1
-            return self.answer_error(req.route, entry.provider, errors.ApiError(
-                405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
-                                                       req.path.decode("latin-1")),
-                headers=b"allow: " + entry.allow + b"\r\n"))
+            entry = router.lookup(req.path)
+            if entry is None:
+                req.route = -1
+                return self.answer_error(req.route, provider_for(req.path, req.headers),
+                                         errors.ApiError(404, "Invalid URL (%s %s)" % (
+                                             req.method.decode("latin-1"),
+                                             req.path.decode("latin-1"))))
+            ep = router.endpoint(entry, req.method, req.path)
+            if ep is None:
+                req.route = -1
+                return self.answer_error(req.route, entry.provider, errors.ApiError(
+                    405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
+                                                           req.path.decode("latin-1")),
+                    headers=b"allow: " + entry.allow + b"\r\n"))
         req.route = ep.id
-        req.params = s.router.params
+        req.params = router.params
         try:
             result = ep.handler(req)
         except errors.ApiError as e:
