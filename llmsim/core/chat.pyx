@@ -18,7 +18,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
-from llmsim.core.connection cimport Delayed
+from llmsim.core.connection cimport delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -204,12 +204,14 @@ cdef class ChatCore:
 
     def __call__(self, req):
         cdef bytes body = req.body
+        cdef dict hdrs = req.headers
+        cdef int64_t received = req.received_ns
         cdef llmsim_chat_scan_t s
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
-            out = self.scanned(req, body, &s)
+            out = self.scanned(body, hdrs, received, &s)
             if out is not None:
                 return out
-        return self.decoded(req, body)
+        return self.decoded(req, body, hdrs, received)
 
     cdef str name_of(self, const char *raw, size_t n):
         """The model name str of ASCII bytes; the last one is kept (its hash with it)."""
@@ -219,7 +221,7 @@ cdef class ChatCore:
             self.last_name = self.last_name_raw.decode("ascii")
         return self.last_name
 
-    cdef scanned(self, req, bytes body, llmsim_chat_scan_t *s):
+    cdef scanned(self, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
         """The common answer to a body llmsim_chat_scan accepted, with what the decoded path
         would read from it; None when the model or the generator needs the decoded path."""
         name = self.name_of(s.model, s.model_len)
@@ -228,25 +230,25 @@ cdef class ChatCore:
             return None
         cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
                     s.max_tokens if s.max_tokens else None, model)
-        cdef dict hdrs = req.headers
         named = hdrs.get(b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
-        if gen.scripted:
-            return None
         prompt = ""
-        if gen.needs_prompt and s.last_user != NULL:
-            prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
+        if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
+            if gen.scripted:
+                return None
+            if gen.needs_prompt and s.last_user != NULL:
+                prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
         cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
                                     + <Py_ssize_t>s.content_tokens)
-        plan = self.book(req, body, hdrs, name, n_prompt, cap, s.seed if s.has_seed else None)
+        plan = self.book(body, hdrs, received, name, n_prompt, cap,
+                         s.seed if s.has_seed else None)
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
-        return self.common(req, plan, name, model, gen, prompt, cap, n_prompt, tier)
+        return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
 
-    cdef decoded(self, req, bytes body):
+    cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
         """Any request, decoded and checked in full."""
-        cdef dict hdrs = req.headers
         cdef list messages
         cdef Py_ssize_t n_prompt
         try:
@@ -286,27 +288,28 @@ cdef class ChatCore:
         if tooling:
             fns, tool_tokens = self.tools(r)
             n_prompt += tool_tokens
-        plan = self.book(req, body, hdrs, name, n_prompt, cap, _f(r, R_SEED))
+        plan = self.book(body, hdrs, received, name, n_prompt, cap, _f(r, R_SEED))
         if simple:
-            return self.common(req, plan, name, model, gen, prompt, cap, n_prompt,
+            return self.common(received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
-                           n_prompt, self.clock.seconds(req.received_ns),
+                           n_prompt, self.clock.seconds(received),
                            _TIERS.get(_f(r, R_TIER), b"default"))
 
-    cdef book(self, req, bytes body, dict hdrs, name, Py_ssize_t n_prompt, cap, seed):
+    cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
+              seed):
         """The request's plan, admitted on its model's simulated server."""
         cdef PlannerCore planner = self.planner
         plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
                             hdrs.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
+        planner.admit(plan, received)
         return plan
 
-    cdef common(self, req, plan, name, model, gen, prompt, cap, Py_ssize_t n_prompt, tier):
+    cdef common(self, int64_t received, plan, name, model, gen, prompt, cap,
+                Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
         cdef Py_ssize_t completion
-        cdef int64_t received = req.received_ns
         draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
         run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
                     else gen.generate(prompt, plan, cap, draw))
@@ -318,4 +321,4 @@ cdef class ChatCore:
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),
                                   _f(model, M_FINGERPRINT)))
-        return 200, headers(delay), Delayed(out, delay)
+        return 200, headers(delay), delayed(out, delay)

@@ -100,6 +100,14 @@ cdef class Delayed:
         self.done = done
 
 
+cdef Delayed delayed(bytes body, int64_t delay_ns):
+    """Delayed(body, delay_ns), made from C without a Python call."""
+    cdef Delayed d = Delayed.__new__(Delayed)
+    d.body = body
+    d.delay_ns = delay_ns
+    return d
+
+
 cdef class Request:
     """What a handler sees of one request (headers: only those llmsim uses, lowercase)."""
 
