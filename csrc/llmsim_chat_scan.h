@@ -8,7 +8,8 @@
  *   - "model": string; "messages": non-empty array of objects with exactly "role" (system,
  *     developer, user or assistant) and "content" (string), each once, in either order;
  *   - optional "max_tokens", "max_completion_tokens": integer >= 1; "seed": integer;
- *     "service_tier": string; "stream": false;
+ *     "service_tier": string; "stream": true or false; with "stream": true,
+ *     "stream_options": an object of at most "include_usage" (true or false);
  *   - every string printable ASCII without escapes, every integer at most 18 digits.
  * Prompt tokens of the message contents and the last user message are found on the way.
  */
@@ -30,6 +31,8 @@ typedef struct {
     int64_t seed;
     const char *tier;           /* service_tier, or NULL */
     size_t tier_len;
+    int stream;                 /* "stream": true */
+    int include_usage;          /* "stream_options": {"include_usage": true} */
     size_t messages;            /* number of messages */
     size_t content_tokens;      /* llmsim tokens of all message contents */
     const char *last_user;      /* content of the last user message, or NULL */
@@ -38,7 +41,8 @@ typedef struct {
 
 enum {
     LLMSIM_CS_MODEL = 1, LLMSIM_CS_MESSAGES = 2, LLMSIM_CS_MAX_TOKENS = 4,
-    LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64
+    LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64,
+    LLMSIM_CS_STREAM_OPTIONS = 128
 };
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
@@ -101,8 +105,47 @@ static inline int llmsim_cs_key(const char *s, size_t n)
     if (LLMSIM_CS_IS("seed")) return LLMSIM_CS_SEED;
     if (LLMSIM_CS_IS("service_tier")) return LLMSIM_CS_TIER;
     if (LLMSIM_CS_IS("stream")) return LLMSIM_CS_STREAM;
+    if (LLMSIM_CS_IS("stream_options")) return LLMSIM_CS_STREAM_OPTIONS;
 #undef LLMSIM_CS_IS
     return 0;
+}
+
+/* true or false at p into *v; the byte after it, or NULL. */
+static inline const char *llmsim_cs_bool(const char *p, const char *end, int *v)
+{
+    if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+        *v = 1;
+        return p + 4;
+    }
+    if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+        *v = 0;
+        return p + 5;
+    }
+    return NULL;
+}
+
+/* The stream_options object at p: {} or {"include_usage": bool}; the byte after it, or NULL. */
+static inline const char *llmsim_cs_stream_options(const char *p, const char *end,
+                                                   llmsim_chat_scan_t *out)
+{
+    const char *k;
+    size_t kn;
+    if (p >= end || *p != '{')
+        return NULL;
+    p = llmsim_cs_ws(p + 1, end);
+    if (p < end && *p == '"') {
+        p = llmsim_cs_str(p, end, &k, &kn);
+        if (p == NULL || kn != 13 || memcmp(k, "include_usage", 13) != 0)
+            return NULL;
+        p = llmsim_cs_ws(p, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        p = llmsim_cs_bool(llmsim_cs_ws(p + 1, end), end, &out->include_usage);
+        if (p == NULL)
+            return NULL;
+        p = llmsim_cs_ws(p, end);
+    }
+    return p < end && *p == '}' ? p + 1 : NULL;
 }
 
 /* One message object at p (on its '{'); the byte after it, or NULL. */
@@ -224,8 +267,11 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
             p = llmsim_cs_int(p, end, &out->seed);
             out->has_seed = 1;
             break;
-        default: /* LLMSIM_CS_STREAM */
-            p = (end - p >= 5 && memcmp(p, "false", 5) == 0) ? p + 5 : NULL;
+        case LLMSIM_CS_STREAM:
+            p = llmsim_cs_bool(p, end, &out->stream);
+            break;
+        default: /* LLMSIM_CS_STREAM_OPTIONS */
+            p = llmsim_cs_stream_options(p, end, out);
         }
         if (p == NULL)
             return 0;
@@ -238,8 +284,10 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
             break;
         return 0;
     }
+    /* stream_options without "stream": true is the decoded path's 400 */
     return (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
                (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES) &&
+           (out->stream || !(seen & LLMSIM_CS_STREAM_OPTIONS)) &&
            llmsim_cs_ws(p + 1, end) == end;
 }
 

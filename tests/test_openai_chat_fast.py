@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from llmsim.core.sse import TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
 from openai_fakes import FakePlanner, FakeReq, handlers
@@ -72,6 +73,13 @@ SCANNED = [
     b'"seed":0,"service_tier":"priority","max_tokens":4096}',
     b'{"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"a 12345 b!"}],'
     b'"max_tokens":1,"max_completion_tokens":2,"service_tier":"other"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],'
+    b'"max_tokens":50,"stream":true,"stream_options":{"include_usage":true}}',
+    b'{"stream": true, "stream_options": { "include_usage" : false },'
+    b' "model":"gpt-4o","messages":[{"role":"user","content":"Hi"}],"max_tokens":3}',
+    b'{"model":"gpt-4.1","messages":[{"role":"system","content":"Hi"}],"stream":true,'
+    b'"stream_options":{},"service_tier":"scale"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true}',
     # Errors found after the scan are the decoded path's errors.
     b'{"model":"no-such-model","messages":[{"role":"user","content":"Hi"}]}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":100000}',
@@ -101,7 +109,17 @@ UNSCANNED = [
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
     b'"seed":12345678901234567890}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"seed":-}',
-    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":null}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
+    b'"stream_options":{"include_usage":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":false,'
+    b'"stream_options":{"include_usage":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":true,"include_obfuscation":false}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":null}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":null}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":falsey}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"user":"u"}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]} x',
@@ -116,11 +134,20 @@ UNSCANNED = [
 
 
 def outcome(handler, body, headers):
-    """What the handler answers to body: the normalised answer, or the error it raises."""
+    """What the handler answers to body: the normalised answer (a stream's every event and
+    when it is due), or the error it raises."""
+    req = FakeReq(b"POST", b"/v1/chat/completions", body, dict(headers))
+    req.received_ns = 10**12
     try:
-        return answer(handler, body, headers, 10**12)
+        status, head, out = handler(req)
     except ApiError as e:
         return e.status, str(e), e.param, e.code
+    if isinstance(out, TokenStream):
+        n = out.n_events
+        wire = b"".join(out.render(i, i + 1) for i in range(n))
+        return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [
+            out.due_ns(i) for i in range(n)]
+    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", out.body), out.delay_ns
 
 
 def decoded_spelling(body):

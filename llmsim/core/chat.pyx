@@ -1,12 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """POST /v1/chat/completions, compiled: decode, check, count, plan, and the common answer.
 
-`ChatCore` is the per-request path of every chat completion. The common answer (one
-non-streamed choice of plain text from a chat model: no n, stop, tools, logprobs,
-response_format or stream) is rendered here in one template pass. Everything else goes to
-the Python subclass, llmsim.api.openai_chat.ChatCompletions, through three hooks:
-`check(r)` (the checks the common answer does not need), `tools(r)` -> (function tools,
-their prompt tokens) and `answer(...)` (choices, tool calls, streams).
+`ChatCore` is the per-request path of every chat completion. A body in the common subset
+(csrc/llmsim_chat_scan.h: model, role + content messages, token caps, seed, service tier,
+stream) is read in C without msgspec; any other body is decoded in full, to the same values.
+The common answer (one non-streamed choice of plain text from a chat model: no n, stop,
+tools, logprobs, response_format or stream) is rendered here in one template pass.
+Everything else goes to the Python subclass, llmsim.api.openai_chat.ChatCompletions,
+through four hooks: `check(r)` (the checks the common answer does not need), `tools(r)` ->
+(function tools, their prompt tokens), `streamed(...)` (the one-choice stream of a scanned
+body) and `answer(...)` (choices, tool calls, streams of decoded bodies).
 """
 
 import types
@@ -46,6 +49,8 @@ cdef extern from "llmsim_chat_scan.h":
         size_t content_tokens
         const char *last_user
         size_t last_user_len
+        int stream
+        int include_usage
     int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
 
 cdef extern from "structmember.h":
@@ -245,6 +250,10 @@ cdef class ChatCore:
                          s.seed if s.has_seed else None)
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
+        if s.stream:
+            return self.streamed(received, plan, name, model, gen, prompt, cap, n_prompt,
+                                 self.clock.seconds(received), _TIERS.get(tier, b"default"),
+                                 bool(s.include_usage))
         return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
 
     cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
