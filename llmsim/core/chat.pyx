@@ -21,7 +21,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
-from llmsim.core.connection cimport delayed
+from llmsim.core.connection cimport Request, delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -208,10 +208,15 @@ cdef class ChatCore:
         return entry
 
     def __call__(self, req):
-        cdef bytes body = req.body
-        cdef dict hdrs = req.headers
-        cdef int64_t received = req.received_ns
+        cdef bytes body
+        cdef dict hdrs
+        cdef int64_t received
         cdef llmsim_chat_scan_t s
+        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
+            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
+                                    (<Request>req).received_ns)
+        else:
+            body, hdrs, received = req.body, req.headers, req.received_ns
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
             out = self.scanned(body, hdrs, received, &s)
             if out is not None:
@@ -324,7 +329,7 @@ cdef class ChatCore:
                     else gen.generate(prompt, plan, cap, draw))
         completion = run.count
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
-        if completion < plan.n_tokens:
+        if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
             self.planner.release(plan, received + delay)
         out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
