@@ -73,6 +73,34 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
     return q + 1;
 }
 
+/* A member's key at p (on its quote) into *k, *kn; the byte after the ':' and whitespace,
+ * or NULL. */
+static inline const char *llmsim_cs_member(const char *p, const char *end, const char **k,
+                                           size_t *kn)
+{
+    p = llmsim_cs_str(p, end, k, kn);
+    if (p == NULL)
+        return NULL;
+    p = llmsim_cs_ws(p, end);
+    return p < end && *p == ':' ? llmsim_cs_ws(p + 1, end) : NULL;
+}
+
+/* After a member or element at *pp: 1 with *pp past ',' and whitespace when another
+ * follows, 0 with *pp past `close` at the end, -1 on anything else. */
+static inline int llmsim_cs_next(const char **pp, const char *end, char close)
+{
+    const char *p = llmsim_cs_ws(*pp, end);
+    if (p < end && *p == ',') {
+        *pp = llmsim_cs_ws(p + 1, end);
+        return 1;
+    }
+    if (p < end && *p == close) {
+        *pp = p + 1;
+        return 0;
+    }
+    return -1;
+}
+
 /* An integer at p (JSON grammar, at most 18 digits) into *v; the byte after it, or NULL. */
 static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t *v)
 {
@@ -134,13 +162,10 @@ static inline const char *llmsim_cs_stream_options(const char *p, const char *en
         return NULL;
     p = llmsim_cs_ws(p + 1, end);
     if (p < end && *p == '"') {
-        p = llmsim_cs_str(p, end, &k, &kn);
+        p = llmsim_cs_member(p, end, &k, &kn);
         if (p == NULL || kn != 13 || memcmp(k, "include_usage", 13) != 0)
             return NULL;
-        p = llmsim_cs_ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = llmsim_cs_bool(llmsim_cs_ws(p + 1, end), end, &out->include_usage);
+        p = llmsim_cs_bool(p, end, &out->include_usage);
         if (p == NULL)
             return NULL;
         p = llmsim_cs_ws(p, end);
@@ -154,16 +179,11 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
 {
     const char *k, *v, *role = NULL, *content = NULL;
     size_t kn, vn, role_len = 0, content_len = 0;
+    int more;
     p = llmsim_cs_ws(p + 1, end);
-    for (;;) {
-        p = llmsim_cs_str(p, end, &k, &kn);
-        if (p == NULL)
-            return NULL;
-        p = llmsim_cs_ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = llmsim_cs_str(llmsim_cs_ws(p + 1, end), end, &v, &vn);
-        if (p == NULL)
+    do {
+        p = llmsim_cs_member(p, end, &k, &kn);
+        if (p == NULL || (p = llmsim_cs_str(p, end, &v, &vn)) == NULL)
             return NULL;
         if (kn == 4 && memcmp(k, "role", 4) == 0 && role == NULL) {
             role = v;
@@ -174,15 +194,9 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
         } else {
             return NULL;
         }
-        p = llmsim_cs_ws(p, end);
-        if (p < end && *p == ',') {
-            p = llmsim_cs_ws(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == '}')
-            break;
+    } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
+    if (more < 0)
         return NULL;
-    }
     if (role == NULL || content == NULL)
         return NULL;
     if (role_len == 4 && memcmp(role, "user", 4) == 0) {
@@ -195,29 +209,20 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
     }
     out->messages++;
     out->content_tokens += llmsim_tok_count(content, content_len);
-    return p + 1;
+    return p;
 }
 
 /* The messages array at p (on its '['); the byte after it, or NULL. */
 static inline const char *llmsim_cs_messages(const char *p, const char *end,
                                              llmsim_chat_scan_t *out)
 {
+    int more;
     p = llmsim_cs_ws(p + 1, end);
-    for (;;) {
-        if (p >= end || *p != '{')
+    do {
+        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out)) == NULL)
             return NULL;
-        p = llmsim_cs_message(p, end, out);
-        if (p == NULL)
-            return NULL;
-        p = llmsim_cs_ws(p, end);
-        if (p < end && *p == ',') {
-            p = llmsim_cs_ws(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == ']')
-            return p + 1;
-        return NULL;
-    }
+    } while ((more = llmsim_cs_next(&p, end, ']')) == 1);
+    return more == 0 ? p : NULL;
 }
 
 /* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
@@ -225,24 +230,20 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
 {
     const char *p = body, *end = body + n, *k;
     size_t kn;
-    int seen = 0, key;
+    int seen = 0, key, more;
     memset(out, 0, sizeof(*out));
     p = llmsim_cs_ws(p, end);
     if (p >= end || *p != '{')
         return 0;
     p = llmsim_cs_ws(p + 1, end);
-    for (;;) {
-        p = llmsim_cs_str(p, end, &k, &kn);
+    do {
+        p = llmsim_cs_member(p, end, &k, &kn);
         if (p == NULL)
             return 0;
         key = llmsim_cs_key(k, kn);
         if (key == 0 || (seen & key))
             return 0;
         seen |= key;
-        p = llmsim_cs_ws(p, end);
-        if (p >= end || *p != ':')
-            return 0;
-        p = llmsim_cs_ws(p + 1, end);
         switch (key) {
         case LLMSIM_CS_MODEL:
             p = llmsim_cs_str(p, end, &out->model, &out->model_len);
@@ -275,20 +276,13 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
         }
         if (p == NULL)
             return 0;
-        p = llmsim_cs_ws(p, end);
-        if (p < end && *p == ',') {
-            p = llmsim_cs_ws(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == '}')
-            break;
-        return 0;
-    }
+    } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
     /* stream_options without "stream": true is the decoded path's 400 */
-    return (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
+    return more == 0 &&
+           (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
                (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES) &&
            (out->stream || !(seen & LLMSIM_CS_STREAM_OPTIONS)) &&
-           llmsim_cs_ws(p + 1, end) == end;
+           llmsim_cs_ws(p, end) == end;
 }
 
 #endif

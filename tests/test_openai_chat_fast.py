@@ -124,6 +124,12 @@ UNSCANNED = [
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"user":"u"}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]} x',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"},]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi",}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}] "seed":1}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":true,}}',
+    b'{}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]',
     b'{"model":"o3-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":5}',
     b'{"model":"o3-mini","messages":[{"role":"user","content":"Hi"}]}',
