@@ -9,6 +9,8 @@ Answers to every request found in one read are gathered and leave in one write.
 
 import logging
 
+cimport cython
+
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
@@ -87,6 +89,7 @@ cdef class ReadView:
         pass
 
 
+@cython.freelist(64)
 cdef class Delayed:
     """A complete body to send `delay_ns` after the request arrived (simulated generation);
     llmsim.core.stream sends it when it is not due yet.
@@ -108,6 +111,7 @@ cdef Delayed delayed(bytes body, int64_t delay_ns):
     return d
 
 
+@cython.freelist(64)
 cdef class Request:
     """What a handler sees of one request (headers: only those llmsim uses, lowercase)."""
 

@@ -8,6 +8,8 @@ and a stream renders token i straight from the escaped buffer. Runs may wrap aro
 (`cyclic` corpora): token k of a run is token `(first + k) % count`.
 """
 
+cimport cython
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
@@ -124,6 +126,7 @@ cdef Run run_of(Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t sk
     return r
 
 
+@cython.freelist(64)
 cdef class Run:
     """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
     the first `skip` bytes: generated content as a view, never a copy per token."""
