@@ -138,11 +138,12 @@ class ChatCompletions(ChatCore):
               stream, include_usage, top):
         """The answer made of `said` (one Said per choice), streamed or not."""
         planner = self.planner
-        longest = max(s.tokens for s in said)
+        tokens = [s.tokens for s in said]
+        longest = max(tokens)
         if longest < plan.n_tokens:
             planner.release(plan, received + (due(plan, longest - 1) if longest
                                               else plan.ttft_ns))
-        completion = sum(s.tokens for s in said) + reasoning
+        completion = sum(tokens) + reasoning
         usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
         if stream:
             stream = chat_stream(said, plan, name, created, tier, model.fingerprint,
