@@ -32,7 +32,11 @@ class Scenario:
 
 
 ANTHROPIC = (("anthropic-version", "2023-06-01"),)
+CLAUDE = b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"Hello"}],' \
+    b'"max_tokens":%b}'
 GEMINI = "/v1beta/models/gemini-2.5-flash:"
+GEMINI_BODY = b'{"contents":[{"role":"user","parts":[{"text":"Hello"}]}],' \
+    b'"generationConfig":{"maxOutputTokens":%d}}'
 SCENARIOS = (
     # The HTTP core alone: parse, route, a fixed answer, write.
     Scenario(name="health", method="GET", path="/health", body=b""),
@@ -58,40 +62,15 @@ SCENARIOS = (
         body=b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],'
         b'"max_tokens":50,"stream":true,"stream_options":{"include_usage":true}}',
     ),
-    Scenario(
-        name="anthropic_messages",
-        method="POST",
-        path="/v1/messages",
-        body=b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"Hello"}],'
-        b'"max_tokens":16}',
-        headers=ANTHROPIC,
-        against="chat",
-    ),
-    Scenario(
-        name="anthropic_stream",
-        method="POST",
-        path="/v1/messages",
-        body=b'{"model":"claude-haiku-4-5","messages":[{"role":"user","content":"Hello"}],'
-        b'"max_tokens":50,"stream":true}',
-        headers=ANTHROPIC,
-        against="chat_stream",
-    ),
-    Scenario(
-        name="gemini_generate",
-        method="POST",
-        path=GEMINI + "generateContent",
-        body=b'{"contents":[{"role":"user","parts":[{"text":"Hello"}]}],'
-        b'"generationConfig":{"maxOutputTokens":16}}',
-        against="chat",
-    ),
-    Scenario(
-        name="gemini_stream",
-        method="POST",
-        path=GEMINI + "streamGenerateContent?alt=sse",
-        body=b'{"contents":[{"role":"user","parts":[{"text":"Hello"}]}],'
-        b'"generationConfig":{"maxOutputTokens":50}}',
-        against="chat_stream",
-    ),
+    # The same answers in Anthropic's and Gemini's shapes, compared with chat and chat_stream.
+    Scenario("anthropic_messages", "POST", "/v1/messages", CLAUDE % b"16", headers=ANTHROPIC,
+             against="chat"),
+    Scenario("anthropic_stream", "POST", "/v1/messages", CLAUDE % b'50,"stream":true',
+             headers=ANTHROPIC, against="chat_stream"),
+    Scenario("gemini_generate", "POST", GEMINI + "generateContent", GEMINI_BODY % 16,
+             against="chat"),
+    Scenario("gemini_stream", "POST", GEMINI + "streamGenerateContent?alt=sse",
+             GEMINI_BODY % 50, against="chat_stream"),
     Scenario(
         name="embeddings",
         method="POST",
