@@ -64,3 +64,16 @@ def test_accept_any_serves_unknown_names_as_chat():
 def test_catalog_config_errors_name_the_field(section, words):
     with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
         Catalog(section)
+
+
+def test_catalog_models_by_provider_in_catalog_order():
+    c = Catalog({"add": {"acme-claude": {"provider": "anthropic"}},
+                 "aliases": {"my-gemini": "gemini-2.5-pro"}})
+    claude = [m.id for m in c.models("anthropic")]
+    assert {"claude-opus-4-5", "claude-opus-4-5-20251101", "acme-claude"} <= set(claude)
+    assert claude.index("claude-opus-4-5") < claude.index("claude-3-haiku-20240307")
+    assert "my-gemini" in {m.id for m in c.models("gemini")}
+    assert all(m.provider == "openai" for m in c.models("openai"))
+    assert c.models("nobody") == []
+    assert c.is_added("acme-claude") and not c.is_added("my-gemini")
+    assert not c.is_added("claude-opus-4-5")

@@ -46,8 +46,8 @@ def _quoted(s):
 
 def listed(catalog):
     """The Claude models GET /v1/models lists, newest first."""
-    models = [m for m in catalog._models.values()
-              if m.provider == "anthropic" and (_DATED.search(m.id) or m.id in catalog.added)]
+    models = [m for m in catalog.models("anthropic")
+              if _DATED.search(m.id) or catalog.is_added(m.id)]
     return sorted(models, key=lambda m: (-m.created, m.id))
 
 

@@ -142,7 +142,7 @@ class Catalog:
         except msgspec.ValidationError as e:
             raise ConfigError(f"config: models: {e}") from None
         models = _builtin()
-        self.added = []
+        added = set()
         for name, a in cfg.add.items():
             if a.kind not in KINDS:
                 raise ConfigError(f"config: models.add.{name}.kind: expected one of "
@@ -150,15 +150,16 @@ class Catalog:
             models[name] = ModelInfo(name, a.kind, a.owned_by, a.created, a.provider,
                                      a.max_output, a.dimensions if a.kind == "embedding" else 0,
                                      _fingerprint(name))
-            self.added.append(name)
+            added.add(name)
         for alias, target in cfg.aliases.items():
             if target not in models:
                 raise ConfigError(f"config: models.aliases.{alias}: unknown model {target!r}")
             models[alias] = msgspec.structs.replace(models[target], id=alias)
         self.accept_any = cfg.accept_any
         self._models = models
+        self._added = frozenset(added)
         self._listed = [m for m in models.values()
-                        if m.provider == "openai" or m.id in self.added or m.id in cfg.aliases]
+                        if m.provider == "openai" or m.id in added or m.id in cfg.aliases]
         self._fallback = {}
 
     def get(self, name):
@@ -175,8 +176,18 @@ class Catalog:
         return m
 
     def listed(self):
-        """The models GET /v1/models shows, in catalog order."""
+        """The models OpenAI's GET /v1/models shows (every OpenAI model, and every model
+        added or aliased in config), in catalog order."""
         return self._listed
+
+    def models(self, provider):
+        """The models of `provider` ("openai", "anthropic" or "gemini"): built in, added and
+        aliased in config, in catalog order."""
+        return [m for m in self._models.values() if m.provider == provider]
+
+    def is_added(self, name):
+        """Whether `name` is a model the `models.add` config section made."""
+        return name in self._added
 
     def require(self, name):
         """The model for `name`, or OpenAI's 404 model_not_found."""
