@@ -92,8 +92,8 @@ def reasoning_tokens(model, effort, rng, cap):
 
 
 def json_answer(schema, rng, cap):
-    """(Run of a JSON document valid against `schema`, None for the json_object default;
-    whether `cap` cut it)."""
+    """(Run of a JSON document valid against `schema` (None: the json_object default), whether
+    `cap` cut it)."""
     p = Pieces(msgspec.json.encode(generate(_ANSWER_SCHEMA if schema is None else schema, rng)))
     if cap is not None and p.count > cap:
         return Run(p, 0, cap), True
