@@ -279,3 +279,17 @@ def test_stream_timing_lower_bounds(server):
     start = time.monotonic()
     g.models.generate_content(model=MODEL, contents="x", config=cfg)
     assert time.monotonic() - start >= 0.150 + 11 * 0.010
+
+
+def test_models_list_current_gemini_models(gemini):
+    models = {m.name: m for m in gemini.models.list(config=types.ListModelsConfig(page_size=100))}
+    chat = ("gemini-3-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite",
+            "gemini-2.5-flash-lite-preview-09-2025", "gemini-flash-lite-latest")
+    for name in chat:
+        m = models["models/" + name]
+        assert "generateContent" in m.supported_actions and m.output_token_limit == 65536
+    assert models["models/gemini-2.5-flash-lite"].display_name == "Gemini 2.5 Flash-Lite"
+    for name in ("gemini-embedding-001", "text-embedding-004"):
+        assert "embedContent" in models["models/" + name].supported_actions
+    assert gemini.models.get(model="gemini-flash-lite-latest").name == \
+        "models/gemini-flash-lite-latest"
