@@ -218,7 +218,7 @@ cdef class ChatCore:
         else:
             body, hdrs, received = req.body, req.headers, req.received_ns
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
-            out = self.scanned(body, hdrs, received, &s)
+            out = self.scanned(req, body, hdrs, received, &s)
             if out is not None:
                 return out
         return self.decoded(req, body, hdrs, received)
@@ -231,7 +231,7 @@ cdef class ChatCore:
             self.last_name = self.last_name_raw.decode("ascii")
         return self.last_name
 
-    cdef scanned(self, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
+    cdef scanned(self, req, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
         """The common answer to a body llmsim_chat_scan accepted, with what the decoded path
         would read from it; None when the model or the generator needs the decoded path."""
         name = self.name_of(s.model, s.model_len)
@@ -256,7 +256,7 @@ cdef class ChatCore:
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
         if s.stream:
-            return self.streamed(received, plan, name, model, gen, prompt, cap, n_prompt,
+            return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
                                  self.clock.seconds(received), _TIERS.get(tier, b"default"),
                                  bool(s.include_usage))
         return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
