@@ -19,4 +19,4 @@ cdef class Router:
     cdef PathEntry lookup(self, bytes path)
     cdef Endpoint endpoint(self, PathEntry entry, bytes method, bytes path)
     cdef Endpoint recall(self, const char *method, size_t method_len, const char *path,
-                         size_t path_len) noexcept
+                         size_t path_len)

@@ -113,7 +113,7 @@ cdef class Router:
         return ep
 
     cdef Endpoint recall(self, const char *method, size_t method_len, const char *path,
-                         size_t path_len) noexcept:
+                         size_t path_len):
         """The endpoint last remembered when this request has its method and path (whose
         bytes are last_method, last_path), else None: the same request again costs two
         compares, no bytes objects and no hashing."""
