@@ -37,10 +37,7 @@ def compile_limits(section):
     try:
         return msgspec.convert(section, LimitsSpec)
     except msgspec.ValidationError as e:
-        where, _, msg = str(e).rpartition(" - at `$")
-        field = msg.rstrip("`").lstrip(".")
-        raise ConfigError(f"config: rate_limits{'.' + field if field else ''}: "
-                          f"{where or e}") from None
+        raise ConfigError(f"config: rate_limits: {e}") from None
 
 
 class _GenerationConfig(msgspec.Struct):
