@@ -16,7 +16,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from provider_fakes import handlers
+
 from llmsim import config
+from llmsim.api.openai_chat import ChatCompletions
 from llmsim.errors import ConfigError
 
 GPT, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"
@@ -275,3 +278,8 @@ def test_config_errors_name_the_field(tmp_path, rule, message):
 def test_faults_from_the_environment():
     env = {"LLMSIM_FAULTS": json.dumps([{"rate": 0.5, "kind": "disconnect"}])}
     assert config.load(environ=env).faults == [{"rate": 0.5, "kind": "disconnect"}]
+
+
+def test_unconfigured_handlers_are_not_wrapped():
+    # Without faults: or rate_limits: the router holds the compiled chat handler itself.
+    assert type(handlers()["openai.chat_completions"][2]) is ChatCompletions
