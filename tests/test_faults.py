@@ -180,6 +180,20 @@ def test_openai_stream_abort_drops_the_connection(srv):
     assert all(c.choices[0].finish_reason is None for c in got)
 
 
+def test_stream_abort_from_the_timer_wheel(server, tmp_path):
+    # With latency the cut falls due on a later tick than the request's read.
+    srv = start(server, tmp_path, {"faults": [], "no_latency": False, "ttft": "30ms",
+                                   "itl": "5ms"})
+    got = []
+    with pytest.raises(DROPPED):
+        for chunk in oai(srv, "stream_abort=4").chat.completions.create(
+                model=GPT, max_tokens=20, stream=True,
+                messages=[{"role": "user", "content": "hi"}]):
+            got.append(chunk)
+    assert len(got) == 4
+    assert httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT).status_code == 200
+
+
 def test_anthropic_stream_abort_sends_an_overloaded_error_event(srv):
     events = []
     with pytest.raises(anthropic.APIStatusError) as info:
