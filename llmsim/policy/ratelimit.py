@@ -11,6 +11,7 @@ budget the answer is 429 in the provider's shape with `retry-after` (Gemini: Ret
 OpenAI and Anthropic answers, successful or not, carry the provider's rate-limit headers.
 """
 
+import functools
 import time
 from typing import Annotated, Optional
 
@@ -79,18 +80,35 @@ def go_duration(ns):
 
 
 def _rfc3339(ns_from_now):
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ns_from_now / _SECOND))
+    """The wall-clock time `ns_from_now` ahead, as Anthropic writes a reset time."""
+    return _rfc3339_at(int(time.time() + ns_from_now / _SECOND))
+
+
+@functools.lru_cache(maxsize=8)   # answers within a second share their reset stamps
+def _rfc3339_at(second):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)).encode()
 
 
 class Budget:
     """One per-minute budget (requests or tokens): `limit` units, `unit_ns` each."""
-    __slots__ = ("name", "limit", "unit_ns", "first")
+    __slots__ = ("name", "limit", "unit_ns", "first", "openai", "anthropic")
 
     def __init__(self, name, limit, first):
         self.name = name            # "requests" | "tokens"
         self.limit = limit
         self.unit_ns = MINUTE_NS / limit
         self.first = first          # bucket of key 0; key i uses first + 2 * i
+        n = name.encode()
+        # Header lines, filled with (remaining, reset) per answer.
+        self.openai = (b"x-ratelimit-limit-%s: %d\r\n" % (n, limit)
+                       + b"x-ratelimit-remaining-%s: %%d\r\nx-ratelimit-reset-%s: %%s\r\n"
+                       % (n, n))
+        # One token budget: Anthropic's input and output token families show it too.
+        families = (n,) if name == "requests" else (n, b"input-" + n, b"output-" + n)
+        self.anthropic = b"".join(
+            b"anthropic-ratelimit-%s-limit: %d\r\n" % (f, limit)
+            + b"anthropic-ratelimit-%s-remaining: %%(left)d\r\n"
+              b"anthropic-ratelimit-%s-reset: %%(reset)s\r\n" % (f, f) for f in families)
 
     def remaining(self, backlog_ns):
         return max(int((MINUTE_NS - backlog_ns) // self.unit_ns), 0)
@@ -144,24 +162,14 @@ class Limiter:
 
 def headers_for(provider, state):
     """The rate-limit header lines `provider` sends for [(budget, cost, backlog ns)]."""
-    out = []
-    for b, _, backlog in state:
-        left = b.remaining(backlog)
-        if provider == errors.OPENAI:
-            out.append(b"x-ratelimit-limit-%s: %d\r\nx-ratelimit-remaining-%s: %d\r\n"
-                       b"x-ratelimit-reset-%s: %s\r\n" % (
-                           b.name.encode(), b.limit, b.name.encode(), left, b.name.encode(),
-                           go_duration(backlog).encode()))
-        elif provider == errors.ANTHROPIC:
-            reset = _rfc3339(backlog).encode()
-            # One token budget: the input and output variants show it too.
-            for name in ((b"requests",) if b.name == "requests"
-                         else (b"tokens", b"input-tokens", b"output-tokens")):
-                out.append(b"anthropic-ratelimit-%s-limit: %d\r\n"
-                           b"anthropic-ratelimit-%s-remaining: %d\r\n"
-                           b"anthropic-ratelimit-%s-reset: %s\r\n" % (
-                               name, b.limit, name, left, name, reset))
-    return b"".join(out)
+    if provider == errors.OPENAI:
+        return b"".join(b.openai % (b.remaining(backlog), go_duration(backlog).encode())
+                        for b, _, backlog in state)
+    if provider == errors.ANTHROPIC:
+        return b"".join(b.anthropic % {b"left": b.remaining(backlog),
+                                       b"reset": _rfc3339(backlog)}
+                        for b, _, backlog in state)
+    return b""
 
 
 def guard(provider, handler, limiter):
