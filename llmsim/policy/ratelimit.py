@@ -111,7 +111,8 @@ class Budget:
               b"anthropic-ratelimit-%s-reset: %%(reset)s\r\n" % (f, f) for f in families)
 
     def remaining(self, backlog_ns):
-        return max(int((MINUTE_NS - backlog_ns) // self.unit_ns), 0)
+        left = (MINUTE_NS - backlog_ns) * self.limit // MINUTE_NS
+        return left if left > 0 else 0
 
 
 class Limiter:
