@@ -8,7 +8,9 @@
  *     go backwards;
  *   - one cache-line-aligned block per worker process: pid, state, heartbeat, counters,
  *     gauges and fixed log-scale histograms. The master may keep more blocks than workers
- *     (a replacement worker gets a fresh block while its predecessor drains in the old one).
+ *     (a replacement worker gets a fresh block while its predecessor drains in the old one);
+ *   - rate-limit buckets every worker takes from (compare-and-swap), and the node-wide
+ *     sequence number of fault draws (llmsim/policy).
  *
  * Concurrency: exactly one process writes a worker block's counters (the worker given that
  * block), so an increment is a relaxed load and a relaxed store: no locked instruction, no
@@ -28,6 +30,7 @@
 #define LLMSIM_MAX_WORKERS 256
 #define LLMSIM_MAX_ROUTES 64 /* ids 0..62 are routes; 63 and anything above: unmatched */
 #define LLMSIM_STATUS_CLASSES 6 /* 1xx 2xx 3xx 4xx 5xx other */
+#define LLMSIM_RATE_BUCKETS 256 /* rate-limit buckets: (API key, requests | tokens) pairs */
 
 /* Histogram buckets, in nanoseconds, each holding observations in (lower, upper]:
  *   bucket 0:           v <= 2^10 ns (1.024 us)
@@ -72,6 +75,12 @@ typedef struct {
     LLMSIM_HISTS(LLMSIM__DECL_HIST)
 } llmsim_worker_t;
 
+/* A rate-limit bucket as a GCRA "theoretical arrival time": the monotonic ns at which
+ * the bucket would be full again. One word, so taking from it is one compare-and-swap. */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t tat;
+} llmsim_rate_bucket_t;
+
 typedef struct {
     _Alignas(64) uint32_t version; /* written once, before fork */
     _Atomic uint32_t nworkers; /* blocks in use: 0..nworkers-1 are summed */
@@ -83,6 +92,9 @@ typedef struct {
     _Atomic uint64_t config_generation;
     llmsim_worker_t retired;
     llmsim_worker_t workers[LLMSIM_MAX_WORKERS];
+    /* After the worker blocks, so the fields above keep their offsets. */
+    _Alignas(64) _Atomic uint64_t fault_seq; /* fault draws taken on this node */
+    llmsim_rate_bucket_t rate[LLMSIM_RATE_BUCKETS];
 } llmsim_shm_t;
 
 /* A plain copy of the summed counters, for readers. */
@@ -250,6 +262,44 @@ static inline void llmsim_set_latency_multiplier_milli(llmsim_shm_t *s, uint32_t
 static inline void llmsim_set_config_generation(llmsim_shm_t *s, uint64_t generation)
 {
     atomic_store_explicit(&s->config_generation, generation, LLMSIM__RELAXED);
+}
+
+/* ---- rate limits and fault draws: shared by every worker ------------------------------ */
+
+/* Take `cost_ns` (units x the bucket's ns per unit) from bucket i, whose capacity is
+ * `window_ns`, at monotonic time `now`. Admitted: returns 0 and sets *backlog to the ns until
+ * the bucket is full again. Refused (it would overflow the window): takes nothing, returns
+ * the ns to wait until it would be admitted and sets *backlog to the current backlog. */
+static inline uint64_t llmsim_rate_take(llmsim_shm_t *s, unsigned i, uint64_t now,
+                                        uint64_t cost_ns, uint64_t window_ns, uint64_t *backlog)
+{
+    _Atomic uint64_t *p = &s->rate[i % LLMSIM_RATE_BUCKETS].tat;
+    uint64_t tat = atomic_load_explicit(p, LLMSIM__RELAXED);
+    for (;;) {
+        uint64_t base = tat > now ? tat : now;
+        uint64_t next = base + cost_ns;
+        if (next - now > window_ns) {
+            *backlog = base - now;
+            return next - now - window_ns;
+        }
+        if (atomic_compare_exchange_weak_explicit(p, &tat, next, LLMSIM__RELAXED,
+                                                  LLMSIM__RELAXED)) {
+            *backlog = next - now;
+            return 0;
+        }
+    }
+}
+
+/* Give back what llmsim_rate_take admitted (a request refused by a later bucket). */
+static inline void llmsim_rate_refund(llmsim_shm_t *s, unsigned i, uint64_t cost_ns)
+{
+    atomic_fetch_sub_explicit(&s->rate[i % LLMSIM_RATE_BUCKETS].tat, cost_ns, LLMSIM__RELAXED);
+}
+
+/* The next number of the node-wide sequence of fault draws. */
+static inline uint64_t llmsim_fault_seq(llmsim_shm_t *s)
+{
+    return atomic_fetch_add_explicit(&s->fault_seq, 1, LLMSIM__RELAXED);
 }
 
 /* ---- cold path: the master and readers ----------------------------------------------- */

@@ -65,6 +65,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     latency: dict = {}
     models: dict = {}
     generators: dict = {}
+    faults: Optional[list[dict]] = None                         # llmsim.policy.faults
+    rate_limits: dict = {}                                      # llmsim.policy.ratelimit
 
     def __post_init__(self):
         if self.cpu_affinity not in ("auto", "off"):
@@ -78,6 +80,8 @@ def _base_type(tp):
     """The plain container or scalar type under an Annotated[...] / list[...] annotation."""
     if typing.get_origin(tp) is Annotated:
         tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) is typing.Union:  # Optional[X]: X
+        tp = next(t for t in typing.get_args(tp) if t is not type(None))
     return typing.get_origin(tp) or tp
 
 
@@ -99,7 +103,12 @@ def coerce(name, value, origin=None):
     field = FIELDS[name]
     if isinstance(value, str):
         kind = _base_type(field.type)
-        if kind is list:
+        if kind is list and value.lstrip().startswith("["):
+            try:
+                value = msgspec.json.decode(value)
+            except msgspec.DecodeError as err:
+                raise ConfigError(f"{label}: expected a JSON list: {err}") from None
+        elif kind is list:
             value = [item.strip() for item in value.split(",") if item.strip()]
         elif kind is dict:
             try:
@@ -175,6 +184,9 @@ def load(path=None, overrides=None, environ=None):
     from llmsim.sim.generators import Generators
     Catalog(config.models)
     Generators(config.generators)
+    from llmsim.policy import faults, ratelimit
+    faults.compile_rules(config.faults or [])
+    ratelimit.compile_limits(config.rate_limits)
     return config
 
 

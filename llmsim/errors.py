@@ -17,19 +17,21 @@ _OPENAI_TYPES = {
     404: "invalid_request_error", 405: "invalid_request_error", 408: "timeout",
     409: "conflict_error", 411: "invalid_request_error", 413: "invalid_request_error",
     415: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_exceeded",
-    431: "invalid_request_error", 500: "server_error", 503: "server_error", 505: "invalid_request_error",
+    431: "invalid_request_error", 500: "server_error", 502: "server_error", 503: "server_error",
+    504: "server_error", 505: "invalid_request_error",
 }
 _ANTHROPIC_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-    500: "api_error", 529: "overloaded_error",
+    404: "not_found_error", 408: "timeout_error", 413: "request_too_large",
+    429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
 }
 _ANTHROPIC_KINDS = frozenset(_ANTHROPIC_TYPES.values()) | {"billing_error", "timeout_error"}
 _GEMINI_STATUS = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
     405: "INVALID_ARGUMENT", 408: "DEADLINE_EXCEEDED", 409: "ABORTED", 411: "INVALID_ARGUMENT",
     413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 431: "INVALID_ARGUMENT",
-    500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 505: "INVALID_ARGUMENT",
+    500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+    505: "INVALID_ARGUMENT",
 }
 
 # google.rpc.Code names: an ApiError `code` that is one of these is Gemini's `status` as is
@@ -51,6 +53,10 @@ class ConfigError(LlmsimError):
 
 class CoreUnavailable(LlmsimError):
     """The compiled core cannot be imported: llmsim refuses to serve without it."""
+
+
+class Disconnect(LlmsimError):
+    """An injected fault: the connection closes with no answer (llmsim.policy.faults)."""
 
 
 class ApiError(LlmsimError):
@@ -96,8 +102,7 @@ def render(provider, err, request_id=None):
         inner = {"code": err.status, "message": err.message, "status": status}
         details = err.details
         if not details and err.status == 429:
-            details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                        "retryDelay": f"{_retry_after(err.headers)}s"}]
+            details = retry_info(_retry_after(err.headers))
         if details:
             inner["details"] = details
         doc = {"error": inner}
@@ -106,6 +111,11 @@ def render(provider, err, request_id=None):
                          "type": err.type or _OPENAI_TYPES.get(err.status, "invalid_request_error"),
                          "param": err.param, "code": err.code}}
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def retry_info(seconds):
+    """Gemini's error `details` telling a client to retry after `seconds`."""
+    return [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"}]
 
 
 def _retry_after(headers):

@@ -12,7 +12,8 @@ def context(models=None, generators=None, planner=None, api_keys=()):
     """A fake server context (what llmsim.worker hands the API modules)."""
     return SimpleNamespace(config=SimpleNamespace(models=models or {},
                                                   generators=generators or {},
-                                                  api_keys=list(api_keys)),
+                                                  api_keys=list(api_keys), faults=None,
+                                                  rate_limits={}),
                            planner=planner or FakePlanner(), worker_index=0, segment=None,
                            route_names=[])
 

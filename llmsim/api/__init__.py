@@ -11,7 +11,7 @@ import importlib
 from llmsim import errors
 from llmsim.core.ids import hexstr
 from llmsim.core.router import Route
-from llmsim.policy import auth
+from llmsim.policy import auth, faults, ratelimit
 
 # Provider modules in routing order; each has routes(ctx) -> [(method, pattern, name, handler)].
 PROVIDERS = ("llmsim.api.admin", "llmsim.api.openai", "llmsim.api.anthropic",
@@ -20,13 +20,18 @@ _JSON = b"content-type: application/json\r\n"
 
 
 def routes(ctx):
-    """Every route, its handler behind the provider's API-key check when keys are configured."""
+    """Every route, its handler behind the provider's API-key check when keys are configured,
+    then the rate limits and injected faults when those are (llmsim.policy)."""
+    injected = faults.compile_for(ctx.config, ctx.segment)
+    limiter = ratelimit.compile_for(ctx.config, ctx.segment)
     table = {}  # (method, pattern) -> [(name, provider, handler, claims)]
     for module in PROVIDERS:
         mod = importlib.import_module(module)
         claims = getattr(mod, "claims", None)
         for method, pattern, name, handler in mod.routes(ctx):
             provider = name.partition(".")[0]
+            handler = faults.guard(provider, name, handler, injected)
+            handler = ratelimit.guard(provider, handler, limiter)
             handler = auth.guard(provider, handler, ctx.config.api_keys)
             entries = table.setdefault((method, pattern), [])
             if entries and claims is None:

@@ -463,6 +463,9 @@ cdef class Connection:
         req.params = router.params
         try:
             result = ep.handler(req)
+        except errors.Disconnect:   # an injected fault: close once earlier answers are out
+            self.closing = True
+            return 0
         except errors.ApiError as e:
             return self.answer_error(req.route, ep.provider, e)
         except Exception:

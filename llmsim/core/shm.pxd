@@ -15,6 +15,7 @@ cdef extern from "llmsim_shm.h" nogil:
         LLMSIM_MAX_WORKERS
         LLMSIM_MAX_ROUTES
         LLMSIM_STATUS_CLASSES
+        LLMSIM_RATE_BUCKETS
         LLMSIM_HIST_INF
         LLMSIM_HIST_BUCKETS
         LLMSIM_STATE_EMPTY
@@ -79,6 +80,12 @@ cdef extern from "llmsim_shm.h" nogil:
     void llmsim_set_chaos_rate_ppm(llmsim_shm_t *s, uint32_t ppm)
     void llmsim_set_latency_multiplier_milli(llmsim_shm_t *s, uint32_t milli)
     void llmsim_set_config_generation(llmsim_shm_t *s, uint64_t generation)
+
+    # rate limits and fault draws, shared by every worker
+    uint64_t llmsim_rate_take(llmsim_shm_t *s, unsigned i, uint64_t now, uint64_t cost_ns,
+                              uint64_t window_ns, uint64_t *backlog)
+    void llmsim_rate_refund(llmsim_shm_t *s, unsigned i, uint64_t cost_ns)
+    uint64_t llmsim_fault_seq(llmsim_shm_t *s)
 
     # cold path: the master and readers
     unsigned llmsim_hist_index(uint64_t ns)

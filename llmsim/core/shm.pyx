@@ -24,6 +24,7 @@ SERVING = LLMSIM_STATE_SERVING
 DRAINING = LLMSIM_STATE_DRAINING
 MAX_WORKERS = LLMSIM_MAX_WORKERS
 MAX_ROUTES = LLMSIM_MAX_ROUTES
+RATE_BUCKETS = LLMSIM_RATE_BUCKETS
 LAYOUT_VERSION = LLMSIM_SHM_VERSION
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 HISTOGRAMS = ("request_duration", "ttft", "itl", "e2e")
@@ -181,6 +182,28 @@ cdef class Segment:
             "itl": _hist_dict(&snap.itl),
             "e2e": _hist_dict(&snap.e2e),
         }
+
+    # Node-wide policy state (llmsim.policy): rate-limit buckets and the fault draw sequence.
+
+    def rate_take(self, unsigned bucket, uint64_t cost_ns, uint64_t window_ns):
+        """Take `cost_ns` from `bucket` (capacity `window_ns`) now: (0, ns until it is full
+        again) when admitted, else (ns to wait, current backlog ns) and nothing taken."""
+        if bucket >= LLMSIM_RATE_BUCKETS:
+            raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+        cdef uint64_t backlog = 0
+        cdef uint64_t wait = llmsim_rate_take(self.hdr, bucket, llmsim_now_ns(), cost_ns,
+                                              window_ns, &backlog)
+        return wait, backlog
+
+    def rate_refund(self, unsigned bucket, uint64_t cost_ns):
+        """Give back `cost_ns` that rate_take admitted from `bucket`."""
+        if bucket >= LLMSIM_RATE_BUCKETS:
+            raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+        llmsim_rate_refund(self.hdr, bucket, cost_ns)
+
+    def next_fault_draw(self):
+        """The next number of this node's sequence of fault draws (0, 1, 2, ...)."""
+        return llmsim_fault_seq(self.hdr)
 
     # Runtime switches, flipped by admin endpoints and seen by every worker at once.
 

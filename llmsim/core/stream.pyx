@@ -220,6 +220,8 @@ cdef class Responder:
         while stop < self.n_events and self.stream.due_ns(stop) <= elapsed:
             stop += 1
         cdef bint last = stop >= self.n_events
+        # A stream an injected fault cuts (llmsim.policy.faults) ends with no final chunk.
+        cdef bint drops = last and getattr(self.stream, "drops", False)
         cdef bytes data = self.stream.render(self.sent, stop) if stop > self.sent else b""
         if blk != NULL and stop > self.sent:
             if self.sent == 0:
@@ -231,11 +233,16 @@ cdef class Responder:
         if self.chunked:
             if data:
                 data = b"%x\r\n%b\r\n" % (PyBytes_GET_SIZE(data), data)
-            if last:
+            if last and not drops:
                 data += b"0\r\n\r\n"
         self.bytes_out += PyBytes_GET_SIZE(data)
         self.emit(data)
-        if last:
+        if drops:   # inline: the connection closes once this read's answers are out
+            self.finish()
+            self.conn.closing = True
+            if not self.inline:
+                self.conn.close()
+        elif last:
             if blk != NULL:
                 llmsim_observe(&blk.e2e, <uint64_t>(now - self.t0))
             self.ended()

@@ -48,15 +48,15 @@ _INVALID = {
     "gemini": lambda: ApiError(400, "API key not valid. Please pass a valid API key.",
                                code="INVALID_ARGUMENT"),
 }
-_READERS = {"openai": _openai_key, "anthropic": _anthropic_key, "gemini": _gemini_key}
+KEY_READERS = {"openai": _openai_key, "anthropic": _anthropic_key, "gemini": _gemini_key}
 
 
 def guard(provider, handler, api_keys):
     """`handler` behind the key check of `provider`, or `handler` itself when no keys are set."""
-    if not api_keys or provider not in _READERS:
+    if not api_keys or provider not in KEY_READERS:
         return handler
     keys = [k.encode() for k in api_keys]
-    read = _READERS[provider]
+    read = KEY_READERS[provider]
     missing, invalid = _MISSING[provider], _INVALID[provider]
 
     def checked(req):

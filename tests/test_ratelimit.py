@@ -1,0 +1,147 @@
+"""Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
+across workers, per API key, each provider's 429 and rate-limit headers."""
+
+import anthropic
+import httpx
+import openai
+import pytest
+import yaml
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from llmsim import config
+from llmsim.errors import ConfigError
+from llmsim.policy.ratelimit import go_duration, token_cost
+
+GPT, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"
+CHAT = {"model": GPT, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}
+
+
+def start(server, tmp_path, limits, *args, workers=1):
+    path = tmp_path / "limits.yaml"
+    path.write_text(yaml.safe_dump({"no_latency": True, "rate_limits": limits}))
+    return server("--workers", workers, "--config", path, *args)
+
+
+def test_the_limit_is_per_node_across_workers(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 6}, workers=2)
+    assert len(srv.workers()) == 2
+    codes = []
+    for _ in range(24):   # a fresh connection each: SO_REUSEPORT spreads them on both workers
+        codes.append(httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT,
+                                headers={"connection": "close"}).status_code)
+    # A minute's budget at once, refilled at one request per 10 s: per-worker buckets would
+    # have let 12 through.
+    assert codes[:6] == [200] * 6
+    assert codes.count(200) <= 7 and codes.count(429) >= 17
+
+
+def test_openai_headers_count_down_then_429(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 3, "tokens_per_minute": 10000})
+    client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k", max_retries=0)
+    left = []
+    for _ in range(3):
+        r = client.chat.completions.with_raw_response.create(
+            model=GPT, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        h = r.headers
+        assert h["x-ratelimit-limit-requests"] == "3"
+        assert h["x-ratelimit-limit-tokens"] == "10000"
+        assert h["x-ratelimit-reset-requests"].endswith("s")
+        left.append((int(h["x-ratelimit-remaining-requests"]),
+                     int(h["x-ratelimit-remaining-tokens"])))
+    assert [n for n, _ in left] == [2, 1, 0]
+    assert left[0][1] > left[1][1] > left[2][1]
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model=GPT, max_tokens=5,
+                                       messages=[{"role": "user", "content": "hi"}])
+    err = info.value
+    assert err.body["code"] == "rate_limit_exceeded" and err.body["type"] == "requests"
+    assert int(err.response.headers["retry-after"]) >= 1
+    assert err.response.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_tokens_per_minute(server, tmp_path):
+    srv = start(server, tmp_path, {"tokens_per_minute": 200})
+    url = srv.base_url + "/v1/chat/completions"
+    assert httpx.post(url, json={**CHAT, "max_tokens": 120}).status_code == 200
+    r = httpx.post(url, json={**CHAT, "max_tokens": 120})
+    assert r.status_code == 429
+    assert r.json()["error"]["type"] == "tokens"
+    assert "x-ratelimit-remaining-requests" not in r.headers
+    assert httpx.post(url, json={**CHAT, "max_tokens": 20}).status_code == 200
+
+
+def test_anthropic_headers_and_429(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 2, "tokens_per_minute": 5000})
+    client = anthropic.Anthropic(base_url=srv.base_url, api_key="k", max_retries=0)
+    left = []
+    for _ in range(2):
+        r = client.messages.with_raw_response.create(
+            model=CLAUDE, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        h = r.headers
+        for name in ("requests", "tokens", "input-tokens", "output-tokens"):
+            assert f"anthropic-ratelimit-{name}-limit" in h
+            assert h[f"anthropic-ratelimit-{name}-reset"].endswith("Z")
+        left.append(int(h["anthropic-ratelimit-requests-remaining"]))
+    assert left == [1, 0]
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.create(model=CLAUDE, max_tokens=5,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert info.value.body["error"]["type"] == "rate_limit_error"
+    assert int(info.value.response.headers["retry-after"]) >= 1
+
+
+def test_gemini_429_carries_retry_info(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 1})
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
+    client.models.generate_content(model=GEMINI, contents="hi")
+    with pytest.raises(genai_errors.ClientError) as info:
+        client.models.generate_content(model=GEMINI, contents="hi")
+    assert info.value.code == 429 and info.value.status == "RESOURCE_EXHAUSTED"
+    (retry,) = info.value.details["error"]["details"]
+    assert retry["@type"] == "type.googleapis.com/google.rpc.RetryInfo"
+    assert int(retry["retryDelay"].rstrip("s")) >= 1
+
+
+def test_each_key_has_its_own_budget(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 2}, "--api-keys", "k1,k2")
+    one = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k1", max_retries=0)
+    two = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k2", max_retries=0)
+    one.models.list()
+    one.models.list()
+    with pytest.raises(openai.RateLimitError):
+        one.models.list()
+    assert two.models.list().data   # k2's budget is untouched
+
+
+def test_no_limits_no_headers(server):
+    srv = server("--workers", "1", "--no-latency")
+    r = httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT)
+    assert r.status_code == 200
+    assert not any(k.startswith("x-ratelimit") for k in r.headers)
+
+
+def test_token_cost_and_durations():
+    assert token_cost(b"") == 0
+    assert token_cost(b'{"max_tokens": 100}') == 5 + 100
+    assert token_cost(b'{"generationConfig": {"maxOutputTokens": 7}}') == 11 + 7
+    assert token_cost(b"not json") == 2
+    assert [go_duration(n) for n in (120_000_000, 1_000_000_000, 17_500_000_000,
+                                     360_000_000_000, 90_250_000_000)] == [
+        "120ms", "1s", "17.5s", "6m0s", "1m30.25s"]
+
+
+@pytest.mark.parametrize("limits, message", [
+    ({"requests_per_minute": 0},
+     "rate_limits: Expected `int` >= 1 - at `$.requests_per_minute`"),
+    ({"tokens_per_minute": "many"},
+     "rate_limits: Expected `int | null`, got `str` - at `$.tokens_per_minute`"),
+    ({"per_hour": 3}, "rate_limits: Object contains unknown field `per_hour`"),
+])
+def test_config_errors_name_the_field(tmp_path, limits, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"rate_limits": limits}))
+    with pytest.raises(ConfigError) as info:
+        config.load(str(path), environ={})
+    assert message in str(info.value)
