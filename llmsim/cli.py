@@ -125,6 +125,8 @@ def serve(args):
         sys.stderr.write(f"llmsim: the compiled core could not be loaded: {err}; {CORE_HINT}\n")
         return 1
     from llmsim.master import Master
+    from llmsim.worker import preload
+    preload()
     return Master(config, args.config, overrides).run()
 
 

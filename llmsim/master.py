@@ -27,7 +27,6 @@ import socket
 import sys
 import time
 
-import uvloop  # noqa: F401  imported before fork so workers start warm
 from setproctitle import setproctitle
 
 import llmsim.worker
