@@ -2,6 +2,7 @@
 
 import calendar
 import email.utils
+import gc
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import pytest
 
 from conftest import Server
+from llmsim import cli
 from llmsim.worker import http_date
 
 # Modules the serving path has no use for; each one imported costs every start.
@@ -57,3 +59,19 @@ def test_serve_imports_once_in_the_master_and_nothing_it_does_not_use(importtime
     api = [name for name in imported if name.startswith("llmsim.")]
     assert "llmsim.api.gemini_generate" in api and "llmsim.api.openai_chat" in api
     assert sorted(api) == sorted(set(api))
+
+
+@pytest.mark.parametrize("argv", [["version"], ["--help"]])
+def test_main_leaves_garbage_collection_as_it_found_it(argv, capsys):
+    assert gc.isenabled()
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        cli.main(["version"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
