@@ -73,8 +73,7 @@ def _launch(start, out_dir, requests):
 def per_request(start, scenario, out_dir):
     """Instructions per request of scenario; start(wrapper, log_dir) -> procs.Server that
     runs the server under the wrapper argv prefix and serves scenario."""
-    raw = http1.request_bytes(scenario.method, scenario.path, scenario.body,
-                              scenario.content_type)
+    raw = scenario.request()
     counts = [_launch(start, os.path.join(out_dir, f"{scenario.name}-{n}"), [raw] * n)
               for n in (N1, N2)]
     return (counts[1] - counts[0]) / (N2 - N1)

@@ -56,10 +56,11 @@ def location(path, content_type, text):
 
 
 def write_config(prefix, port, workers, path, content_type, body, worker_connections=4096):
-    """nginx.conf answering path with body, and the health path (unless it is path) with ok."""
+    """nginx.conf answering path (its query ignored) with body, and the health path (unless
+    it is path) with ok."""
     with open(TEMPLATE) as f:
         template = f.read()
-    answers = {HEALTH_PATH: ("text/plain", b"ok"), path: (content_type, body)}
+    answers = {HEALTH_PATH: ("text/plain", b"ok"), path.partition("?")[0]: (content_type, body)}
     geos, locations = [], []
     for i, (p, (ctype, text)) in enumerate(answers.items()):
         if len(text) > PIECE_CHARS:

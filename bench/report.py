@@ -79,6 +79,30 @@ def wrk_table(results):
     return lines, failures
 
 
+# wrk metrics compared between APIs: the same answer in another API's shape, both llmsim
+AGAINST_METRICS = (WRK_METRICS[0], WRK_METRICS[3])
+
+
+def against_table(results, against):
+    """llmsim on each scenario of `against` ({scenario: OpenAI scenario}) against llmsim on
+    its OpenAI scenario, from the same run (results as for wrk_table)."""
+    lines = [
+        _row(("scenario", "c", "metric", "llmsim median (min–max)", "OpenAI scenario",
+              "its median (min–max)", "ratio")),
+        _row(("---", "---:", "---", "---:", "---", "---:", "---:")),
+    ]
+    for (name, conns), by_server in results.items():
+        base = results.get((against.get(name), conns))
+        if base is None:
+            continue
+        for key, label, fmt, _ in AGAINST_METRICS:
+            a = [r[key] for r in by_server["llmsim"]]
+            b = [r[key] for r in base["llmsim"]]
+            lines.append(_row((name, conns, label, spread(a, fmt), against[name],
+                               spread(b, fmt), f"{ratio(a, b):.2f}×")))
+    return lines
+
+
 def coldstart_table(times, workers):
     """times: {"llmsim": [ms, ...], "nginx": [ms, ...]}."""
     r = ratio(times["llmsim"], times["nginx"])

@@ -67,6 +67,8 @@ def parse_args(argv):
     named_scenarios = [n for n in args.only if n not in PARTS]
     # a scenario named alone means its wrk runs; with a part named, it narrows that part
     args.parts = set(named_parts or (["wrk"] if named_scenarios else PARTS))
+    # a scenario compared with an OpenAI one brings that one along
+    named_scenarios += [s.against for s in SCENARIOS if s.name in named_scenarios and s.against]
     args.scenarios = [s for s in SCENARIOS if not named_scenarios or s.name in named_scenarios]
     return args
 
@@ -119,16 +121,13 @@ class Bench:
     def learn_answers(self, server):
         """What llmsim answers each scenario with: the baseline serves the same body."""
         for s in self.args.scenarios:
-            raw = http1.request_bytes(s.method, s.path, s.body, s.content_type)
-            status, head, body, headers = http1.fetch(server.port, raw)
+            status, head, body, headers = http1.fetch(server.port, s.request())
             if status != 200:
                 raise SystemExit(f"bench: llmsim answered {s.name} with {status}: {body[:300]!r}")
             self.answers[s.name] = (head, body, headers.get("content-type", "application/json"))
 
     def check_baseline(self, server, scenario):
-        raw = http1.request_bytes(scenario.method, scenario.path, scenario.body,
-                                  scenario.content_type)
-        status, head, body, _ = http1.fetch(server.port, raw)
+        status, head, body, _ = http1.fetch(server.port, scenario.request())
         mine = self.answers[scenario.name]
         if status != 200 or body != mine[1]:
             raise SystemExit(f"bench: nginx answered {scenario.name} with {status}, "
@@ -219,9 +218,14 @@ class Bench:
             try:
                 self.learn_answers(server)
                 if "wrk" in a.parts:
-                    lines, failures = report.wrk_table(self.wrk_part(server))
+                    results = self.wrk_part(server)
+                    lines, failures = report.wrk_table(results)
                     tables.append(("Throughput and latency (wrk)", lines))
                     self.failures += failures
+                    against = {s.name: s.against for s in a.scenarios if s.against}
+                    if against:
+                        tables.append(("Anthropic and Gemini against OpenAI (llmsim, wrk)",
+                                       report.against_table(results, against)))
             finally:
                 server.stop()
         if "coldstart" in a.parts:

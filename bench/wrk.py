@@ -22,7 +22,8 @@ def run(port, scenario, connections, duration_s, out_path):
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
             "--timeout", "5s", "-s", SCRIPT, f"http://127.0.0.1:{port}{scenario.path}"]
     env = dict(os.environ, BENCH_METHOD=scenario.method,
-               BENCH_BODY=scenario.body.decode(), BENCH_CONTENT_TYPE=scenario.content_type)
+               BENCH_BODY=scenario.body.decode(), BENCH_CONTENT_TYPE=scenario.content_type,
+               BENCH_HEADERS="".join(f"{n}: {v}\n" for n, v in scenario.headers))
     proc = subprocess.run(argv, capture_output=True, text=True, env=env,
                           timeout=duration_s + 60)
     with open(out_path, "w") as f:

@@ -63,7 +63,7 @@ def build(config, index, segment):
     ctx = WorkerContext(config, index, segment)
     ctx.planner = planner(config)
     router = Router(api.routes(ctx))
-    ctx.route_names = router.names
+    ctx.route_names[:0] = router.names   # then the routes only a shared path's handler answers
     return Server(router, config, stream.start, segment, index)
 
 

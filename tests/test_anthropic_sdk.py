@@ -224,3 +224,23 @@ def test_body_too_large_is_request_too_large(server):
     assert r.status_code == 413
     assert r.json()["error"]["type"] == "request_too_large"
     assert r.headers["request-id"].startswith("req_")
+
+
+def test_models_list_current_claude_ids_and_aliases(claude):
+    # model ids as Anthropic's model pages give them; an alias of a dated id (claude-opus-4-5)
+    # is served but not listed, as upstream
+    names = {"claude-sonnet-4-6": "Claude Sonnet 4.6", "claude-opus-4-6": "Claude Opus 4.6",
+             "claude-opus-4-5-20251101": "Claude Opus 4.5",
+             "claude-haiku-4-5-20251001": "Claude Haiku 4.5",
+             "claude-sonnet-4-5-20250929": "Claude Sonnet 4.5",
+             "claude-opus-4-1-20250805": "Claude Opus 4.1",
+             "claude-opus-4-20250514": "Claude Opus 4", "claude-sonnet-4-20250514": "Claude Sonnet 4"}
+    listed = list(claude.models.list(limit=100))
+    ids = [m.id for m in listed]
+    assert set(names) <= set(ids) and ids[:2] == ["claude-sonnet-4-6", "claude-opus-4-6"]
+    assert all(m.display_name == names[m.id] for m in listed if m.id in names)
+    assert [m.created_at for m in listed] == sorted((m.created_at for m in listed), reverse=True)
+    assert not any(i in ids for i in ("claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"))
+    for name in ("claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4-6"):
+        assert claude.models.retrieve(name).id == name
+        assert claude.messages.create(model=name, max_tokens=5, messages=HELLO).model == name

@@ -1,17 +1,26 @@
 """The bench's streaming client counts content deltas and finds the end of a stream wherever
-the socket reads split the bytes; its histograms merge across processes."""
+the socket reads split the bytes; its histograms merge across processes; its wrk scenarios
+are answered by llmsim, sent by wrk with their extra headers, and served by nginx at their
+path."""
 import asyncio
+import http.server
 import json
 import os
 import random
+import shutil
 import sys
+import threading
 
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "bench"))
 import hist  # noqa: E402
+import http1  # noqa: E402
+import nginx  # noqa: E402
 import sseclient  # noqa: E402
+import wrk  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
 
 N_DELTAS = 50
 
@@ -118,3 +127,54 @@ def test_histogram_percentiles_and_merge():
     assert merged.percentile(1012 / 1013) == pytest.approx(5_000_000_000, abs=500_000)
     assert merged.percentile(1.0) == float("inf")
     assert hist.Histogram().percentile(0.5) is None
+
+
+def test_every_scenario_is_answered_and_compared_with_an_openai_one(server):
+    srv = server("--workers", "1", "--no-latency")
+    names = {s.name: s for s in SCENARIOS}
+    for s in SCENARIOS:
+        status, _, body, _ = http1.fetch(srv.port, s.request())
+        assert status == 200, (s.name, body[:200])
+        if s.against:
+            assert names[s.against].path == "/v1/chat/completions"
+            assert (b'"stream":true' in names[s.against].body) == ("stream" in s.name)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["content-length"]))
+        _Recorder.seen.append((self.path, dict(self.headers)))
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+def test_wrk_sends_the_scenario_request_with_its_headers(tmp_path):
+    scenario = next(s for s in SCENARIOS if s.name == "anthropic_stream")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        r = wrk.run(httpd.server_address[1], scenario, 1, 1, str(tmp_path / "wrk.txt"))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert r["requests"] > 0 and not r["errors"]
+    path, headers = _Recorder.seen[0]
+    assert path == scenario.path
+    assert headers["anthropic-version"] == "2023-06-01"
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_nginx_serves_a_scenario_at_its_path_without_the_query(tmp_path):
+    scenario = next(s for s in SCENARIOS if "?" in s.path)
+    conf = nginx.write_config(str(tmp_path), 1, 1, scenario.path, "text/event-stream", b"x")
+    with open(conf) as f:
+        text = f.read()
+    assert f"location = {scenario.path.partition('?')[0]} {{" in text and "?" not in text

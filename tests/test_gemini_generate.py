@@ -143,6 +143,48 @@ def test_stream_chunks(hs, sse):
     assert dues[0] == 2_000_000 and dues[-1] == 2_000_000 + 19 * 100_000
 
 
+@pytest.mark.parametrize("sse", [True, False])
+def test_stream_candidates_interleave_token_by_token(hs, sse):
+    cfg = {"candidateCount": 3, "maxOutputTokens": 5, "seed": 7}
+    chunks, dues = stream(hs, sse=sse, generationConfig=cfg)
+    *tokens, last = chunks
+    assert len(chunks) == 3 * 5 + 1 and dues == sorted(dues)
+    assert all(len(c["candidates"]) == 1 and "finishReason" not in c["candidates"][0]
+               for c in tokens)
+    assert [c["candidates"][0]["index"] for c in tokens] == [0, 1, 2] * 5
+    texts = ["".join(text_of(c) for c in tokens if c["candidates"][0]["index"] == i)
+             for i in range(3)]
+    assert [c["index"] for c in last["candidates"]] == [0, 1, 2]
+    assert all(c["finishReason"] == "MAX_TOKENS" and text_of(last, i) == ""
+               for i, c in enumerate(last["candidates"]))
+    u = last["usageMetadata"]
+    assert u["candidatesTokenCount"] == sum(count(t) for t in texts) == 15
+    assert u["totalTokenCount"] == u["promptTokenCount"] + 15
+    doc, _ = generate(hs, generationConfig=cfg)   # the same answer as not streamed
+    assert texts == [text_of(doc, i) for i in range(3)]
+
+
+def test_streamed_candidates_with_thoughts_and_calls(hs):
+    cfg = {"candidateCount": 2, "thinkingConfig": {"includeThoughts": True,
+                                                    "thinkingBudget": 1024}}
+    chunks, _ = stream(hs, generationConfig=cfg)
+    flags = [(c["candidates"][0]["index"],
+              bool(c["candidates"][0]["content"]["parts"][0].get("thought")))
+             for c in chunks[:-1]]
+    assert flags == [(0, True), (1, True)] * 10 + [(0, False), (1, False)] * 10
+    assert chunks[-1]["usageMetadata"]["thoughtsTokenCount"] == 20
+    kw = {"tools": [{"functionDeclarations": [WEATHER]}],
+          "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
+    (chunk,), dues = stream(hs, generationConfig={"candidateCount": 2}, **kw)
+    calls = [c["content"]["parts"][0]["functionCall"] for c in chunk["candidates"]]
+    assert [c["index"] for c in chunk["candidates"]] == [0, 1]
+    assert all(c["name"] == "get_weather" for c in calls)
+    assert chunk["usageMetadata"]["candidatesTokenCount"] == sum(
+        count(json.dumps(c["args"], separators=(",", ":"))) for c in calls)
+    longest = max(count(json.dumps(c["args"], separators=(",", ":"))) for c in calls)
+    assert dues[-1] == 2_000_000 + (longest - 1) * 100_000
+
+
 def test_hidden_thinking_delays_the_first_token_and_is_counted(hs):
     cfg = {"thinkingConfig": {"thinkingBudget": 6}}
     doc, delay = generate(hs, generationConfig=cfg)
@@ -281,9 +323,6 @@ def test_unknown_or_wrong_kind_of_model_is_not_found(hs):
         status, rpc, message = error(hs, {"contents": HELLO}, model=model)
         assert (status, rpc) == (404, "NOT_FOUND")
         assert message.startswith(f"models/{model.decode()} is not found for API version v1")
-    status, rpc, _ = error(hs, {"contents": HELLO, "generationConfig": {"candidateCount": 2}},
-                           name=STREAM, query=b"alt=sse")
-    assert (status, rpc) == (400, "INVALID_ARGUMENT")
 
 
 def test_rate_limit_errors_carry_retry_info():

@@ -66,6 +66,33 @@ def test_generate_and_stream(gemini):
     assert r.usage_metadata.candidates_token_count == 3
 
 
+def test_stream_with_several_candidates(gemini, srv):
+    cfg = types.GenerateContentConfig(candidate_count=3, max_output_tokens=6, seed=11)
+    chunks = list(gemini.models.generate_content_stream(model=MODEL, contents="Hi",
+                                                        config=cfg))
+    texts = ["", "", ""]
+    for chunk in chunks[:-1]:
+        (cand,) = chunk.candidates
+        assert cand.finish_reason is None
+        texts[cand.index] += cand.content.parts[0].text
+    last = chunks[-1]
+    assert [c.index for c in last.candidates] == [0, 1, 2]
+    assert all(c.finish_reason == types.FinishReason.MAX_TOKENS for c in last.candidates)
+    u = last.usage_metadata
+    assert u.candidates_token_count == sum(count(t) for t in texts) == 18
+    r = gemini.models.generate_content(model=MODEL, contents="Hi", config=cfg)
+    assert [c.content.parts[0].text for c in r.candidates] == texts
+    assert r.usage_metadata.candidates_token_count == 18
+    # the same stream as one JSON array (no alt=sse)
+    body = {"contents": [{"parts": [{"text": "Hi"}], "role": "user"}],
+            "generationConfig": {"candidateCount": 3, "maxOutputTokens": 6, "seed": 11}}
+    array = httpx.post(f"{srv.base_url}/v1beta/models/{MODEL}:streamGenerateContent?key=x",
+                       json=body).json()
+    assert len(array) == len(chunks) == 19
+    assert [c["candidates"][0]["index"] for c in array[:-1]] == [0, 1, 2] * 6
+    assert array[-1]["usageMetadata"]["candidatesTokenCount"] == 18
+
+
 def test_stop_sequences_and_chat(gemini):
     text = "The quick brown fox jumps over the lazy dog near the river bank."
     cfg = types.GenerateContentConfig(stop_sequences=["lazy"], http_options=types.HttpOptions(
@@ -252,3 +279,17 @@ def test_stream_timing_lower_bounds(server):
     start = time.monotonic()
     g.models.generate_content(model=MODEL, contents="x", config=cfg)
     assert time.monotonic() - start >= 0.150 + 11 * 0.010
+
+
+def test_models_list_current_gemini_models(gemini):
+    models = {m.name: m for m in gemini.models.list(config=types.ListModelsConfig(page_size=100))}
+    chat = ("gemini-3-pro-preview", "gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite",
+            "gemini-2.5-flash-lite-preview-09-2025", "gemini-flash-lite-latest")
+    for name in chat:
+        m = models["models/" + name]
+        assert "generateContent" in m.supported_actions and m.output_token_limit == 65536
+    assert models["models/gemini-2.5-flash-lite"].display_name == "Gemini 2.5 Flash-Lite"
+    for name in ("gemini-embedding-001", "text-embedding-004"):
+        assert "embedContent" in models["models/" + name].supported_actions
+    assert gemini.models.get(model="gemini-flash-lite-latest").name == \
+        "models/gemini-flash-lite-latest"

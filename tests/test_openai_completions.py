@@ -107,3 +107,28 @@ def test_errors(hs, body, status, param):
     with pytest.raises(ApiError) as e:
         call(hs, NAME, body)
     assert (e.value.status, e.value.param) == (status, param)
+
+
+@pytest.mark.parametrize("body,message,param,code", [
+    ({"prompt": "x"}, "Missing required parameter: 'model'.", "model",
+     "missing_required_parameter"),
+    ({"n": 0}, "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 "
+     "instead.", "n", "integer_below_min_value"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "Invalid 'stop': array too long. Expected an array "
+     "with maximum length 4, but got an array with length 5 instead.", "stop",
+     "array_above_max_length"),
+    # msgspec does not name a mapping's key: the param keeps its [...], the value shown is
+    # the mapping's
+    ({"logit_bias": {"50256": 101}}, "Invalid 'logit_bias[...]': integer above maximum value. "
+     'Expected a value <= 100, but got {"50256":101} instead.', "logit_bias[...]",
+     "integer_above_max_value"),
+    ({"bogus": 1}, "Unrecognized request argument supplied: bogus", None, None),
+    ({"temperature": "hot"}, "Invalid type for 'temperature': expected a number, but got a "
+     "string instead.", "temperature", "invalid_type"),
+])
+def test_body_errors_in_openai_words(hs, body, message, param, code):
+    full = {"model": MODEL, "prompt": "x", **body} if "prompt" not in body else body
+    with pytest.raises(ApiError) as e:
+        call(hs, NAME, full)
+    assert (e.value.status, e.value.message, e.value.param, e.value.code) == \
+        (400, message, param, code)

@@ -33,20 +33,26 @@ def routes(ctx):
                 raise ValueError(f"route {method!r} {pattern} defined twice")
             entries.append((name, provider, handler, claims))
     out = [Route(method, pattern, entries[0][0],
-                 entries[0][2] if len(entries) == 1 else _shared(entries))
+                 entries[0][2] if len(entries) == 1 else _shared(entries, ctx.route_names))
            for (method, pattern), entries in table.items()]
     out.sort(key=lambda r: "}:" not in r.pattern)
     return out
 
 
-def _shared(entries):
-    """One handler for a method + path several providers serve (see the module docstring)."""
+def _shared(entries, route_names):
+    """One handler for a method + path several providers serve (see the module docstring).
+
+    /metrics counts a request under the route of the provider that answers it: the names of
+    the later providers' routes are added to `route_names` (route id -> name), and
+    llmsim.worker puts the router's names before them."""
     default = entries[0][2]
-    others = [(claims, provider, handler) for _, provider, handler, claims in entries[1:]]
+    others = [(claims, name, provider, handler) for name, provider, handler, claims in entries[1:]]
+    route_names.extend(name for _, name, _, _ in others)
 
     def dispatch(req):
-        for claims, provider, handler in others:
+        for claims, name, provider, handler in others:
             if claims(req):
+                req.route = route_names.index(name)
                 try:
                     return handler(req)
                 except errors.ApiError as e:  # the core would answer in the first one's shape

@@ -1,7 +1,8 @@
 """GET /v1/models and GET /v1/models/{id} in Anthropic's shape (requests that carry
 `anthropic-version`; llmsim.api routes the others to the OpenAI handlers).
 
-Lists the catalog's dated Claude model ids (and Claude models added in config), newest first,
+Lists the catalog's Claude model ids (not their aliases: claude-sonnet-4-5 is listed as
+claude-sonnet-4-5-20250929; Claude models added in config too), newest first,
 with `limit`, `after_id` and `before_id` paging as the API does.
 """
 
@@ -46,8 +47,7 @@ def _quoted(s):
 
 def listed(catalog):
     """The Claude models GET /v1/models lists, newest first."""
-    models = [m for m in catalog._models.values()
-              if m.provider == "anthropic" and (_DATED.search(m.id) or m.id in catalog.added)]
+    models = [m for m in catalog.models("anthropic") if not catalog.is_alias(m.id)]
     return sorted(models, key=lambda m: (-m.created, m.id))
 
 

@@ -46,13 +46,15 @@ def _ts(day):
 
 # (ids sharing one entry, kind, owned_by, release day, max output tokens, dimensions)
 _OPENAI = (
-    ("gpt-5.1 gpt-5.1-2025-11-13 gpt-5.1-chat-latest gpt-5.1-codex gpt-5.1-mini", "reasoning",
-     "system", "2025-11-13", 128000, 0),
+    ("gpt-5.1 gpt-5.1-2025-11-13 gpt-5.1-chat-latest gpt-5.1-codex gpt-5.1-codex-mini",
+     "reasoning", "system", "2025-11-13", 128000, 0),
+    ("gpt-5-pro gpt-5-pro-2025-10-06", "reasoning", "system", "2025-10-06", 272000, 0),
     ("gpt-5 gpt-5-2025-08-07 gpt-5-mini gpt-5-mini-2025-08-07 gpt-5-nano gpt-5-nano-2025-08-07",
      "reasoning", "system", "2025-08-07", 128000, 0),
     ("gpt-5-chat-latest", "chat", "system", "2025-08-07", 16384, 0),
     ("gpt-4.1 gpt-4.1-2025-04-14 gpt-4.1-mini gpt-4.1-mini-2025-04-14 gpt-4.1-nano "
      "gpt-4.1-nano-2025-04-14", "chat", "system", "2025-04-14", 32768, 0),
+    ("o3-pro o3-pro-2025-06-10", "reasoning", "system", "2025-06-10", 100000, 0),
     ("o4-mini o4-mini-2025-04-16 o3 o3-2025-04-16", "reasoning", "system", "2025-04-16",
      100000, 0),
     ("o3-mini o3-mini-2025-01-31", "reasoning", "system", "2025-01-31", 100000, 0),
@@ -76,7 +78,10 @@ _OPENAI = (
     ("text-embedding-3-large", "embedding", "system", "2024-01-22", 0, 3072),
     ("text-embedding-ada-002", "embedding", "openai-internal", "2022-12-16", 0, 1536),
 )
+# (aliases, then the id the Models API lists; release day, max output tokens)
 _ANTHROPIC = (
+    ("claude-sonnet-4-6", "2026-02-17", 128000),
+    ("claude-opus-4-6", "2026-02-05", 128000),
     ("claude-opus-4-5 claude-opus-4-5-20251101", "2025-11-01", 64000),
     ("claude-haiku-4-5 claude-haiku-4-5-20251001", "2025-10-01", 64000),
     ("claude-sonnet-4-5 claude-sonnet-4-5-20250929", "2025-09-29", 64000),
@@ -90,6 +95,8 @@ _ANTHROPIC = (
 )
 _GEMINI = (
     ("gemini-3-pro-preview", "chat", "2025-11-18", 65536, 0),
+    ("gemini-2.5-flash-lite-preview-09-2025 gemini-flash-lite-latest", "chat", "2025-09-25",
+     65536, 0),
     ("gemini-2.5-pro gemini-2.5-flash gemini-2.5-flash-lite", "chat", "2025-06-17", 65536, 0),
     ("gemini-2.0-flash gemini-2.0-flash-001 gemini-2.0-flash-lite", "chat", "2025-02-05", 8192,
      0),
@@ -104,18 +111,21 @@ def _fingerprint(name):
 
 
 def _builtin():
-    out = {}
+    """(name -> ModelInfo, the names that are aliases of another entry)."""
+    out, aliases = {}, set()
     for ids, kind, owner, day, max_output, dims in _OPENAI:
         for name in ids.split():
             out[name] = ModelInfo(name, kind, owner, _ts(day), "openai", max_output, dims,
                                   _fingerprint(name))
     for ids, day, max_output in _ANTHROPIC:
-        for name in ids.split():
+        names = ids.split()
+        aliases.update(names[:-1])
+        for name in names:
             out[name] = ModelInfo(name, "chat", "anthropic", _ts(day), "anthropic", max_output)
     for ids, kind, day, max_output, dims in _GEMINI:
         for name in ids.split():
             out[name] = ModelInfo(name, kind, "google", _ts(day), "gemini", max_output, dims)
-    return out
+    return out, aliases
 
 
 class _Added(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -141,8 +151,8 @@ class Catalog:
             cfg = msgspec.convert(section or {}, _Section)
         except msgspec.ValidationError as e:
             raise ConfigError(f"config: models: {e}") from None
-        models = _builtin()
-        self.added = []
+        models, aliases = _builtin()
+        added = set()
         for name, a in cfg.add.items():
             if a.kind not in KINDS:
                 raise ConfigError(f"config: models.add.{name}.kind: expected one of "
@@ -150,15 +160,17 @@ class Catalog:
             models[name] = ModelInfo(name, a.kind, a.owned_by, a.created, a.provider,
                                      a.max_output, a.dimensions if a.kind == "embedding" else 0,
                                      _fingerprint(name))
-            self.added.append(name)
+            added.add(name)
         for alias, target in cfg.aliases.items():
             if target not in models:
                 raise ConfigError(f"config: models.aliases.{alias}: unknown model {target!r}")
             models[alias] = msgspec.structs.replace(models[target], id=alias)
+            aliases.add(alias)
         self.accept_any = cfg.accept_any
         self._models = models
+        self._aliases = frozenset(aliases - added)
         self._listed = [m for m in models.values()
-                        if m.provider == "openai" or m.id in self.added or m.id in cfg.aliases]
+                        if m.provider == "openai" or m.id in added or m.id in cfg.aliases]
         self._fallback = {}
 
     def get(self, name):
@@ -175,8 +187,19 @@ class Catalog:
         return m
 
     def listed(self):
-        """The models GET /v1/models shows, in catalog order."""
+        """The models OpenAI's GET /v1/models shows (every OpenAI model, and every model
+        added or aliased in config), in catalog order."""
         return self._listed
+
+    def models(self, provider):
+        """The models of `provider` ("openai", "anthropic" or "gemini"): built in, added and
+        aliased in config, in catalog order."""
+        return [m for m in self._models.values() if m.provider == provider]
+
+    def is_alias(self, name):
+        """Whether `name` is another name of a model listed under its own id (built-in
+        Claude aliases such as claude-opus-4-5, and the `models.aliases` config section)."""
+        return name in self._aliases
 
     def require(self, name):
         """The model for `name`, or OpenAI's 404 model_not_found."""

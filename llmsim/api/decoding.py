@@ -1,9 +1,10 @@
 """msgspec decoding failures taken apart, so each provider can word them in its own way.
 
 `explain(exc)` turns a `msgspec.DecodeError` into a `Problem`: what went wrong (`kind`), where
-(`path`, a tuple of keys and indexes from the body's root), and the details the message
-carries. Providers render it: Anthropic as `messages.0.role: ...`, Gemini as
-`Invalid value at 'generation_config.max_output_tokens'`, and so on.
+(`path`, a tuple of keys and indexes from the body's root; the key `ANY_KEY` stands for a
+mapping's value, whose key msgspec does not name), and the details the message carries.
+Providers render it: OpenAI as `Invalid type for 'messages[0].content'`, Anthropic as
+`messages.0.role: ...`, Gemini as `Invalid value at 'generation_config.max_output_tokens'`.
 """
 
 import re
@@ -19,9 +20,10 @@ BOUND = "bound"        # expected: "int" | "float"; op: ">=" "<=" ">" "<"; limit
 VALUE = "value"        # detail: the refused value as msgspec shows it ('foo', 5)
 LENGTH = "length"      # op: "<=" | ">="; limit: the length bound
 OTHER = "other"        # detail: msgspec's message
+ANY_KEY = "..."        # in a path: some key of a mapping
 
 _AT = re.compile(r" - at `\$(.*)`$")
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[(\.\.\.)\]")
 _FORMS = (
     (MISSING, re.compile(r"^Object missing required field `([^`]+)`$")),
     (UNKNOWN, re.compile(r"^Object contains unknown field `([^`]+)`$")),
@@ -50,8 +52,8 @@ def explain(exc):
     m = _AT.search(msg)
     path = ()
     if m:
-        path = tuple(name if name else int(index)
-                     for name, index in _PATH_PART.findall(m.group(1)))
+        path = tuple(name or any_key or int(index)
+                     for name, index, any_key in _PATH_PART.findall(m.group(1)))
         msg = msg[:m.start()]
     for kind, form in _FORMS:
         f = form.match(msg)
@@ -65,6 +67,17 @@ def explain(exc):
             return Problem(kind, path, expected=f.group(1), op=f.group(2), limit=f.group(3))
         return Problem(kind, path, op=f.group(1), limit=f.group(2))
     return Problem(OTHER, path, detail=msg)
+
+
+def value_at(body, path, missing=None):
+    """The JSON value at `path` in `body`, or `missing` when it cannot be found there."""
+    try:
+        v = msgspec.json.decode(body)
+        for key in path:
+            v = v[key]
+    except (msgspec.DecodeError, LookupError, TypeError):
+        return missing
+    return v
 
 
 def number(text):

@@ -154,9 +154,6 @@ class GenerateContent:
         except msgspec.DecodeError as e:
             raise decode_error(e, body) from None
         cap, n = check(r, model)
-        if self.stream and n > 1:
-            raise invalid("llmsim: candidateCount > 1 is not supported with "
-                          "streamGenerateContent.")
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         prompt = _last_user_text(r.contents) if gen.needs_prompt else ""

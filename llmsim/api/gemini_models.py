@@ -40,7 +40,7 @@ def _render(m):
 
 def listed(catalog):
     """The Gemini models GET /models lists, in catalog order."""
-    return [m for m in catalog._models.values() if m.provider == "gemini"]
+    return catalog.models("gemini")
 
 
 class ListModels:

@@ -1,11 +1,15 @@
 """A Gemini answer as a GenerateContentResponse body, or as its stream: SSE `data:` events
 (`alt=sse`) or one JSON array sent piece by piece (no `alt`).
 
-Streams carry one text token per chunk, rendered from the shared escaped text when due
-(a llmsim.core.sse.TokenStream of one lane); a last chunk with empty text carries the
-finishReason and the full usageMetadata, earlier ones the prompt count only. Thoughts are
-streamed as `thought` parts when includeThoughts is set, else they only take their time
-before the first chunk. A function call is one chunk, due with its last token.
+Streams carry one text token of one candidate per chunk, rendered from the shared escaped
+text when due (a llmsim.core.sse.TokenStream with one lane per candidate). With
+candidateCount > 1 the candidates interleave token by token: each token time sends one chunk
+per candidate still generating, in index order, every chunk naming its candidate's `index`.
+One last chunk carries every candidate's finishReason (with empty text, or its function
+call) and the full usageMetadata, counting all candidates; earlier chunks carry the prompt
+count only. Thoughts are streamed as `thought` parts when includeThoughts is set, else they
+only take their time before the first chunk. A function call leaves whole in the last chunk,
+due with its last token.
 """
 
 from array import array
@@ -72,16 +76,15 @@ def _parts(a, c):
     return b",".join(parts)
 
 
+def _chunk(a, candidates, usage):
+    return RESPONSE.render((candidates, usage, a.model, a.response_id))
+
+
 def response(a):
     """The JSON body of a non-streamed answer."""
     cands = [CANDIDATE.render((_parts(a, c), _FINISH.render((c.finish,)), i))
              for i, c in enumerate(a.candidates)]
-    return RESPONSE.render((b",".join(cands), _usage(a), a.model, a.response_id))
-
-
-def _chunk(a, part, finish, usage):
-    return RESPONSE.render((CANDIDATE.render((part, finish, 0)), usage, a.model,
-                            a.response_id))
+    return _chunk(a, b",".join(cands), _usage(a))
 
 
 SSE = (b"", b"data: ", b"\r\n\r\n", b"\r\n\r\n")      # lead, before, after, after the last
@@ -89,25 +92,35 @@ ARRAY = (b"[", b"", b"\n,\r\n", b"\n]")
 
 
 def stream(a, framing, plan, on_close=None):
-    """The TokenStream of a one-candidate answer; `framing` is SSE or ARRAY."""
+    """The TokenStream of an answer; `framing` is SSE or ARRAY."""
     lead, before, after, end = framing
-    c = a.candidates[0]
     p = a.prompt_tokens
     early = _PROMPT_USAGE.render((p, p, p))
-    items = []
-    if c.thought is not None and a.show_thoughts:
-        head, _, tail = _chunk(a, THOUGHT_PART.render((_SPLIT,)), b"", early).partition(_SPLIT)
-        items.append((c.thought, before + head, tail + after))
-    if c.call is not None:
-        last = CALL_PART.render((c.call[0], c.call[1]))
-        # the call leaves whole with its last token (and so does the last shown thought)
-        timing = plan.due[:c.thoughts] if items else array("q")
-        timing[len(timing) - 1:] = array("q", [due(plan, c.thoughts + c.call[2] - 1)])
-    else:
-        head, _, tail = _chunk(a, TEXT_PART.render((_SPLIT,)), b"", early).partition(_SPLIT)
-        items.append((c.text, before + head, tail + after))
-        last = TEXT_PART.render((b"",))
-        timing = dues_from(plan, 0 if len(items) > 1 else c.thoughts)
-    final = before + _chunk(a, last, _FINISH.render((c.finish,)), _usage(a)) + end
-    return TokenStream([items], [final], lead, b"", timing, plan.ttft_ns, gap(plan), None,
-                       on_close)
+    lanes, lasts, steps, call_end = [], [], 0, -1
+    for i, c in enumerate(a.candidates):
+        runs = []
+        if c.thought is not None and a.show_thoughts:
+            runs.append((c.thought, THOUGHT_PART))
+        if c.call is not None:
+            last = CALL_PART.render((c.call[0], c.call[1]))
+            call_end = max(call_end, c.thoughts + c.call[2] - 1)
+        else:
+            runs.append((c.text, TEXT_PART))
+            last = TEXT_PART.render((b"",))
+        lasts.append(CANDIDATE.render((last, _FINISH.render((c.finish,)), i)))
+        items = []
+        for run, part in runs:
+            head, _, tail = _chunk(a, CANDIDATE.render((part.render((_SPLIT,)), b"", i)),
+                                   early).partition(_SPLIT)
+            items.append((run, before + head, tail + after))
+        lanes.append(items)
+        steps = max(steps, sum(run.count for run, _ in runs))
+    first = 0 if a.show_thoughts else a.candidates[0].thoughts   # the same for every one
+    timing = dues_from(plan, first)
+    if call_end >= 0:   # the last chunk leaves when the longest call is complete
+        k = max(steps - 1, 0)
+        timing = array("q", timing[:k])
+        timing.append(max(due(plan, first + k), due(plan, call_end)))
+    final = before + _chunk(a, b",".join(lasts), _usage(a)) + end
+    return TokenStream(lanes, [b""] * len(lanes), lead, final, timing, plan.ttft_ns,
+                       gap(plan), None, on_close)

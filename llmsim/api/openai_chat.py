@@ -6,14 +6,11 @@ else goes through `Said` per choice (text or tool calls, stop sequences, formats
 and is rendered non-streamed here or streamed by `openai_chat_stream`.
 """
 
-from time import monotonic_ns
-
 import msgspec
 
-from llmsim.api import openai_logprobs, openai_tools
+from llmsim.api import openai_logprobs, openai_tools, planning
 from llmsim.api.openai_chat_stream import chat_stream
 from llmsim.api.openai_types import JsonObjectFormat, JsonSchemaFormat
-from llmsim.api.openai_env import due
 from llmsim.api.openai_wire import SSE, Delayed, headers
 from llmsim.core.chat import ChatCore
 from llmsim.core.ids import alnum
@@ -21,6 +18,7 @@ from llmsim.core.pieces import Run
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
 from llmsim.sim.jsonschema_gen import generate
+from llmsim.sim.stop import cut
 from llmsim.sim.tokens import PER_MESSAGE, Pieces, count
 
 _USAGE = (b'{"prompt_tokens":{{prompt:int}},"completion_tokens":{{completion:int}},'
@@ -48,6 +46,9 @@ SIMPLE = Template(_BODY.replace(b"{{choices:raw}}", _CHOICE.replace(b"{{logprobs
                   .replace(b"{{usage:raw}}", _USAGE))
 
 _EFFORT = {"none": 0, "minimal": 0, "low": 1, "medium": 4, "high": 16, "xhigh": 32}
+# What `response_format` json_object (and an answer format without a schema) generates.
+_ANSWER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}},
+                  "required": ["answer"]}
 
 
 def _check(r):
@@ -78,24 +79,25 @@ class Said:
         self.lp_key = lp_key      # logprobs RNG key, or None
 
 
-def _cut(run, cap):
-    if cap is not None and run.count > cap:
-        return Run(run.pieces, run.first, cap, run.skip), True
-    return run, False
+def reasoning_tokens(model, effort, rng, cap):
+    """(hidden reasoning tokens a reasoning model spends at `effort`, the output cap left
+    for the visible answer)."""
+    if model.kind != "reasoning":
+        return 0, cap
+    reasoning = 32 * (1 + rng.below(8)) * _EFFORT.get(effort, 4)
+    if cap is None:
+        return reasoning, cap
+    reasoning = min(reasoning, cap)
+    return reasoning, cap - reasoning
 
 
-def _stop(run, stops):
-    """The run ended before its first stop sequence, and whether one was found."""
-    raw = run.raw()
-    cut = -1
-    for s in stops:
-        i = raw.find(s.encode()) if s else -1
-        if i >= 0 and (cut < 0 or i < cut):
-            cut = i
-    if cut < 0:
-        return run, False
-    p = Pieces(raw[:cut])
-    return Run(p, 0, p.count), True
+def json_answer(schema, rng, cap):
+    """(Run of a JSON document valid against `schema` (None: the json_object default), whether
+    `cap` cut it)."""
+    p = Pieces(msgspec.json.encode(generate(_ANSWER_SCHEMA if schema is None else schema, rng)))
+    if cap is not None and p.count > cap:
+        return Run(p, 0, cap), True
+    return Run(p, 0, p.count), False
 
 
 class ChatCompletions(ChatCore):
@@ -104,6 +106,7 @@ class ChatCompletions(ChatCore):
 
     def __init__(self, env):
         super().__init__(env, SIMPLE)
+        self.env = env
 
     check = staticmethod(_check)
 
@@ -121,23 +124,19 @@ class ChatCompletions(ChatCore):
                created, tier):
         """Every answer but the common one: several choices, tool calls, stop sequences,
         formats, logprobs, reasoning tokens, streams."""
-        planner = self.planner
         name = r.model
         said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns, scripted_call)
         longest = max(s.tokens for s in said)
-        if longest < plan.n_tokens:
-            planner.release(plan, req.received_ns + (due(plan, longest - 1) if longest
-                                                      else plan.ttft_ns))
+        planning.settle(self.env, req, plan, longest)
         completion = sum(s.tokens for s in said) + reasoning
         usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
         if r.stream:
             include_usage = r.stream_options is not None and bool(r.stream_options.include_usage)
             stream = chat_stream(said, plan, name, created, tier, model.fingerprint,
                                  usage if include_usage else None, r.top_logprobs or 0,
-                                 lambda finished: finished or planner.release(
-                                     plan, monotonic_ns()))
+                                 planning.releaser(self.planner, plan))
             return 200, headers(plan.ttft_ns, SSE), stream
-        delay = due(plan, longest - 1) if longest else plan.ttft_ns
+        delay = planning.finish_ns(plan, longest)
         parts = [self.render_choice(i, s, r.top_logprobs or 0) for i, s in enumerate(said)]
         out = BODY.render((alnum(29), created, name, b",".join(parts), usage, tier,
                            model.fingerprint))
@@ -147,12 +146,7 @@ class ChatCompletions(ChatCore):
         """(one Said per choice, reasoning tokens); `scripted_call` (name, arguments) makes
         every choice that tool call."""
         rng = plan.rng
-        reasoning = 0
-        if model.kind == "reasoning":
-            reasoning = 32 * (1 + rng.below(8)) * _EFFORT.get(r.reasoning_effort, 4)
-            if cap is not None:
-                reasoning = min(reasoning, cap)
-                cap -= reasoning
+        reasoning, cap = reasoning_tokens(model, r.reasoning_effort, rng, cap)
         stops = [r.stop] if type(r.stop) is str else r.stop
         wanted, forced = openai_tools.chosen(r, fns, r.messages) if fns else ((), False)
         rf = r.response_format
@@ -165,19 +159,15 @@ class ChatCompletions(ChatCore):
                 out.append(self._calls(openai_tools.draw(wanted, forced, r.parallel_tool_calls,
                                                          rng), rng, cap))
                 continue
-            if type(rf) is JsonSchemaFormat or type(rf) is JsonObjectFormat:
-                schema = (rf.json_schema.schema or {}) if type(rf) is JsonSchemaFormat else \
-                    {"type": "object", "properties": {"answer": {"type": "string"}},
-                     "required": ["answer"]}
-                p = Pieces(msgspec.json.encode(generate(schema, rng)))
-                run, cut = _cut(Run(p, 0, p.count), cap)
+            if type(rf) is JsonSchemaFormat:
+                run, capped = json_answer(rf.json_schema.schema or {}, rng, cap)
+            elif type(rf) is JsonObjectFormat:
+                run, capped = json_answer(None, rng, cap)
             else:
-                run, cut = gen.generate(prompt, plan, cap, rng.u64())
-            stopped = False
-            if stops:
-                run, stopped = _stop(run, stops)
-            out.append(Said(run, None, b"length" if cut and not stopped else b"stop", run.count,
-                            rng.u64() if r.logprobs else None))
+                run, capped = gen.generate(prompt, plan, cap, rng.u64())
+            run, stop = cut(run, stops)
+            out.append(Said(run, None, b"length" if capped and stop is None else b"stop",
+                            run.count, rng.u64() if r.logprobs else None))
         return out, reasoning
 
     @staticmethod

@@ -2,20 +2,16 @@
 streamed and not. Choices are ordered prompt by prompt: index = prompt_index * n + j.
 """
 
-from time import monotonic_ns
-
-import msgspec
-
-from llmsim.api import openai_logprobs
-from llmsim.api.openai_chat import _stop
-from llmsim.api.openai_env import due, gap
+from llmsim.api import openai_logprobs, planning
+from llmsim.api.openai_env import gap
 from llmsim.api.openai_types import COMPLETION, text_inputs
-from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
+from llmsim.api.openai_wire import SSE, Delayed, decode, headers
 from llmsim.core.ids import alnum
 from llmsim.core.pieces import Run
 from llmsim.core.render import Template, escape
 from llmsim.core.sse import TokenStream
 from llmsim.errors import ApiError
+from llmsim.sim.stop import cut
 from llmsim.sim.text import Fixed, detokenize
 from llmsim.sim.tokens import count
 
@@ -34,19 +30,13 @@ class Completions:
     """The handler of POST /v1/completions."""
 
     def __init__(self, env):
-        self.models = env.catalog
-        self.pick = env.generators.pick
-        self.planner = env.planner
-        self.unix = env.clock.unix
+        self.env = env
 
     def __call__(self, req):
-        body = req.body
-        try:
-            r = COMPLETION.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        env = self.env
+        r = decode(COMPLETION, req.body)
         name = r.model
-        model = self.models.require(name)
+        model = env.catalog.require(name)
         if model.kind != "completion":
             raise ApiError(404, "This is a chat model and not supported in the v1/completions "
                                 "endpoint. Did you mean to use v1/chat/completions?",
@@ -64,13 +54,9 @@ class Completions:
             raise ApiError(400, f"max_tokens is too large: {cap}. This model supports at most "
                                 f"{model.max_output} completion tokens, whereas you provided "
                                 f"{cap}.", param="max_tokens", code="invalid_value")
-        hdrs = req.headers
-        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
+        gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         n_prompt = sum(count(p) for p in prompts)
-        planner = self.planner
-        plan = planner.plan(name, n_prompt, cap, planner.request_key(r.seed, body),
-                            hdrs.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
+        plan = planning.plan(env, req, name, n_prompt, cap, r.seed)
         rng = plan.rng
         stops = [r.stop] if type(r.stop) is str else r.stop
         choices = []     # (prompt, run, finish, logprobs key)
@@ -81,27 +67,23 @@ class Completions:
                 if scripted_call is not None:
                     gen_p = Fixed(scripted_call[1])
             for _ in range(n):
-                run, cut = gen_p.generate(prompt, plan, cap, rng.u64() if cap != 0 else 0)
+                run, capped = gen_p.generate(prompt, plan, cap, rng.u64() if cap != 0 else 0)
                 if run.skip:    # a continuation keeps the space before its first word
                     run = Run(run.pieces, run.first, run.count)
-                stopped = False
-                if stops:
-                    run, stopped = _stop(run, stops)
-                choices.append((prompt, run, b"length" if cut and not stopped else b"stop",
+                run, stop = cut(run, stops)
+                choices.append((prompt, run, b"length" if capped and stop is None else b"stop",
                                 rng.u64() if r.logprobs is not None else None))
         longest = max(c[1].count for c in choices)
-        if longest < plan.n_tokens:
-            planner.release(plan, req.received_ns + (due(plan, longest - 1) if longest
-                                                      else plan.ttft_ns))
+        planning.settle(env, req, plan, longest)
         completion = sum(c[1].count for c in choices)
         usage = USAGE.render((n_prompt, completion, n_prompt + completion))
-        created = self.unix(req.received_ns)
+        created = env.clock.unix(req.received_ns)
         top = r.logprobs or 0
         if r.stream:
             include = r.stream_options is not None and bool(r.stream_options.include_usage)
             return 200, headers(plan.ttft_ns, SSE), _stream(
                 choices, plan, name, created, r.echo, top, usage if include else None,
-                lambda finished: finished or planner.release(plan, monotonic_ns()))
+                planning.releaser(env.planner, plan))
         parts = []
         for i, (prompt, run, finish, key) in enumerate(choices):
             lp = b"null"
@@ -110,7 +92,7 @@ class Completions:
                                                 prompt if r.echo else "")
             parts.append(CHOICE.render((escape(prompt) if r.echo else b"", run.esc(), i, lp,
                                         finish)))
-        delay = due(plan, longest - 1) if longest else plan.ttft_ns
+        delay = planning.finish_ns(plan, longest)
         out = BODY.render((alnum(29), created, name, b",".join(parts), usage))
         return 200, headers(delay), Delayed(out, delay)
 

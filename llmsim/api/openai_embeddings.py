@@ -10,10 +10,9 @@ dict lookup.
 from array import array
 from base64 import b64encode
 
-import msgspec
-
+from llmsim.api import planning
 from llmsim.api.openai_types import EMBEDDING, text_inputs
-from llmsim.api.openai_wire import Delayed, decode_error, headers
+from llmsim.api.openai_wire import Delayed, decode, headers
 from llmsim.core.render import Template
 from llmsim.core.vectors import json_floats, key_of, unit_vector
 from llmsim.errors import ApiError
@@ -33,17 +32,12 @@ class Embeddings:
     """The handler of POST /v1/embeddings."""
 
     def __init__(self, env):
-        self.models = env.catalog
-        self.planner = env.planner
+        self.env = env
         self.cache = {}
 
     def __call__(self, req):
-        body = req.body
-        try:
-            r = EMBEDDING.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
-        model = self.models.require(r.model)
+        r = decode(EMBEDDING, req.body)
+        model = self.env.catalog.require(r.model)
         if model.kind != "embedding":
             raise ApiError(400, f"The model `{r.model}` does not support embeddings. Use an "
                                 "embedding model such as text-embedding-3-small.", param="model")
@@ -85,10 +79,7 @@ class Embeddings:
                     cache.clear()
                 cache[ck] = vec
             items.append((ITEM_BASE64 if b64 else ITEM_FLOAT).render((i, vec)))
-        planner = self.planner
-        plan = planner.plan(r.model, n_prompt, None, planner.request_key(None, body),
-                            req.headers.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
+        plan = planning.plan(self.env, req, r.model, n_prompt, None)
         delay = plan.total_ns
         out = BODY.render((b",".join(items), r.model, n_prompt, n_prompt))
         return 200, headers(delay), Delayed(out, delay)

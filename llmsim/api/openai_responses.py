@@ -9,21 +9,18 @@ text and arguments are rendered from escaped token runs, and the deltas of a str
 templates (llmsim.core.sse).
 """
 
-from time import monotonic_ns
-
 import msgspec
 
-from llmsim.api import openai_tools
-from llmsim.api.openai_chat import _EFFORT
-from llmsim.api.openai_env import due, gap
+from llmsim.api import openai_tools, planning
+from llmsim.api.openai_chat import json_answer, reasoning_tokens
+from llmsim.api.openai_env import gap
 from llmsim.api.openai_types import RESPONSES, FunctionDef
-from llmsim.api.openai_wire import SSE, Delayed, decode_error, headers
+from llmsim.api.openai_wire import SSE, Delayed, decode, headers
 from llmsim.core.ids import alnum, hexstr
 from llmsim.core.pieces import Run
 from llmsim.core.render import escape
 from llmsim.core.sse import TokenStream
 from llmsim.errors import ApiError
-from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, Pieces, count
 
 _encode = msgspec.json.encode
@@ -110,18 +107,12 @@ class Responses:
     """The handler of POST /v1/responses."""
 
     def __init__(self, env):
-        self.models = env.catalog
-        self.pick = env.generators.pick
-        self.planner = env.planner
-        self.unix = env.clock.unix
+        self.env = env
 
     def __call__(self, req):
-        body = req.body
-        try:
-            r = RESPONSES.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
-        model = self.models.require(r.model)
+        env = self.env
+        r = decode(RESPONSES, req.body)
+        model = env.catalog.require(r.model)
         if model.kind not in ("chat", "reasoning"):
             raise ApiError(400, f"The model `{r.model}` is not supported with the Responses "
                                 "API.", param="model")
@@ -131,23 +122,14 @@ class Responses:
         fns = _functions(r.tools)
         cap = r.max_output_tokens
         fmt = (r.text or {}).get("format") or {"type": "text"}
-        hdrs = req.headers
-        gen = self.pick(r.model, hdrs.get(b"x-llmsim-generator"))
+        gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
         scripted_call = None
         if gen.scripted:
             gen, scripted_call = gen.resolve(last_user, r.model)
-        planner = self.planner
-        plan = planner.plan(r.model, n_prompt, cap, planner.request_key(None, body),
-                            hdrs.get(b"x-llmsim-latency"))
-        planner.admit(plan, req.received_ns)
+        plan = planning.plan(env, req, r.model, n_prompt, cap)
         rng = plan.rng
-        reasoning = 0
-        if model.kind == "reasoning":
-            effort = (r.reasoning or {}).get("effort") or "medium"
-            reasoning = 32 * (1 + rng.below(8)) * _EFFORT.get(effort, 4)
-            if cap is not None:
-                reasoning = min(reasoning, cap)
-                cap -= reasoning
+        reasoning, cap = reasoning_tokens(model, (r.reasoning or {}).get("effort") or "medium",
+                                          rng, cap)
         wanted, forced = _choice(r.tool_choice, fns, after_result) if fns else ([], False)
         items, cut = [], False          # (kind, id, Run, name, call_id)
         if reasoning:
@@ -163,11 +145,7 @@ class Responses:
         else:
             if fmt.get("type") in ("json_schema", "json_object"):
                 schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
-                p = Pieces(_encode(generate(schema or {"type": "object", "properties": {
-                    "answer": {"type": "string"}}, "required": ["answer"]}, rng)))
-                run, cut = Run(p, 0, p.count), False
-                if cap is not None and run.count > cap:
-                    run, cut = Run(p, 0, cap), True
+                run, cut = json_answer(schema or None, rng, cap)
             else:
                 run, cut = gen.generate(last_user, plan, cap, rng.u64())
             items.append(("message", b"msg_" + hexstr(48), run, None, None))
@@ -185,18 +163,15 @@ class Responses:
                          "output_tokens": out_tokens + reasoning,
                          "output_tokens_details": {"reasoning_tokens": reasoning},
                          "total_tokens": n_prompt + out_tokens + reasoning})
-        if out_tokens < plan.n_tokens:
-            planner.release(plan, req.received_ns + (due(plan, out_tokens - 1) if out_tokens
-                                                      else plan.ttft_ns))
-        env = _Envelope(r, b"resp_" + hexstr(48), self.unix(req.received_ns), fns)
+        planning.settle(env, req, plan, out_tokens)
+        envelope = _Envelope(r, b"resp_" + hexstr(48), env.clock.unix(req.received_ns), fns)
         status = b"incomplete" if cut else b"completed"
         if r.stream:
             return 200, headers(plan.ttft_ns, SSE), _stream(
-                env, items, status, usage, plan,
-                lambda finished: finished or planner.release(plan, monotonic_ns()))
-        delay = due(plan, out_tokens - 1) if out_tokens else plan.ttft_ns
+                envelope, items, status, usage, plan, planning.releaser(env.planner, plan))
+        delay = planning.finish_ns(plan, out_tokens)
         output = b"[" + b",".join(_item(it, status, True) for it in items) + b"]"
-        return 200, headers(delay), Delayed(env.render(status, output, usage), delay)
+        return 200, headers(delay), Delayed(envelope.render(status, output, usage), delay)
 
 
 class _Envelope:

@@ -18,7 +18,7 @@ cdef class Request:
     cdef readonly bytes method, path, query, body
     cdef readonly dict headers
     cdef readonly tuple params
-    cdef readonly int route
+    cdef public int route            # metrics route id (a shared path's handler sets its own)
     cdef readonly int64_t received_ns
     cdef readonly bint keep_alive
 
