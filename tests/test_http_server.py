@@ -95,6 +95,19 @@ def test_pipelined_requests_answered_in_order_in_one_write(srv):
     assert all(json.loads(a[2]) for a in answers)
 
 
+def test_repeated_route_then_other_method_or_path(srv):
+    """The router recalls the last exact route: a request differing only by method, by a
+    path sharing its prefix, or by a query still gets its own answer."""
+    reqs = [("GET", "/health"), ("DELETE", "/health"), ("GET", "/health"), ("GET", "/healt"),
+            ("GET", "/healthz"), ("GET", "/health?x=1"), ("GET", "/version"), ("GET", "/health")]
+    data = b"".join(b"%s %s HTTP/1.1\r\nHost: t\r\n\r\n" % (m.encode(), p.encode())
+                    for m, p in reqs)
+    with socket.create_connection(("127.0.0.1", srv.port)) as s:
+        s.sendall(data)
+        answers, _ = read_responses(s, len(reqs))
+    assert [a[0] for a in answers] == [200, 405, 200, 404, 404, 200, 200, 200]
+
+
 def test_keep_alive_close_and_http10(srv):
     raw = exchange(srv.port, b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 ") and b"connection: close" in raw.lower()

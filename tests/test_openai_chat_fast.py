@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from llmsim.core.sse import TokenStream
+from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
 from openai_fakes import FakePlanner, FakeReq, handlers
 
@@ -58,3 +60,141 @@ def test_common_answer_is_the_general_answer_byte_for_byte(planner, headers):
                 assert taken.pop()
             doc = json.loads(fast[1])
             assert doc["choices"][0]["message"]["content"] or doc["usage"]["completion_tokens"] == 0
+
+
+# Bodies llmsim_chat_scan (csrc/llmsim_chat_scan.h) reads itself, written in several ways.
+SCANNED = [
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}',
+    b' {\n "messages" : [ {"content": "Be brief.", "role": "system"},\t{"role": "user",'
+    b' "content": "Hi there"}, {"role": "assistant", "content": ""},'
+    b' {"role": "developer", "content": "x"} ] , "model": "gpt-4o" , "seed": -12,'
+    b' "service_tier": "flex", "stream": false, "max_completion_tokens": 7 }\r\n',
+    b'{"model":"gpt-4.1","messages":[{"role":"system","content":"no user message"}],'
+    b'"seed":0,"service_tier":"priority","max_tokens":4096}',
+    b'{"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"a 12345 b!"}],'
+    b'"max_tokens":1,"max_completion_tokens":2,"service_tier":"other"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}],'
+    b'"max_tokens":50,"stream":true,"stream_options":{"include_usage":true}}',
+    b'{"stream": true, "stream_options": { "include_usage" : false },'
+    b' "model":"gpt-4o","messages":[{"role":"user","content":"Hi"}],"max_tokens":3}',
+    b'{"model":"gpt-4.1","messages":[{"role":"system","content":"Hi"}],"stream":true,'
+    b'"stream_options":{},"service_tier":"scale"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true}',
+    # Errors found after the scan are the decoded path's errors.
+    b'{"model":"no-such-model","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":100000}',
+]
+# Bodies it leaves to the decoder: different values, errors, or just unusual spellings.
+UNSCANNED = [
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"tab\\there"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"w\xc3\xb6rld"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi","name":"n"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"model":"gpt-4o"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","role":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"tool","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":["Hi"]}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":null}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user"}]}',
+    b'{"model":"gpt-4o-mini","messages":[]}',
+    b'{"model":"gpt-4o-mini"}',
+    b'{"messages":[{"role":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":0}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":-3}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":16.0}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":1e2}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":016}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":null}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
+    b'"max_completion_tokens":1234567890123456789}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
+    b'"seed":12345678901234567890}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"seed":-}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":null}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],'
+    b'"stream_options":{"include_usage":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":false,'
+    b'"stream_options":{"include_usage":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":true,"include_obfuscation":false}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":null}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":null}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":falsey}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"user":"u"}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]} x',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"},]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi",}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}] "seed":1}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usage":true,}}',
+    b'{}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]',
+    b'{"model":"o3-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":5}',
+    b'{"model":"o3-mini","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"model":"text-embedding-3-small","messages":[{"role":"user","content":"Hi"}]}',
+    b'',
+    b'[]',
+]
+
+
+def outcome(handler, body, headers):
+    """What the handler answers to body: the normalised answer (a stream's every event and
+    when it is due), or the error it raises."""
+    req = FakeReq(b"POST", b"/v1/chat/completions", body, dict(headers))
+    req.received_ns = 10**12
+    try:
+        status, head, out = handler(req)
+    except ApiError as e:
+        return e.status, str(e), e.param, e.code
+    if isinstance(out, TokenStream):
+        n = out.n_events
+        wire = b"".join(out.render(i, i + 1) for i in range(n))
+        return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [
+            out.due_ns(i) for i in range(n)]
+    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", out.body), out.delay_ns
+
+
+def decoded_spelling(body):
+    """The same JSON with the first key escaped, which only the full decoder reads."""
+    return body.replace(b'"model"', b'"mod\\u0065l"', 1)
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Counts calls of the full decoder of llmsim.core.chat."""
+    import llmsim.core.chat as core
+    calls = []
+    decode = core._decode
+    monkeypatch.setattr(core, "_decode", lambda body: calls.append(body) or decode(body))
+    return calls
+
+
+def seeded(body):
+    """body with a seed, so that its answer does not depend on how it is spelled."""
+    return body if b'"seed"' in body else body.replace(b"{", b'{"seed": 5, ', 1)
+
+
+@pytest.mark.parametrize("headers", HEADERS, ids=["plain", "echo", "lorem", "latency"])
+def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
+    planner = FakePlanner()
+    handlers_ = [handlers(planner=p)[CHAT][2] for p in (Planner({}, global_seed=7), planner)]
+    for body in map(seeded, SCANNED):
+        for handler in handlers_:
+            fast = outcome(handler, body, headers)
+            planned = planner.calls[-1:]
+            assert not decodes, body
+            assert outcome(handler, decoded_spelling(body), headers) == fast
+            assert decodes.pop()
+            assert planner.calls[-1:] == planned
+
+
+@pytest.mark.parametrize("body", UNSCANNED)
+def test_bodies_out_of_the_scanned_subset_are_decoded(decodes, body):
+    handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
+    try:
+        handler(FakeReq(b"POST", b"/v1/chat/completions", body))
+    except ApiError:
+        pass
+    assert decodes == [body]

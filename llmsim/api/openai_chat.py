@@ -122,22 +122,36 @@ class ChatCompletions(ChatCore):
 
     def answer(self, req, r, model, gen, plan, cap, prompt, fns, scripted_call, n_prompt,
                created, tier):
-        """Every answer but the common one: several choices, tool calls, stop sequences,
-        formats, logprobs, reasoning tokens, streams."""
-        name = r.model
+        """Every answer but the common ones: several choices, tool calls, stop sequences,
+        formats, logprobs, reasoning tokens, streams of requests out of the scanned subset."""
         said, reasoning = self.say(r, model, gen, plan, cap, prompt, fns, scripted_call)
-        longest = max(s.tokens for s in said)
+        include_usage = r.stream_options is not None and bool(r.stream_options.include_usage)
+        return self.reply(req, said, reasoning, r.model, model, plan, n_prompt, created, tier,
+                          bool(r.stream), include_usage, r.top_logprobs or 0)
+
+    def streamed(self, req, plan, name, model, gen, prompt, cap, n_prompt, created, tier,
+                 include_usage):
+        """The common streamed answer (its request read by llmsim.core.chat): one text
+        choice."""
+        run, cut = gen.generate(prompt, plan, cap, plan.rng.u64())
+        return self.reply(req, [Said(run, None, b"length" if cut else b"stop", run.count)],
+                          0, name, model, plan, n_prompt, created, tier, True, include_usage, 0)
+
+    def reply(self, req, said, reasoning, name, model, plan, n_prompt, created, tier, stream,
+              include_usage, top):
+        """The answer made of `said` (one Said per choice), streamed or not."""
+        tokens = [s.tokens for s in said]
+        longest = max(tokens)
         planning.settle(self.env, req, plan, longest)
-        completion = sum(s.tokens for s in said) + reasoning
+        completion = sum(tokens) + reasoning
         usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
-        if r.stream:
-            include_usage = r.stream_options is not None and bool(r.stream_options.include_usage)
+        if stream:
             stream = chat_stream(said, plan, name, created, tier, model.fingerprint,
-                                 usage if include_usage else None, r.top_logprobs or 0,
+                                 usage if include_usage else None, top,
                                  planning.releaser(self.planner, plan))
             return 200, headers(plan.ttft_ns, SSE), stream
         delay = planning.finish_ns(plan, longest)
-        parts = [self.render_choice(i, s, r.top_logprobs or 0) for i, s in enumerate(said)]
+        parts = [self.render_choice(i, s, top) for i, s in enumerate(said)]
         out = BODY.render((alnum(29), created, name, b",".join(parts), usage, tier,
                            model.fingerprint))
         return 200, headers(delay), Delayed(out, delay)

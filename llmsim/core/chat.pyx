@@ -1,21 +1,27 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """POST /v1/chat/completions, compiled: decode, check, count, plan, and the common answer.
 
-`ChatCore` is the per-request path of every chat completion. The common answer (one
-non-streamed choice of plain text from a chat model: no n, stop, tools, logprobs,
-response_format or stream) is rendered here in one template pass. Everything else goes to
-the Python subclass, llmsim.api.openai_chat.ChatCompletions, through three hooks:
-`check(r)` (the checks the common answer does not need), `tools(r)` -> (function tools,
-their prompt tokens) and `answer(...)` (choices, tool calls, streams).
+`ChatCore` is the per-request path of every chat completion. A body in the common subset
+(csrc/llmsim_chat_scan.h: model, role + content messages, token caps, seed, service tier,
+stream) is read in C without msgspec; any other body is decoded in full, to the same values.
+The common answer (one non-streamed choice of plain text from a chat model: no n, stop,
+tools, logprobs, response_format or stream) is rendered here in one template pass.
+Everything else goes to the Python subclass, llmsim.api.openai_chat.ChatCompletions,
+through four hooks: `check(r)` (the checks the common answer does not need), `tools(r)` ->
+(function tools, their prompt tokens), `streamed(...)` (the one-choice stream of a scanned
+body) and `answer(...)` (choices, tool calls, streams of decoded bodies).
 """
 
 import types
 
 import msgspec
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.ref cimport PyObject
+from libc.stdint cimport int64_t
+from libc.string cimport memcmp
 
-from llmsim.core.connection cimport Delayed
+from llmsim.core.connection cimport Request, delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -28,6 +34,24 @@ from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImageP
 from llmsim.api.openai_wire import decode_error
 from llmsim.errors import ApiError
 from llmsim.sim import tokens
+
+cdef extern from "llmsim_chat_scan.h":
+    ctypedef struct llmsim_chat_scan_t:
+        const char *model
+        size_t model_len
+        int64_t max_tokens
+        int64_t max_completion_tokens
+        int has_seed
+        int64_t seed
+        const char *tier
+        size_t tier_len
+        size_t messages
+        size_t content_tokens
+        const char *last_user
+        size_t last_user_len
+        int stream
+        int include_usage
+    int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
 
 cdef extern from "structmember.h":
     enum: T_OBJECT_EX
@@ -134,8 +158,13 @@ cdef completion_cap(r, model):
                 raise ApiError(400, f"Unsupported value: '{name}' does not support {v} with this "
                                     "model. Only the default (1) value is supported.",
                                param=name, code="unsupported_value")
-    given = _f(r, R_MAX_COMPLETION)
-    cap = given if given is not None else _f(r, R_MAX_TOKENS)
+    return limit(_f(r, R_MAX_COMPLETION), _f(r, R_MAX_TOKENS), model)
+
+
+cdef limit(given, max_tokens, model):
+    """The output token cap from max_completion_tokens (`given`) or max_tokens, or None;
+    OpenAI's error when it is over the model's limit."""
+    cap = given if given is not None else max_tokens
     if cap is not None and cap > _f(model, M_MAX_OUTPUT):
         param = "max_completion_tokens" if given is not None else "max_tokens"
         raise ApiError(400, f"{param} is too large: {cap}. This model supports at most "
@@ -151,6 +180,8 @@ cdef class ChatCore:
     cdef Clock clock
     cdef Template simple
     cdef dict memo      # model name -> (catalog entry, generator without the header)
+    cdef bytes last_name_raw    # the model name of the last scanned request, as sent ...
+    cdef str last_name          # ... and as a str
 
     def __init__(self, env, Template simple):
         """`simple`: the template of the common answer."""
@@ -160,6 +191,8 @@ cdef class ChatCore:
         self.clock = env.clock
         self.simple = simple
         self.memo = {}
+        self.last_name_raw = b""
+        self.last_name = ""
 
     cdef tuple model(self, name):
         """(the catalog entry of `name`, the generator it gets without the header); the
@@ -175,12 +208,63 @@ cdef class ChatCore:
         return entry
 
     def __call__(self, req):
-        cdef bytes body = req.body
-        cdef dict hdrs = req.headers
+        cdef bytes body
+        cdef dict hdrs
+        cdef int64_t received
+        cdef llmsim_chat_scan_t s
+        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
+            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
+                                    (<Request>req).received_ns)
+        else:
+            body, hdrs, received = req.body, req.headers, req.received_ns
+        if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
+            out = self.scanned(req, body, hdrs, received, &s)
+            if out is not None:
+                return out
+        return self.decoded(req, body, hdrs, received)
+
+    cdef str name_of(self, const char *raw, size_t n):
+        """The model name str of ASCII bytes; the last one is kept (its hash with it)."""
+        cdef bytes last = self.last_name_raw
+        if <size_t>PyBytes_GET_SIZE(last) != n or memcmp(PyBytes_AS_STRING(last), raw, n):
+            self.last_name_raw = PyBytes_FromStringAndSize(raw, n)
+            self.last_name = self.last_name_raw.decode("ascii")
+        return self.last_name
+
+    cdef scanned(self, req, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
+        """The common answer to a body llmsim_chat_scan accepted, with what the decoded path
+        would read from it; None when the model or the generator needs the decoded path."""
+        name = self.name_of(s.model, s.model_len)
+        model, gen = self.model(name)
+        if _f(model, M_KIND) != "chat":
+            return None
+        cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
+                    s.max_tokens if s.max_tokens else None, model)
+        named = hdrs.get(b"x-llmsim-generator")
+        if named is not None:
+            gen = self.pick(name, named)
+        prompt = ""
+        if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
+            if gen.scripted:
+                return None
+            if gen.needs_prompt and s.last_user != NULL:
+                prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
+        cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
+                                    + <Py_ssize_t>s.content_tokens)
+        plan = self.book(body, hdrs, received, name, n_prompt, cap,
+                         s.seed if s.has_seed else None)
+        tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
+                if s.tier != NULL else None)
+        if s.stream:
+            return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
+                                 self.clock.seconds(received), _TIERS.get(tier, b"default"),
+                                 bool(s.include_usage))
+        return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
+
+    cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
+        """Any request, decoded and checked in full."""
         cdef list messages
-        cdef Py_ssize_t n_prompt, completion
-        cdef PlannerCore planner = self.planner
-        cdef Run run
+        cdef Py_ssize_t n_prompt
         try:
             r = _decode(body)
         except msgspec.DecodeError as e:
@@ -218,23 +302,37 @@ cdef class ChatCore:
         if tooling:
             fns, tool_tokens = self.tools(r)
             n_prompt += tool_tokens
-        received = req.received_ns
-        plan = planner.plan(name, n_prompt, cap, planner.request_key(_f(r, R_SEED), body),
+        plan = self.book(body, hdrs, received, name, n_prompt, cap, _f(r, R_SEED))
+        if simple:
+            return self.common(received, plan, name, model, gen, prompt, cap, n_prompt,
+                               _f(r, R_TIER))
+        return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
+                           n_prompt, self.clock.seconds(received),
+                           _TIERS.get(_f(r, R_TIER), b"default"))
+
+    cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
+              seed):
+        """The request's plan, admitted on its model's simulated server."""
+        cdef PlannerCore planner = self.planner
+        plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
                             hdrs.get(b"x-llmsim-latency"))
         planner.admit(plan, received)
-        created = self.clock.seconds(received)
-        tier = _TIERS.get(_f(r, R_TIER), b"default")
-        if not simple:
-            return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
-                               n_prompt, created, tier)
+        return plan
+
+    cdef common(self, int64_t received, plan, name, model, gen, prompt, cap,
+                Py_ssize_t n_prompt, tier):
+        """The common answer: one text choice, rendered in one template pass."""
+        cdef Run run
+        cdef Py_ssize_t completion
         draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
         run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
                     else gen.generate(prompt, plan, cap, draw))
         completion = run.count
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
-        if completion < plan.n_tokens:
-            planner.release(plan, received + delay)
-        out = self.simple.render((alnum(29), created, name, 0, run.esc(),
+        if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+            self.planner.release(plan, received + delay)
+        out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
-                                  n_prompt + completion, 0, tier, _f(model, M_FINGERPRINT)))
-        return 200, headers(delay), Delayed(out, delay)
+                                  n_prompt + completion, 0, _TIERS.get(tier, b"default"),
+                                  _f(model, M_FINGERPRINT)))
+        return 200, headers(delay), delayed(out, delay)

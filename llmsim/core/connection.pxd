@@ -13,6 +13,8 @@ cdef class Delayed:
     cdef readonly int64_t delay_ns
     cdef readonly object done
 
+cdef Delayed delayed(bytes body, int64_t delay_ns)
+
 
 cdef class Request:
     cdef readonly bytes method, path, query, body

@@ -9,6 +9,8 @@ Answers to every request found in one read are gathered and leave in one write.
 
 import logging
 
+cimport cython
+
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
@@ -87,6 +89,7 @@ cdef class ReadView:
         pass
 
 
+@cython.freelist(64)
 cdef class Delayed:
     """A complete body to send `delay_ns` after the request arrived (simulated generation);
     llmsim.core.stream sends it when it is not due yet.
@@ -100,6 +103,15 @@ cdef class Delayed:
         self.done = done
 
 
+cdef Delayed delayed(bytes body, int64_t delay_ns):
+    """Delayed(body, delay_ns), made from C without a Python call."""
+    cdef Delayed d = Delayed.__new__(Delayed)
+    d.body = body
+    d.delay_ns = delay_ns
+    return d
+
+
+@cython.freelist(64)
 cdef class Request:
     """What a handler sees of one request (headers: only those llmsim uses, lowercase)."""
 
@@ -412,12 +424,17 @@ cdef class Connection:
 
     cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1:
         cdef Server s = self.server
+        cdef Router router = s.router
         cdef Request req = Request.__new__(Request)
         cdef PathEntry entry
-        cdef Endpoint ep
+        cdef Endpoint ep = router.recall(h.method, h.method_len, h.target, h.path_len)
         req.received_ns = self.last_active_ns
-        req.method = PyBytes_FromStringAndSize(h.method, h.method_len)
-        req.path = PyBytes_FromStringAndSize(h.target, h.path_len)
+        if ep is not None:
+            req.method = router.last_method
+            req.path = router.last_path
+        else:
+            req.method = PyBytes_FromStringAndSize(h.method, h.method_len)
+            req.path = PyBytes_FromStringAndSize(h.target, h.path_len)
         req.query = (PyBytes_FromStringAndSize(h.target + h.path_len + 1,
                                                h.target_len - h.path_len - 1)
                      if h.path_len < h.target_len else b"")
@@ -427,22 +444,23 @@ cdef class Connection:
         self.minor = h.minor
         self.keep_alive = req.keep_alive
         self.bytes_in = h.head_len + body_len
-        entry = s.router.lookup(req.path)
-        if entry is None:
-            req.route = -1
-            return self.answer_error(req.route, provider_for(req.path, req.headers),
-                                     errors.ApiError(404, "Invalid URL (%s %s)" % (
-                                         req.method.decode("latin-1"),
-                                         req.path.decode("latin-1"))))
-        ep = s.router.endpoint(entry, req.method)
         if ep is None:
-            req.route = -1
-            return self.answer_error(req.route, entry.provider, errors.ApiError(
-                405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
-                                                       req.path.decode("latin-1")),
-                headers=b"allow: " + entry.allow + b"\r\n"))
+            entry = router.lookup(req.path)
+            if entry is None:
+                req.route = -1
+                return self.answer_error(req.route, provider_for(req.path, req.headers),
+                                         errors.ApiError(404, "Invalid URL (%s %s)" % (
+                                             req.method.decode("latin-1"),
+                                             req.path.decode("latin-1"))))
+            ep = router.endpoint(entry, req.method, req.path)
+            if ep is None:
+                req.route = -1
+                return self.answer_error(req.route, entry.provider, errors.ApiError(
+                    405, "Method %s not allowed for %s" % (req.method.decode("latin-1"),
+                                                           req.path.decode("latin-1")),
+                    headers=b"allow: " + entry.allow + b"\r\n"))
         req.route = ep.id
-        req.params = s.router.params
+        req.params = router.params
         try:
             result = ep.handler(req)
         except errors.ApiError as e:

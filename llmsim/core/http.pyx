@@ -249,22 +249,24 @@ cdef int frame_request(Framing *st, char *buf, size_t length, Head *h, const Lim
 
 
 # Headers handlers can read, matched in C so other headers cost nothing; plus x-llmsim-*.
-cdef const char *KEPT_NAMES[7]
+cdef enum:
+    N_KEPT = 6
+cdef const char *KEPT_NAMES[N_KEPT]
 KEPT_NAMES[:] = [b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
-                 b"anthropic-beta", b"content-type", b"x-stainless-retry-count"]
-cdef size_t KEPT_LENS[7]
-KEPT_LENS[:] = [13, 9, 14, 17, 14, 12, 22]
-cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(7))
+                 b"anthropic-beta", b"x-stainless-retry-count"]
+cdef size_t KEPT_LENS[N_KEPT]
+KEPT_LENS[:] = [13, 9, 14, 17, 14, 22]
+cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(N_KEPT))
 
 
 cdef inline int _kept_index(const char *name, size_t n) noexcept:
-    """Index into KEPT_NAMES, 7 for an x-llmsim-* header, or -1."""
+    """Index into KEPT_NAMES, N_KEPT for an x-llmsim-* header, or -1."""
     cdef int i
-    for i in range(7):
+    for i in range(N_KEPT):
         if KEPT_LENS[i] == n and llmsim_ieq(name, n, KEPT_NAMES[i], n):
             return i
     if n > 9 and llmsim_ieq(name, 9, b"x-llmsim-", 9):
-        return 7
+        return N_KEPT
     return -1
 
 
@@ -281,7 +283,7 @@ cdef dict kept_headers(Head *h):
         k = _kept_index(f.name, f.name_len)
         if k < 0:
             continue
-        if k < 7:
+        if k < N_KEPT:
             name = <bytes>KEPT_BYTES[k]
         else:
             name = PyBytes_FromStringAndSize(f.name, f.name_len)

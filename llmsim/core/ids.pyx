@@ -80,7 +80,12 @@ cpdef bytes alnum(Py_ssize_t n):
 cpdef bytes hexstr(Py_ssize_t n):
     """n random lowercase hex digits as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef char *p = PyBytes_AS_STRING(out)
+    hex_into(PyBytes_AS_STRING(out), n)
+    return out
+
+
+cdef void hex_into(char *p, Py_ssize_t n) noexcept:
+    """n random lowercase hex digits at p."""
     cdef Py_ssize_t i = 0
     cdef uint64_t x = 0
     while i + 1 < n:
@@ -91,4 +96,3 @@ cpdef bytes hexstr(Py_ssize_t n):
         i += 2
     if i < n:
         p[i] = _HEX[_next() & 15]
-    return out

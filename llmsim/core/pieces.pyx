@@ -8,10 +8,13 @@ and a stream renders token i straight from the escaped buffer. Runs may wrap aro
 (`cyclic` corpora): token k of a run is token `(first + k) % count`.
 """
 
+cimport cython
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
 
+from llmsim.core.plan cimport Plan
 from llmsim.core.render cimport Buffer, scratch, utf8
 
 
@@ -123,6 +126,7 @@ cdef Run run_of(Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t sk
     return r
 
 
+@cython.freelist(64)
 cdef class Run:
     """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
     the first `skip` bytes: generated content as a view, never a copy per token."""
@@ -185,7 +189,9 @@ cdef class Cyclic:
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
         cdef Py_ssize_t first, skip
         first, skip = self.starts[r % <uint64_t>len(self.starts)]
-        n = plan.n_tokens
+        cdef bint typed = type(plan) is Plan   # read by offset, not by attribute lookup
+        n = (<Plan>plan).n_tokens if typed else plan.n_tokens
         if cap is not None and n >= cap:
             return run_of(self.pieces, first, cap, skip), True
-        return run_of(self.pieces, first, n, skip), plan.truncated
+        return run_of(self.pieces, first, n, skip), ((<Plan>plan).truncated if typed
+                                                     else plan.truncated)

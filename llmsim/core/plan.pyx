@@ -15,6 +15,8 @@ Draw i of a key is the same in any process and in any order (counter-based RNG).
 
 import os
 
+cimport cython
+
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
@@ -65,6 +67,7 @@ cdef enum:
     CHUNK = 256
 
 
+@cython.freelist(64)
 cdef class Plan:
     """The timing of one response. itl_ns[j] is the gap before token j + 1 (n_tokens - 1
     gaps); due[i] is token i's offset from the request start (due[0] = ttft_ns).

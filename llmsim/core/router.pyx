@@ -7,6 +7,9 @@ A pattern segment is a literal, `{name}` (one whole segment) or `{name}:suffix` 
 
 from collections import namedtuple
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.string cimport memcmp
+
 Route = namedtuple("Route", "method pattern name handler")
 
 # Route id for requests that matched no route (metrics); real routes use 0..MAX_ROUTES-2.
@@ -47,6 +50,8 @@ cdef class Router:
         self.patterns = []
         self.names = []
         self.params = ()
+        self.last_method = self.last_path = b""
+        self.last_ep = None
         ids = {}
         by_pattern = {}
         for method, pattern, name, handler in routes:
@@ -99,13 +104,31 @@ cdef class Router:
                 return <PathEntry>entry
         return None
 
-    cdef Endpoint endpoint(self, PathEntry entry, bytes method):
-        return entry.methods.get(method)
+    cdef Endpoint endpoint(self, PathEntry entry, bytes method, bytes path):
+        """entry's endpoint for `method`, or None (405). `path` is the one lookup() just
+        found entry for: an exact one is remembered for recall."""
+        cdef Endpoint ep = entry.methods.get(method)
+        if ep is not None and not self.params:
+            self.last_method, self.last_path, self.last_ep = method, path, ep
+        return ep
+
+    cdef Endpoint recall(self, const char *method, size_t method_len, const char *path,
+                         size_t path_len):
+        """The endpoint last remembered when this request has its method and path (whose
+        bytes are last_method, last_path), else None: the same request again costs two
+        compares, no bytes objects and no hashing."""
+        cdef bytes m = self.last_method, p = self.last_path
+        if (<size_t>PyBytes_GET_SIZE(p) == path_len and <size_t>PyBytes_GET_SIZE(m) == method_len
+                and memcmp(PyBytes_AS_STRING(p), path, path_len) == 0
+                and memcmp(PyBytes_AS_STRING(m), method, method_len) == 0):
+            self.params = ()
+            return self.last_ep
+        return None
 
     def match(self, bytes method, bytes path):
         """(endpoint name, params) for tests and tools; None when no path matches."""
         cdef PathEntry entry = self.lookup(path)
         if entry is None:
             return None
-        ep = self.endpoint(entry, method)
+        ep = self.endpoint(entry, method, path)
         return (ep.name if ep is not None else None), self.params

@@ -7,11 +7,9 @@ import time
 
 cimport cython
 
-from llmsim.core.ids cimport hexstr
-from llmsim.core.render cimport Template
+from llmsim.core.ids cimport hex_into
+from llmsim.core.render cimport Buffer, scratch
 
-_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nx-request-id: req_{{rid:raw}}\r\n"
-                    b"openai-processing-ms: {{ms:int}}\r\nopenai-version: 2020-10-01\r\n")
 JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
 
@@ -34,4 +32,14 @@ cdef class Clock:
 @cython.cdivision(False)
 cpdef bytes headers(int64_t processing_ns, bytes ctype=JSON):
     """The header lines of an OpenAI answer (the core adds date, length, connection)."""
-    return (<Template>_HEADERS).render((ctype, hexstr(32), processing_ns // 1_000_000))
+    cdef Buffer out = scratch()
+    out.write(b"content-type: ", 14)
+    out.write_bytes(ctype)
+    out.write(b"\r\nx-request-id: req_", 20)
+    out.reserve(32)
+    hex_into(out.data + out.length, 32)
+    out.length += 32
+    out.write(b"\r\nopenai-processing-ms: ", 24)
+    out.write_int(processing_ns // 1_000_000)
+    out.write(b"\r\nopenai-version: 2020-10-01\r\n", 30)
+    return out.take()

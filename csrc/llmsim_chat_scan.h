@@ -1,0 +1,288 @@
+/* The common chat completion request, read in one pass without building any object.
+ *
+ * llmsim_chat_scan accepts only a narrow, strict subset of what the general decoder
+ * (msgspec, llmsim.api.openai_types.ChatRequest) accepts, and says "not common" (0) for
+ * anything else, so the caller decodes that in full; an answer of 1 means the general decoder
+ * would accept the body and read the same values from it. The subset:
+ *   - one JSON object, each key once, whitespace anywhere JSON allows it;
+ *   - "model": string; "messages": non-empty array of objects with exactly "role" (system,
+ *     developer, user or assistant) and "content" (string), each once, in either order;
+ *   - optional "max_tokens", "max_completion_tokens": integer >= 1; "seed": integer;
+ *     "service_tier": string; "stream": true or false; with "stream": true,
+ *     "stream_options": an object of at most "include_usage" (true or false);
+ *   - every string printable ASCII without escapes, every integer at most 18 digits.
+ * Prompt tokens of the message contents and the last user message are found on the way.
+ */
+#ifndef LLMSIM_CHAT_SCAN_H
+#define LLMSIM_CHAT_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "llmsim_tokens.h"
+
+typedef struct {
+    const char *model;          /* the model name (not NUL-terminated) */
+    size_t model_len;
+    int64_t max_tokens;         /* 0: absent */
+    int64_t max_completion_tokens;
+    int has_seed;
+    int64_t seed;
+    const char *tier;           /* service_tier, or NULL */
+    size_t tier_len;
+    int stream;                 /* "stream": true */
+    int include_usage;          /* "stream_options": {"include_usage": true} */
+    size_t messages;            /* number of messages */
+    size_t content_tokens;      /* llmsim tokens of all message contents */
+    const char *last_user;      /* content of the last user message, or NULL */
+    size_t last_user_len;
+} llmsim_chat_scan_t;
+
+enum {
+    LLMSIM_CS_MODEL = 1, LLMSIM_CS_MESSAGES = 2, LLMSIM_CS_MAX_TOKENS = 4,
+    LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64,
+    LLMSIM_CS_STREAM_OPTIONS = 128
+};
+
+static inline const char *llmsim_cs_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* A string at p (on its opening quote): its bytes in *s, *n; the byte after it, or NULL. */
+static inline const char *llmsim_cs_str(const char *p, const char *end, const char **s,
+                                        size_t *n)
+{
+    const char *q;
+    if (p >= end || *p != '"')
+        return NULL;
+    q = ++p;
+    while (q < end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return NULL;
+        q++;
+    }
+    if (q >= end)
+        return NULL;
+    *s = p;
+    *n = (size_t)(q - p);
+    return q + 1;
+}
+
+/* A member's key at p (on its quote) into *k, *kn; the byte after the ':' and whitespace,
+ * or NULL. */
+static inline const char *llmsim_cs_member(const char *p, const char *end, const char **k,
+                                           size_t *kn)
+{
+    p = llmsim_cs_str(p, end, k, kn);
+    if (p == NULL)
+        return NULL;
+    p = llmsim_cs_ws(p, end);
+    return p < end && *p == ':' ? llmsim_cs_ws(p + 1, end) : NULL;
+}
+
+/* After a member or element at *pp: 1 with *pp past ',' and whitespace when another
+ * follows, 0 with *pp past `close` at the end, -1 on anything else. */
+static inline int llmsim_cs_next(const char **pp, const char *end, char close)
+{
+    const char *p = llmsim_cs_ws(*pp, end);
+    if (p < end && *p == ',') {
+        *pp = llmsim_cs_ws(p + 1, end);
+        return 1;
+    }
+    if (p < end && *p == close) {
+        *pp = p + 1;
+        return 0;
+    }
+    return -1;
+}
+
+/* An integer at p (JSON grammar, at most 18 digits) into *v; the byte after it, or NULL. */
+static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t *v)
+{
+    int neg = 0;
+    int64_t x = 0;
+    const char *start;
+    if (p < end && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    start = p;
+    while (p < end && *p >= '0' && *p <= '9' && p - start < 19)
+        x = x * 10 + (*p++ - '0');
+    if (p == start || p - start > 18 || (*start == '0' && p - start > 1))
+        return NULL;
+    if (p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        return NULL;
+    *v = neg ? -x : x;
+    return p;
+}
+
+/* The key at p (on its quote) as one LLMSIM_CS_* bit, 0 when not one of ours. */
+static inline int llmsim_cs_key(const char *s, size_t n)
+{
+#define LLMSIM_CS_IS(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, n) == 0)
+    if (LLMSIM_CS_IS("model")) return LLMSIM_CS_MODEL;
+    if (LLMSIM_CS_IS("messages")) return LLMSIM_CS_MESSAGES;
+    if (LLMSIM_CS_IS("max_tokens")) return LLMSIM_CS_MAX_TOKENS;
+    if (LLMSIM_CS_IS("max_completion_tokens")) return LLMSIM_CS_MAX_COMPLETION;
+    if (LLMSIM_CS_IS("seed")) return LLMSIM_CS_SEED;
+    if (LLMSIM_CS_IS("service_tier")) return LLMSIM_CS_TIER;
+    if (LLMSIM_CS_IS("stream")) return LLMSIM_CS_STREAM;
+    if (LLMSIM_CS_IS("stream_options")) return LLMSIM_CS_STREAM_OPTIONS;
+#undef LLMSIM_CS_IS
+    return 0;
+}
+
+/* true or false at p into *v; the byte after it, or NULL. */
+static inline const char *llmsim_cs_bool(const char *p, const char *end, int *v)
+{
+    if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+        *v = 1;
+        return p + 4;
+    }
+    if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+        *v = 0;
+        return p + 5;
+    }
+    return NULL;
+}
+
+/* The stream_options object at p: {} or {"include_usage": bool}; the byte after it, or NULL. */
+static inline const char *llmsim_cs_stream_options(const char *p, const char *end,
+                                                   llmsim_chat_scan_t *out)
+{
+    const char *k;
+    size_t kn;
+    if (p >= end || *p != '{')
+        return NULL;
+    p = llmsim_cs_ws(p + 1, end);
+    if (p < end && *p == '"') {
+        p = llmsim_cs_member(p, end, &k, &kn);
+        if (p == NULL || kn != 13 || memcmp(k, "include_usage", 13) != 0)
+            return NULL;
+        p = llmsim_cs_bool(p, end, &out->include_usage);
+        if (p == NULL)
+            return NULL;
+        p = llmsim_cs_ws(p, end);
+    }
+    return p < end && *p == '}' ? p + 1 : NULL;
+}
+
+/* One message object at p (on its '{'); the byte after it, or NULL. */
+static inline const char *llmsim_cs_message(const char *p, const char *end,
+                                            llmsim_chat_scan_t *out)
+{
+    const char *k, *v, *role = NULL, *content = NULL;
+    size_t kn, vn, role_len = 0, content_len = 0;
+    int more;
+    p = llmsim_cs_ws(p + 1, end);
+    do {
+        p = llmsim_cs_member(p, end, &k, &kn);
+        if (p == NULL || (p = llmsim_cs_str(p, end, &v, &vn)) == NULL)
+            return NULL;
+        if (kn == 4 && memcmp(k, "role", 4) == 0 && role == NULL) {
+            role = v;
+            role_len = vn;
+        } else if (kn == 7 && memcmp(k, "content", 7) == 0 && content == NULL) {
+            content = v;
+            content_len = vn;
+        } else {
+            return NULL;
+        }
+    } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
+    if (more < 0)
+        return NULL;
+    if (role == NULL || content == NULL)
+        return NULL;
+    if (role_len == 4 && memcmp(role, "user", 4) == 0) {
+        out->last_user = content;
+        out->last_user_len = content_len;
+    } else if (!((role_len == 6 && memcmp(role, "system", 6) == 0) ||
+                 (role_len == 9 && memcmp(role, "developer", 9) == 0) ||
+                 (role_len == 9 && memcmp(role, "assistant", 9) == 0))) {
+        return NULL;
+    }
+    out->messages++;
+    out->content_tokens += llmsim_tok_count(content, content_len);
+    return p;
+}
+
+/* The messages array at p (on its '['); the byte after it, or NULL. */
+static inline const char *llmsim_cs_messages(const char *p, const char *end,
+                                             llmsim_chat_scan_t *out)
+{
+    int more;
+    p = llmsim_cs_ws(p + 1, end);
+    do {
+        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out)) == NULL)
+            return NULL;
+    } while ((more = llmsim_cs_next(&p, end, ']')) == 1);
+    return more == 0 ? p : NULL;
+}
+
+/* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
+static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out)
+{
+    const char *p = body, *end = body + n, *k;
+    size_t kn;
+    int seen = 0, key, more;
+    memset(out, 0, sizeof(*out));
+    p = llmsim_cs_ws(p, end);
+    if (p >= end || *p != '{')
+        return 0;
+    p = llmsim_cs_ws(p + 1, end);
+    do {
+        p = llmsim_cs_member(p, end, &k, &kn);
+        if (p == NULL)
+            return 0;
+        key = llmsim_cs_key(k, kn);
+        if (key == 0 || (seen & key))
+            return 0;
+        seen |= key;
+        switch (key) {
+        case LLMSIM_CS_MODEL:
+            p = llmsim_cs_str(p, end, &out->model, &out->model_len);
+            break;
+        case LLMSIM_CS_TIER:
+            p = llmsim_cs_str(p, end, &out->tier, &out->tier_len);
+            break;
+        case LLMSIM_CS_MESSAGES:
+            p = p < end && *p == '[' ? llmsim_cs_messages(p, end, out) : NULL;
+            break;
+        case LLMSIM_CS_MAX_TOKENS:
+            p = llmsim_cs_int(p, end, &out->max_tokens);
+            if (out->max_tokens < 1)
+                return 0;
+            break;
+        case LLMSIM_CS_MAX_COMPLETION:
+            p = llmsim_cs_int(p, end, &out->max_completion_tokens);
+            if (out->max_completion_tokens < 1)
+                return 0;
+            break;
+        case LLMSIM_CS_SEED:
+            p = llmsim_cs_int(p, end, &out->seed);
+            out->has_seed = 1;
+            break;
+        case LLMSIM_CS_STREAM:
+            p = llmsim_cs_bool(p, end, &out->stream);
+            break;
+        default: /* LLMSIM_CS_STREAM_OPTIONS */
+            p = llmsim_cs_stream_options(p, end, out);
+        }
+        if (p == NULL)
+            return 0;
+    } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
+    /* stream_options without "stream": true is the decoded path's 400 */
+    return more == 0 &&
+           (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
+               (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES) &&
+           (out->stream || !(seen & LLMSIM_CS_STREAM_OPTIONS)) &&
+           llmsim_cs_ws(p, end) == end;
+}
+
+#endif
