@@ -6,10 +6,10 @@ config file or the environment.
 """
 
 import argparse
-import importlib
+import gc
+import importlib.machinery
 import logging
 import os
-import pkgutil
 import sys
 
 import msgspec
@@ -53,7 +53,10 @@ CORE_HINT = "reinstall with a C compiler (pip install --force-reinstall llmsim)"
 def load_core():
     """Import every compiled core module (before fork, so workers inherit them)."""
     import llmsim.core
-    names = set(REQUIRED_CORE) | {m.name for m in pkgutil.iter_modules(llmsim.core.__path__)}
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    names = set(REQUIRED_CORE) | {entry.name.partition(".")[0]
+                                  for path in llmsim.core.__path__ for entry in os.scandir(path)
+                                  if entry.name.endswith(suffixes)}
     for name in sorted(names):
         try:
             importlib.import_module(f"llmsim.core.{name}")
@@ -71,7 +74,10 @@ def _flag_type(name):
     return str   # lists (comma-separated) and literals are checked by config.coerce
 
 
-def _add_config_flags(parser):
+def _config_flags():
+    """A parser holding only the config flags, for `serve` and `doctor` to take as a parent
+    (one set of add_argument calls instead of one per command)."""
+    parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--config", default=os.environ.get("LLMSIM_CONFIG"),
                         help="YAML or TOML config file (env LLMSIM_CONFIG)")
     for name, text in FLAGS.items():
@@ -91,17 +97,18 @@ def _add_config_flags(parser):
         else:
             parser.add_argument(flag, dest=name, type=_flag_type(name),
                                 default=argparse.SUPPRESS, help=help_text)
+    return parser
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="llmsim", description="Simulator of the OpenAI, Anthropic and Gemini HTTP APIs.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the prefork server")
-    _add_config_flags(serve)
-    doctor = commands.add_parser(
-        "doctor", help="report tuning, build flags and the parser's SSE4.2 path; do not serve")
-    _add_config_flags(doctor)
+    flags = _config_flags()
+    commands.add_parser("serve", help="run the prefork server", parents=[flags])
+    commands.add_parser(
+        "doctor", help="report tuning, build flags and the parser's SSE4.2 path; do not serve",
+        parents=[flags])
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -125,6 +132,12 @@ def serve(args):
         sys.stderr.write(f"llmsim: the compiled core could not be loaded: {err}; {CORE_HINT}\n")
         return 1
     from llmsim.master import Master
+    from llmsim.worker import preload
+    preload()
+    # What start-up made lives as long as the process: freeze it out of every collection
+    # (workers then never write to those pages to scan them) and collect from here on.
+    gc.freeze()
+    gc.enable()
     return Master(config, args.config, overrides).run()
 
 
@@ -138,6 +151,18 @@ def doctor(args):
 
 
 def main(argv=None):
+    # Start-up allocates tens of thousands of long-lived objects (modules, classes, the
+    # corpus): collecting while it runs is wasted work. `serve` re-enables collection.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(argv)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "version":

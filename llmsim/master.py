@@ -27,7 +27,6 @@ import socket
 import sys
 import time
 
-import uvloop  # noqa: F401  imported before fork so workers start warm
 from setproctitle import setproctitle
 
 import llmsim.worker
@@ -50,9 +49,12 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _address(host, port):
+    # An ASCII name goes as bytes: a str is IDNA-encoded first, which imports encodings.idna,
+    # stringprep and unicodedata (about 1.5 ms of start-up) for nothing.
+    name = host.encode() if host.isascii() else host
     try:
         family, _, _, _, addr = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     except socket.gaierror as err:
         raise LlmsimError(f"cannot resolve host {host!r}: {err.strerror}") from None
     return family, addr

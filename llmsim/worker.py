@@ -1,15 +1,25 @@
 """One worker process: a uvloop loop serving the master's listening socket for its slot.
 
-The master forks, sets the title and CPU pinning, then calls `run`. SIGTERM drains
-(stop accepting, answer what is in flight, close), SIGINT/SIGQUIT stop at once.
+The master imports this module (and through `preload`, every provider module) before it
+forks, so a worker starts with everything imported and only builds its routes. It sets the
+title and CPU pinning, then calls `run`. SIGTERM drains (stop accepting, answer what is in
+flight, close), SIGINT/SIGQUIT stop at once.
 """
 
 import asyncio
-import email.utils
+import importlib
 import logging
 import os
 import signal
 import time
+
+import uvloop
+
+from llmsim import api
+from llmsim.config import planner
+from llmsim.core import stream
+from llmsim.core.connection import Server
+from llmsim.core.router import Router
 
 log = logging.getLogger("llmsim.worker")
 
@@ -19,6 +29,22 @@ HEARTBEAT_INTERVAL = 0.5
 # and carry `connection: close` on their last answer.
 DRAIN_IDLE_CLOSE = 1.0
 STATE_SERVING, STATE_DRAINING = 2, 3
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(now=None):
+    """The Date header value (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT") of
+    `now` (default: the current time); the package email.utils would pull in is not needed."""
+    t = time.gmtime(now)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT").encode()
+
+
+def preload():
+    """Import every provider module `build` uses; the master calls this before it forks."""
+    for module in api.PROVIDERS:
+        importlib.import_module(module)
 
 
 class WorkerContext:
@@ -34,13 +60,6 @@ class WorkerContext:
 
 def build(config, index, segment):
     """The protocol server for this worker: routes compiled once, handlers bound to ctx."""
-    from llmsim import api
-    from llmsim.core import stream
-    from llmsim.core.connection import Server
-    from llmsim.core.router import Router
-
-    from llmsim.config import planner
-
     ctx = WorkerContext(config, index, segment)
     ctx.planner = planner(config)
     router = Router(api.routes(ctx))
@@ -50,8 +69,6 @@ def build(config, index, segment):
 
 def run(config, index, sock, segment):
     """Serve until told to stop; returns the process exit code."""
-    import uvloop
-
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -92,7 +109,7 @@ class _Worker:
 
     def tick(self):
         """Once a second: the cached Date header and the timeout reaper."""
-        self.server.set_date(email.utils.formatdate(usegmt=True).encode())
+        self.server.set_date(http_date())
         self.server.reap()
         self.loop.call_later(1.0, self.tick)
 

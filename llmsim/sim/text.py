@@ -18,7 +18,7 @@ Scripted rules (llmsim.sim.script) pick one of these or a tool call or an error;
 section `generators` (llmsim.sim.generators) says which generator answers which request.
 """
 
-from importlib import resources
+import os
 
 from llmsim.core.pieces import Cyclic, Run
 from llmsim.sim.tokens import Pieces
@@ -48,7 +48,10 @@ class Fixed:
 
 
 def _corpus_text():
-    return resources.files("llmsim.sim").joinpath("corpus.txt").read_text("utf-8")
+    # A plain read beside this module: importlib.resources would import pathlib, zipfile and
+    # tempfile at every start, and a package with a compiled core never runs from a zip.
+    with open(os.path.join(os.path.dirname(__file__), "corpus.txt"), encoding="utf-8") as f:
+        return f.read()
 
 
 CORPUS = Cyclic(_corpus_text())
