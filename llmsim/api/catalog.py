@@ -17,7 +17,9 @@ Kinds: `chat`, `reasoning` (chat models that think first: o-series, gpt-5), `com
 /v1/models lists the OpenAI models and the ones added in config.
 """
 
+import calendar
 import datetime
+import functools
 import hashlib
 
 import msgspec
@@ -40,8 +42,7 @@ class ModelInfo(msgspec.Struct, frozen=True):
 
 
 def _ts(day):
-    return int(datetime.datetime.strptime(day, "%Y-%m-%d")
-               .replace(tzinfo=datetime.timezone.utc).timestamp())
+    return calendar.timegm(datetime.date.fromisoformat(day).timetuple())
 
 
 # (ids sharing one entry, kind, owned_by, release day, max output tokens, dimensions)
@@ -110,8 +111,10 @@ def _fingerprint(name):
     return b"fp_" + hashlib.sha256(name.encode()).hexdigest()[:10].encode()
 
 
+@functools.cache
 def _builtin():
-    """(name -> ModelInfo, the names that are aliases of another entry)."""
+    """(name -> ModelInfo, the names that are aliases of another entry), built once per
+    process (the master's copy is inherited by its workers); callers copy before adding."""
     out, aliases = {}, set()
     for ids, kind, owner, day, max_output, dims in _OPENAI:
         for name in ids.split():
@@ -152,6 +155,7 @@ class Catalog:
         except msgspec.ValidationError as e:
             raise ConfigError(f"config: models: {e}") from None
         models, aliases = _builtin()
+        models, aliases = dict(models), set(aliases)
         added = set()
         for name, a in cfg.add.items():
             if a.kind not in KINDS:
