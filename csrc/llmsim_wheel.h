@@ -272,7 +272,25 @@ static inline size_t llmsim_wheel_advance(llmsim_wheel_t *w, int64_t now_ns,
     return moved;
 }
 
-/* A time to arm the loop timer for: at or before the earliest due node (exact when that
+/* When a tick starts: the earliest time advance hands out that tick's nodes (INT64_MAX
+ * when past the clock's range). */
+static inline int64_t llmsim_wheel_tick_start_ns(const llmsim_wheel_t *w, uint64_t tick)
+{
+    uint64_t limit = ((uint64_t)INT64_MAX - (uint64_t)w->origin_ns) / (uint64_t)w->tick_ns;
+    if (tick > limit)
+        return INT64_MAX;
+    return (int64_t)((uint64_t)w->origin_ns + tick * (uint64_t)w->tick_ns);
+}
+
+/* When to wake for an armed node: the start of its tick, a time already past when it is
+ * overdue. */
+static inline int64_t llmsim_wheel_node_wake_ns(const llmsim_wheel_t *w,
+                                                const llmsim_wheel_node_t *n)
+{
+    return llmsim_wheel_tick_start_ns(w, n->tick);
+}
+
+/* A time to arm the wake-up timer for: at or before the earliest due node (exact when that
  * node is in level 0, the tick's start otherwise); the last time given to the wheel when a
  * node is overdue; INT64_MAX when nothing is armed. */
 static inline int64_t llmsim_wheel_next_due_ns(const llmsim_wheel_t *w)
@@ -283,10 +301,7 @@ static inline int64_t llmsim_wheel_next_due_ns(const llmsim_wheel_t *w)
     uint64_t start;
     if (llmsim_wheel_next_slot(w, &index, &start) < 0)
         return INT64_MAX;
-    uint64_t limit = ((uint64_t)INT64_MAX - (uint64_t)w->origin_ns) / (uint64_t)w->tick_ns;
-    if (start > limit)
-        return INT64_MAX;
-    return (int64_t)((uint64_t)w->origin_ns + start * (uint64_t)w->tick_ns);
+    return llmsim_wheel_tick_start_ns(w, start);
 }
 
 static inline size_t llmsim_wheel_count(const llmsim_wheel_t *w)

@@ -83,6 +83,7 @@ def run(config, index, sock, segment):
     try:
         loop.run_forever()
     finally:
+        stream.stop()
         loop.close()
     return 0
 

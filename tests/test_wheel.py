@@ -71,6 +71,35 @@ def test_sub_millisecond_tick():
     assert w.advance(300_000) == [2]
 
 
+def test_wake_time_is_the_first_instant_that_hands_a_node_out():
+    rnd = random.Random(7)
+    tick, origin = 100_000, 123_456_789
+    w = Wheel(tick, origin, 200)
+    for i in range(200):
+        due = origin + rnd.randrange(0, 50 * tick)
+        w.insert(i, due)
+        wake = w.wake_ns(i)
+        assert due <= wake < due + tick
+    wakes = sorted((w.wake_ns(i), i) for i in range(200))
+    now = origin
+    for wake, i in wakes:
+        if wake > now:
+            assert i not in w.advance(wake - 1)   # one nanosecond earlier is too early
+            now = wake
+            assert i in w.advance(now)
+        assert not w.armed(i)
+
+
+def test_wake_time_of_an_overdue_node_is_already_past():
+    w = Wheel(100_000, 0, 1)
+    w.advance(1_000_000)
+    w.insert(0, 500_000)
+    assert w.wake_ns(0) <= 1_000_000
+    assert w.advance(1_000_000) == [0]
+    with pytest.raises(ValueError):
+        w.wake_ns(0)
+
+
 def test_far_future_across_revolutions_and_levels():
     origin = 10**12
     w = Wheel(MS, origin, 6)
@@ -164,6 +193,7 @@ def test_random_operations_match_model():
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-def test_header_compiles_alone_with_werror():
+@pytest.mark.parametrize("header", ["llmsim_wheel.h", "llmsim_timer.h"])
+def test_header_compiles_alone_with_werror(header):
     subprocess.run(["gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-x", "c",
-                    os.path.join(CSRC, "llmsim_wheel.h")], check=True)
+                    os.path.join(CSRC, header)], check=True)

@@ -1,10 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Deferred answers: a body sent after a delay, or an event stream sent as events fall due.
 
-Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 250 µs
-ticks) armed through a single loop timer. Each wake sends, per stream, all the
-events due by then in one write (one HTTP chunk): no loop timer and no Python object per
-token. A stream pauses while its transport is over its high-water mark and catches up on
+Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 100 µs
+ticks) woken by one timerfd (csrc/llmsim_timer.h) at the start of the earliest busy tick.
+Each wake sends, per stream, all the events due by then in one write (one HTTP chunk): no
+loop timer and no Python object per token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
 """
 
@@ -14,7 +14,11 @@ import logging
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
+from libc.errno cimport errno
 from libc.stdlib cimport calloc, free
+from libc.string cimport strerror
+from posix.unistd cimport close
+from cpython.exc cimport PyErr_SetFromErrno
 
 from llmsim.core.connection cimport Connection, Delayed as DelayedBody, Request, Server
 from llmsim.core.shm cimport (llmsim_stream_opened, llmsim_stream_closed, llmsim_observe,
@@ -23,7 +27,8 @@ from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_whee
                                 llmsim_wheel_init, llmsim_wheel_node_init,
                                 llmsim_wheel_list_init, llmsim_wheel_list_pop,
                                 llmsim_wheel_insert, llmsim_wheel_cancel, llmsim_wheel_advance,
-                                llmsim_wheel_next_due_ns)
+                                llmsim_wheel_next_due_ns, llmsim_wheel_node_wake_ns)
+from llmsim.core.timer cimport llmsim_timer_open, llmsim_timer_set
 
 cdef extern from *:
     """
@@ -40,11 +45,10 @@ from llmsim.core.connection import Delayed  # handlers make their delayed bodies
 
 log = logging.getLogger("llmsim.worker")
 
-cdef int64_t MS = 1000000
-# Wheel tick: a due time is rounded up to a tick, and the loop timer (whole ms) adds its own
-# rounding on top; at K = 100 streams 1 ms ticks made first tokens ~1.55 ms late (median),
-# 250 µs ticks ~1.2 ms (bench/run.py --only streams; bench/RESULTS.md).
-cdef int64_t TICK_NS = MS // 4
+# Wheel tick: a due time is rounded up to a tick start, when the timer wakes the worker.
+# With the loop's whole-millisecond timer first tokens came ~1.2 ms late (median, K = 100
+# streams, bench/run.py --only streams); the timerfd wakes within tens of µs of a tick.
+cdef int64_t TICK_NS = 100000
 
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
@@ -55,66 +59,101 @@ cdef struct Timer:
 
 
 cdef class Scheduler:
-    """The worker's timer wheel and the one loop timer that drives it."""
+    """The worker's timer wheel and its one wake source: a timerfd the loop watches.
+
+    The timer is armed for the start of the earliest busy tick, re-armed only when an
+    insert brings that time forward or a wake has used it up; a wake sends everything due
+    and re-arms (or disarms) the timer, which also clears its readable state."""
     cdef llmsim_wheel_t *wheel
     cdef llmsim_wheel_list_t due
     cdef object loop
-    cdef object handle
-    cdef int64_t armed_at
+    cdef int fd
+    cdef int64_t armed_at         # when the timer fires; INT64_MAX when disarmed
+    cdef bint ticking             # inside tick: inserts wait for its one re-arm
 
     def __cinit__(self, loop, int64_t tick_ns=TICK_NS):
+        self.fd = -1
+        self.armed_at = INT64_MAX
         self.wheel = <llmsim_wheel_t *>calloc(1, sizeof(llmsim_wheel_t))
         if self.wheel == NULL:
             raise MemoryError()
         llmsim_wheel_init(self.wheel, tick_ns, llmsim_stream_now_ns())
         llmsim_wheel_list_init(&self.due)
+        self.fd = llmsim_timer_open()
+        if self.fd < 0:
+            PyErr_SetFromErrno(OSError)
         self.loop = loop
-        self.armed_at = INT64_MAX
+        try:
+            loop.add_reader(self.fd, self.tick)
+        except BaseException:
+            close(self.fd)
+            self.fd = -1
+            raise
 
     def __dealloc__(self):
+        # the loop's reader holds a reference to tick: here it is gone, or the loop is
+        if self.fd >= 0:
+            close(self.fd)
         free(self.wheel)
+
+    @property
+    def fileno(self):
+        """The timer's descriptor (-1 once closed)."""
+        return self.fd
+
+    def close(self):
+        """Stop watching and close the timer; armed answers stay where they are, unsent."""
+        cdef int fd = self.fd
+        if fd < 0:
+            return
+        self.fd = -1
+        self.armed_at = INT64_MAX
+        try:
+            if not self.loop.is_closed():
+                self.loop.remove_reader(fd)
+        finally:
+            close(fd)
 
     cdef void add(self, Responder r, int64_t due_ns) noexcept:
         llmsim_wheel_insert(self.wheel, &r.timer.node, due_ns)
-        if due_ns < self.armed_at:
-            self.arm()
+        if self.ticking:
+            return
+        cdef int64_t wake = llmsim_wheel_node_wake_ns(self.wheel, &r.timer.node)
+        if wake < self.armed_at:
+            self.set_timer(wake)
 
     cdef void remove(self, Responder r) noexcept:
+        # the timer stays armed: at worst one wake finds nothing due and re-arms
         llmsim_wheel_cancel(self.wheel, &r.timer.node)
 
-    cdef void arm(self) noexcept:
-        """Point the loop timer at the wheel's earliest node (or stop it)."""
-        cdef int64_t nxt = llmsim_wheel_next_due_ns(self.wheel)
-        cdef int64_t wait
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-        self.armed_at = nxt
-        if nxt == INT64_MAX:
+    cdef void set_timer(self, int64_t at_ns) noexcept:
+        """Arm the timer for at_ns (INT64_MAX: disarm); a closed scheduler never wakes."""
+        if self.fd < 0:
             return
-        # The loop's timers count whole milliseconds: round up, never wake before the due time.
-        wait = nxt - llmsim_stream_now_ns()
-        wait = (wait + MS - 1) // MS if wait > 0 else 0
-        try:
-            self.handle = self.loop.call_later(wait / 1000.0, self.tick)
-        except Exception:
-            log.exception("arming the stream timer failed")
+        if llmsim_timer_set(self.fd, at_ns) == 0:
+            self.armed_at = at_ns
+        else:
+            # EINVAL/EBADF only, neither of which a valid descriptor and time can give
+            self.armed_at = INT64_MAX
+            log.error("arming the stream timer failed: %s", strerror(errno).decode())
 
     def tick(self):
-        """Send everything due; re-arm for what is left."""
+        """The timer fired: send everything due, then re-arm for what is left."""
         cdef llmsim_wheel_node_t *node
         cdef Responder r
         cdef int64_t now = llmsim_stream_now_ns()
-        self.handle = None
-        self.armed_at = INT64_MAX
-        llmsim_wheel_advance(self.wheel, now, &self.due)
-        while True:
-            node = llmsim_wheel_list_pop(&self.due)
-            if node == NULL:
-                break
-            r = <Responder>(<Timer *>node).owner
-            r.fire(now)
-        self.arm()
+        self.ticking = True
+        try:
+            llmsim_wheel_advance(self.wheel, now, &self.due)
+            while True:
+                node = llmsim_wheel_list_pop(&self.due)
+                if node == NULL:
+                    break
+                r = <Responder>(<Timer *>node).owner
+                r.fire(now)
+        finally:
+            self.ticking = False
+            self.set_timer(llmsim_wheel_next_due_ns(self.wheel))
 
 
 cdef class Responder:
@@ -277,18 +316,32 @@ cdef class Responder:
 cdef Scheduler _scheduler = None
 
 
+def scheduler():
+    """This worker's scheduler, made on first use for the current event loop."""
+    global _scheduler
+    if _scheduler is None:
+        _scheduler = Scheduler(asyncio.get_event_loop())
+    return _scheduler
+
+
+def stop():
+    """Close the worker's scheduler (its timer descriptor); the worker calls this before it
+    closes its loop. A later stream makes a new one."""
+    global _scheduler
+    if _scheduler is not None:
+        _scheduler.close()
+        _scheduler = None
+
+
 def start(Connection conn, Request req, int status, bytes headers, body):
     """Begin a deferred answer on `conn` (the connection's hook); returns its responder.
 
     What is already due (latency off, or a request that waited) is answered at once into
     the read's gathered output, with no timer and no extra write; `done` then tells the
     connection the answer is complete."""
-    global _scheduler
-    if _scheduler is None:
-        _scheduler = Scheduler(asyncio.get_event_loop())
     cdef Responder r = Responder.__new__(Responder)
     cdef Server s = conn.server
-    r.sched = _scheduler
+    r.sched = _scheduler if _scheduler is not None else scheduler()
     r.conn = conn
     r.status = status
     r.headers = headers

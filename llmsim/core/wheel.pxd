@@ -24,4 +24,6 @@ cdef extern from "llmsim_wheel.h":
     size_t llmsim_wheel_advance(llmsim_wheel_t *w, int64_t now_ns,
                                 llmsim_wheel_list_t *out) noexcept nogil
     int64_t llmsim_wheel_next_due_ns(const llmsim_wheel_t *w) noexcept nogil
+    int64_t llmsim_wheel_node_wake_ns(const llmsim_wheel_t *w,
+                                      const llmsim_wheel_node_t *n) noexcept nogil
     size_t llmsim_wheel_count(const llmsim_wheel_t *w) noexcept nogil

@@ -69,6 +69,13 @@ cdef class Wheel:
             result.append((<Entry *>n).ident)
         return result
 
+    def wake_ns(self, Py_ssize_t i):
+        """When a wake hands out armed node i: the start of its tick (past when overdue)."""
+        cdef Entry *e = self._entry(i)
+        if not llmsim_wheel_node_armed(&e.node):
+            raise ValueError(f"node {i} is not armed")
+        return llmsim_wheel_node_wake_ns(self.w, &e.node)
+
     def next_due_ns(self):
         """A time at or before the earliest due node (None when nothing is armed)."""
         cdef int64_t t = llmsim_wheel_next_due_ns(self.w)
