@@ -1,10 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Deferred answers: a body sent after a delay, or an event stream sent as events fall due.
 
-Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 100 µs
-ticks) woken by one timerfd (csrc/llmsim_timer.h) at the start of the earliest busy tick.
-Each wake sends, per stream, all the events due by then in one write (one HTTP chunk): no
-loop timer and no Python object per token. A stream pauses while its transport is over its high-water mark and catches up on
+Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 250 µs
+ticks) that one timerfd (csrc/llmsim_timer.h) wakes. Each wake sends, per stream, all the
+events due by then in one write (one HTTP chunk): no loop timer and no Python object per
+token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
 """
 
@@ -45,10 +45,12 @@ from llmsim.core.connection import Delayed  # handlers make their delayed bodies
 
 log = logging.getLogger("llmsim.worker")
 
-# Wheel tick: a due time is rounded up to a tick start, when the timer wakes the worker.
-# With the loop's whole-millisecond timer first tokens came ~1.2 ms late (median, K = 100
-# streams, bench/run.py --only streams); the timerfd wakes within tens of µs of a tick.
-cdef int64_t TICK_NS = 100000
+# Wheel tick: a due time is rounded up to a tick start, when the timer wakes the worker, so
+# events of one tick share a wake. With the loop's whole-millisecond timer first tokens came
+# ~1.1 ms late (median, K = 100 streams, bench/run.py --only streams); waking exactly at
+# 250 µs tick starts, ~0.3-0.5 ms (most of it outside the wheel). Each wake of an idle
+# worker costs ~50 µs of CPU here: 100 µs ticks woke more often for no measurable gain.
+cdef int64_t TICK_NS = 250000
 
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
