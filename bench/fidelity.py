@@ -83,11 +83,11 @@ def part(bench):
                 r = run_once(bench, server, k, args.duration, f"{k}-{rep}")
                 r["workers"] = workers_for(k)
                 log.info("streams K=%d: TTFT error p50 %.2f p99 %.2f ms, ITL error p50 %.2f "
-                         "p99 %.2f ms, %.0f deltas/s, %.1f server CPU µs/delta, client CPU "
-                         "max %.0f%%%s", k, r["ttft_p50"], r["ttft_p99"], r["itl_p50"],
-                         r["itl_p99"], r["events_per_s"], r["cpu_us"],
-                         r["client_cpu_max"] * 100, f", errors {r['errors']}" if r["errors"]
-                         else "")
+                         "p99 %.2f ms, %.0f deltas/s, %.1f server CPU µs/delta, %.0f server "
+                         "wakes/s, client CPU max %.0f%%%s", k, r["ttft_p50"], r["ttft_p99"],
+                         r["itl_p50"], r["itl_p99"], r["events_per_s"], r["cpu_us"],
+                         r["server_wakes_per_s"], r["client_cpu_max"] * 100,
+                         f", errors {r['errors']}" if r["errors"] else "")
                 results.setdefault(k, []).append(r)
                 if not server.alive():
                     raise SystemExit(f"bench: llmsim died under K={k}\n{server.log_tail()}")
@@ -114,6 +114,21 @@ def jobs(server, k, duration):
     return [dict(common, n=n, first=i) for i, n in enumerate(counts)], w0, w1
 
 
+def sleeps(pids):
+    """Voluntary context switches of these processes: how often they slept and were woken
+    (each timer wake of an idle worker is one). Processes that are gone count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def sleep_until(t_ns):
     delay = (t_ns - time.monotonic_ns()) / 1e9
     if delay > 0:
@@ -131,20 +146,22 @@ def run_once(bench, server, k, duration, tag):
         server_pids, client_pids = server.pids(), clients.pids()
         sleep_until(w0)
         t0, cpu0 = time.monotonic(), procs.cpu_seconds(server_pids)
+        wakes0 = sleeps(server_pids)
         ccpu0 = [procs.cpu_seconds([p]) for p in client_pids]
         sleep_until(w1)
         t1, cpu1 = time.monotonic(), procs.cpu_seconds(server_pids)
+        wakes1 = sleeps(server_pids)
         ccpu1 = [procs.cpu_seconds([p]) for p in client_pids]
         results = clients.results(time.monotonic() + CYCLE_S + DEADLINE_SLACK_S + 5)
     finally:
         clients.stop()
     return metrics(k, results, duration, cpu1 - cpu0,
-                   [b - a for a, b in zip(ccpu0, ccpu1)], t1 - t0)
+                   [b - a for a, b in zip(ccpu0, ccpu1)], t1 - t0, wakes1 - wakes0)
 
 
-def metrics(k, results, window, server_cpu, client_cpu, cpu_window):
+def metrics(k, results, window, server_cpu, client_cpu, cpu_window, server_wakes):
     """One run's numbers: window is the measured seconds, cpu_window the seconds between
-    the /proc samples (about the same)."""
+    the /proc samples (about the same), server_wakes the server's sleeps in between."""
     hists = {name: Histogram() for name in ("ttft", "itl", "send_late")}
     errors = {}
     for r in results:
@@ -170,6 +187,7 @@ def metrics(k, results, window, server_cpu, client_cpu, cpu_window):
         "configured_per_s": k * 1000 / ITL_MS,
         "cpu_us": server_cpu * 1e6 / events if events else float("nan"),
         "server_cpu": server_cpu / cpu_window,
+        "server_wakes_per_s": server_wakes / cpu_window,
         "client_cpu_max": max(client_cpu) / cpu_window,
         "client_cpu_us": sum(client_cpu) * 1e6 / events if events else float("nan"),
         "machine_cpu": (server_cpu + sum(client_cpu)) / cpu_window,
