@@ -22,7 +22,10 @@ import sys
 import time
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-SOURCE_ADDRESSES = tuple(f"127.0.0.{i}" for i in range(2, 6))
+# 16 addresses × ~28,000 ephemeral ports: 100,000 connections use under a quarter of the
+# ports, where 4 addresses (~89% full) made connect() slow to find a free port.
+SOURCE_ADDRESSES = tuple(f"127.0.0.{i}" for i in range(2, 18))
+SOURCES_TEXT = f"{SOURCE_ADDRESSES[0]}–{SOURCE_ADDRESSES[-1].rpartition('.')[2]}"
 RAMP_SLICE_S = 0.001
 
 

@@ -55,7 +55,8 @@ def location(path, content_type, text):
             f"        }}\n")
 
 
-def write_config(prefix, port, workers, path, content_type, body, worker_connections=4096):
+def write_config(prefix, port, workers, path, content_type, body, worker_connections=4096,
+                 reuseport=False):
     """nginx.conf answering path (its query ignored) with body, and the health path (unless
     it is path) with ok."""
     with open(TEMPLATE) as f:
@@ -72,6 +73,7 @@ def write_config(prefix, port, workers, path, content_type, body, worker_connect
     conf = template.format(
         user=f"{pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name}",
         prefix=prefix, port=port, workers=workers, worker_connections=worker_connections,
+        listen_options=" reuseport" if reuseport else "",
         pieces="".join(geos), locations="\n".join(locations),
     )
     conf_path = os.path.join(prefix, "nginx.conf")
@@ -81,11 +83,13 @@ def write_config(prefix, port, workers, path, content_type, body, worker_connect
 
 
 def start(prefix, port, workers, path, content_type, body, wrapper=(),
-          worker_connections=4096):
+          worker_connections=4096, reuseport=False):
     """Start nginx in the foreground (daemon off) under prefix, its argv after wrapper
-    (e.g. valgrind); Server.stop sends TERM (fast shutdown)."""
+    (e.g. valgrind); Server.stop sends TERM (fast shutdown). reuseport: one listening
+    socket per worker, the kernel spreading connections over them (as llmsim's workers)."""
     os.makedirs(prefix, exist_ok=True)
-    conf = write_config(prefix, port, workers, path, content_type, body, worker_connections)
+    conf = write_config(prefix, port, workers, path, content_type, body, worker_connections,
+                        reuseport)
     argv = [*wrapper, binary(), "-p", prefix, "-c", conf, "-g", "daemon off;"]
     return Server("nginx", argv, port, os.path.join(prefix, "stdout.log"))
 

@@ -5,7 +5,7 @@ error body carries. `render(provider, err)` gives the body in that provider's ow
 SDK error classes and retry logic behave as against the real API.
 """
 
-import json
+import msgspec
 
 OPENAI = "openai"
 ANTHROPIC = "anthropic"
@@ -110,7 +110,7 @@ def render(provider, err, request_id=None):
         doc = {"error": {"message": err.message,
                          "type": err.type or _OPENAI_TYPES.get(err.status, "invalid_request_error"),
                          "param": err.param, "code": err.code}}
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return msgspec.json.encode(doc)
 
 
 def retry_info(seconds):

@@ -17,7 +17,6 @@ block is reset (its counts folded into the node totals) once its process has bee
 """
 
 import collections
-import ctypes
 import errno
 import logging
 import os
@@ -32,6 +31,7 @@ from setproctitle import setproctitle
 import llmsim.worker
 from llmsim import config as configuration
 from llmsim import notify, tuning
+from llmsim.core import proc
 from llmsim.core.shm import BOOTING, DRAINING, MAX_WORKERS, SERVING, Segment
 from llmsim.errors import LlmsimError
 
@@ -44,8 +44,6 @@ BACKOFF_RESET = 10.0           # a worker that served this long clears its slot'
 FAST_STOP_TIMEOUT = 5.0        # INT/QUIT: SIGKILL whatever is left after this
 KILL_MARGIN = 1.0              # TERM: SIGKILL this long after graceful_timeout
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGCHLD)
-PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _address(host, port):
@@ -398,7 +396,7 @@ class Master:
         code = BOOT_ERROR
         try:
             # Follow the master if it dies without stopping us (SIGKILL, OOM): drain and exit.
-            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            proc.die_with_parent(signal.SIGTERM)
             if os.getppid() != self.pid:
                 os.kill(os.getpid(), signal.SIGTERM)
             signal.set_wakeup_fd(-1)

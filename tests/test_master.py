@@ -114,6 +114,50 @@ def test_killed_worker_is_respawned(server):
     assert "was killed by SIGKILL; respawning" in srv.output()
 
 
+def test_workers_exit_when_the_master_is_killed(server):
+    srv = server("--workers", WORKERS)
+    wait_for(lambda: ready(srv) and len(srv.workers()) == WORKERS, 10, "every worker serving")
+    workers = [psutil.Process(pid) for pid in srv.workers()]
+    srv.proc.kill()            # SIGKILL: the master cannot stop its workers itself
+    srv.proc.wait()
+
+    def gone(p):
+        try:
+            return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    wait_for(lambda: all(gone(p) for p in workers), 15, "the orphaned workers to exit")
+
+
+def test_die_with_parent_signals_an_orphan():
+    # A middle process forks a child that asks for SIGTERM on its parent's death and then
+    # sleeps; the middle process exits at once, so the child must be gone well before 60 s.
+    script = (
+        "import os, sys, time\n"
+        "from llmsim.core import proc\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    proc.die_with_parent(15)\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        "print(pid, flush=True)\n"
+        "time.sleep(0.3)\n")
+    out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
+                         timeout=30, check=True).stdout
+    child = int(out)
+
+    def gone():
+        try:
+            return psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+    try:
+        wait_for(gone, 10, "the orphan to get SIGTERM")
+    finally:
+        if not gone():
+            os.kill(child, signal.SIGKILL)
+
+
 def test_hung_worker_is_killed_and_replaced(server):
     srv = server("--workers", 1, "--heartbeat-timeout", 1)
     wait_for(lambda: ready(srv) and len(srv.workers()) == 1, 10, "one worker serving")

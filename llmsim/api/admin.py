@@ -1,6 +1,6 @@
 """Operational endpoints: liveness, readiness, version and Prometheus metrics."""
 
-import json
+import msgspec
 
 from llmsim import __version__
 from llmsim.core.router import Route
@@ -12,8 +12,7 @@ PROMETHEUS = b"content-type: text/plain; version=0.0.4; charset=utf-8\r\n"
 
 def routes(ctx):
     health = (200, JSON, b'{"status":"ok"}')
-    version = (200, JSON, json.dumps({"name": "llmsim", "version": __version__},
-                                     separators=(",", ":")).encode())
+    version = (200, JSON, msgspec.json.encode({"name": "llmsim", "version": __version__}))
 
     def get_health(req):
         return health

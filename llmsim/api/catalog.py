@@ -17,13 +17,12 @@ Kinds: `chat`, `reasoning` (chat models that think first: o-series, gpt-5), `com
 /v1/models lists the OpenAI models and the ones added in config.
 """
 
-import calendar
 import datetime
 import functools
-import hashlib
 
 import msgspec
 
+from llmsim.core import rng
 from llmsim.errors import ApiError, ConfigError
 
 KINDS = ("chat", "reasoning", "completion", "embedding")
@@ -41,8 +40,11 @@ class ModelInfo(msgspec.Struct, frozen=True):
     fingerprint: bytes = b""             # system_fingerprint for chat answers
 
 
+_EPOCH = datetime.date(1970, 1, 1).toordinal()
+
+
 def _ts(day):
-    return calendar.timegm(datetime.date.fromisoformat(day).timetuple())
+    return (datetime.date.fromisoformat(day).toordinal() - _EPOCH) * 86400
 
 
 # (ids sharing one entry, kind, owned_by, release day, max output tokens, dimensions)
@@ -108,7 +110,7 @@ _GEMINI = (
 
 
 def _fingerprint(name):
-    return b"fp_" + hashlib.sha256(name.encode()).hexdigest()[:10].encode()
+    return b"fp_%010x" % (rng.hash64(name.encode()) >> 24)  # 10 hex digits, as OpenAI's
 
 
 @functools.cache

@@ -4,7 +4,6 @@ With no `api_keys` configured every request is accepted and no check runs at all
 Keys are never logged or echoed back.
 """
 
-import hmac
 from urllib.parse import parse_qs
 
 from llmsim.errors import ApiError
@@ -55,6 +54,7 @@ def guard(provider, handler, api_keys):
     """`handler` behind the key check of `provider`, or `handler` itself when no keys are set."""
     if not api_keys or provider not in KEY_READERS:
         return handler
+    import hmac  # only with keys configured: it loads OpenSSL's libcrypto (~3 ms of start-up)
     keys = [k.encode() for k in api_keys]
     read = KEY_READERS[provider]
     missing, invalid = _MISSING[provider], _INVALID[provider]
