@@ -210,7 +210,7 @@ def describe(args):
         f"(so every stream has exactly {MAX_TOKENS} content deltas) back to back (closed "
         f"loop, no pipelining), reading every stream to `data: [DONE]`. Connections open at "
         f"{RAMP_PER_S:,}/s from "
-        f"127.0.0.2–5, then {SETTLE_S} s settle, then a {args.duration} s window, "
+        f"{clientproc.SOURCES_TEXT}, then {SETTLE_S} s settle, then a {args.duration} s window, "
         f"{args.repeats} runs per K, each after waiting for < 20% machine CPU. Client: raw "
         f"asyncio protocol on uvloop, one process per {STREAMS_PER_PROC:,} streams, "
         f"RLIMIT_NOFILE raised to the hard limit, time.monotonic_ns() at each read, content "
