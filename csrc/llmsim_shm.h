@@ -304,6 +304,14 @@ static inline uint64_t llmsim_rate_backlog(llmsim_shm_t *s, unsigned i, uint64_t
     return tat > now ? tat - now : 0;
 }
 
+/* Empty buckets first..first+n-1 (full budgets): for a set of buckets no process takes
+ * from, before the workers of a new rate-limit configuration do. */
+static inline void llmsim_rate_reset(llmsim_shm_t *s, unsigned first, unsigned n)
+{
+    for (unsigned i = first; i < first + n && i < LLMSIM_RATE_BUCKETS; i++)
+        atomic_store_explicit(&s->rate[i].tat, 0, LLMSIM__RELAXED);
+}
+
 /* The next number of the node-wide sequence of fault draws. */
 static inline uint64_t llmsim_fault_seq(llmsim_shm_t *s)
 {

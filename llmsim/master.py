@@ -4,7 +4,8 @@ It never serves a request. Signal handlers only enqueue; one loop handles the qu
 children, watches heartbeats in shared memory and keeps the worker count:
   TERM       graceful stop: workers drain up to graceful_timeout, then are killed
   INT, QUIT  fast stop
-  HUP        reload the config and replace every worker with no failed request
+  HUP        reload the config and replace every worker with no failed request (rate-limit
+             buckets start full when the limits change, else keep their state)
   CHLD       a dead worker is respawned with exponential back-off
 A worker that exits with BOOT_ERROR stops the master (or aborts the reload that started it)
 instead of fork-looping. systemd is told READY / RELOADING / STOPPING.
@@ -34,6 +35,7 @@ from llmsim import notify, tuning
 from llmsim.core import proc
 from llmsim.core.shm import BOOTING, DRAINING, MAX_WORKERS, SERVING, Segment
 from llmsim.errors import LlmsimError
+from llmsim.policy import ratelimit
 
 log = logging.getLogger("llmsim.master")
 
@@ -107,6 +109,7 @@ class Generation:
         self.config = config
         self.sockets = sockets
         self.cpus = cpus
+        self.rate_bank = 0                      # its workers' rate-limit buckets
         self.backoff = [0.0] * len(cpus)        # next respawn delay per slot
         self.respawn_at = [0.0] * len(cpus)     # monotonic time a slot may respawn
 
@@ -416,7 +419,7 @@ class Master:
                 setproctitle(f"llmsim: worker {slot} cpu {cpu}")
                 os.sched_setaffinity(0, {cpu})
             code = 1   # from here on a crash is respawned, not a boot error
-            code = llmsim.worker.run(gen.config, block, sock, self.segment)
+            code = llmsim.worker.run(gen.config, block, sock, self.segment, gen.rate_bank)
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -478,6 +481,10 @@ class Master:
             log.error("reload failed: %s; keeping the running workers", err)
             notify.notify("READY=1")
             return
+        # No other generation's workers are left (_reload_busy): the bank it does not use
+        # is free to be emptied for the new limits.
+        gen.rate_bank = ratelimit.bank_after_reload(self.current.rate_bank, self.current.config,
+                                                    config, self.segment)
         logging.getLogger().setLevel(config.log_level.upper())
         self.previous, self.current = self.current, gen
 

@@ -48,31 +48,33 @@ def preload():
 
 
 class WorkerContext:
-    """What API modules get to build their handlers: config, planner, segment, worker index."""
+    """What API modules get to build their handlers: config, planner, segment, worker index
+    and the segment's bank of rate-limit buckets (llmsim.policy.ratelimit)."""
 
-    def __init__(self, config, index, segment):
+    def __init__(self, config, index, segment, rate_bank=0):
         self.config = config
         self.worker_index = index
         self.segment = segment
+        self.rate_bank = rate_bank
         self.planner = None
         self.route_names = []
 
 
-def build(config, index, segment):
+def build(config, index, segment, rate_bank=0):
     """The protocol server for this worker: routes compiled once, handlers bound to ctx."""
-    ctx = WorkerContext(config, index, segment)
+    ctx = WorkerContext(config, index, segment, rate_bank)
     ctx.planner = planner(config)
     router = Router(api.routes(ctx))
     ctx.route_names[:0] = router.names   # then the routes only a shared path's handler answers
     return Server(router, config, stream.start, segment, index)
 
 
-def run(config, index, sock, segment):
+def run(config, index, sock, segment, rate_bank=0):
     """Serve until told to stop; returns the process exit code."""
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        server = build(config, index, segment)
+        server = build(config, index, segment, rate_bank)
         listener = loop.run_until_complete(
             loop.create_server(server.protocol_factory, sock=sock, backlog=config.backlog))
     except Exception as exc:  # the master reports this and stops instead of fork-looping

@@ -2,6 +2,7 @@
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
 import re
+import signal
 
 import anthropic
 import httpx
@@ -11,6 +12,8 @@ import yaml
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+
+from conftest import wait_for
 
 from llmsim import config
 from llmsim.core.shm import RATE_BUCKETS, Segment
@@ -183,6 +186,39 @@ def test_anthropic_and_gemini_refuse_an_oversized_request_for_good(server, tmp_p
         config=types.GenerateContentConfig(max_output_tokens=60)).text
 
 
+def reload(srv, path, settings):
+    """Rewrite the config, SIGHUP, and wait until only the new worker serves."""
+    before = set(srv.workers())
+    path.write_text(yaml.safe_dump({"no_latency": True, **settings}))
+    srv.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(srv.workers()) == 1 and not set(srv.workers()) & before, 30,
+             "the worker to be replaced")
+    wait_for(srv.healthy, 30, "the new worker to serve")
+
+
+def left(srv):
+    r = httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT)
+    return r.status_code, r.headers.get("x-ratelimit-remaining-requests")
+
+
+def test_reload_with_new_limits_starts_full_buckets(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 1})
+    assert [left(srv) for _ in range(2)] == [(200, "0"), (429, "0")]
+    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 2}})
+    assert left(srv) == (200, "1")   # a whole new minute's worth, not the spent old one
+    # Back to the old limit: that is a change too, and its buckets start full again.
+    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 1}})
+    assert left(srv) == (200, "0")
+
+
+def test_reload_with_the_same_limits_keeps_their_state(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 1})
+    assert left(srv) == (200, "0")
+    # Another setting changes, the limits do not: what was spent stays spent.
+    reload(srv, tmp_path / "limits.yaml", {"seed": 5, "rate_limits": {"requests_per_minute": 1}})
+    assert left(srv) == (429, "0")
+
+
 def test_no_limits_no_headers(server):
     srv = server("--workers", "1", "--no-latency")
     r = httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT)
@@ -215,7 +251,7 @@ def test_config_errors_name_the_field(tmp_path, limits, message):
     assert message in str(info.value)
 
 
-def test_bucket_take_backlog_refund():
+def test_bucket_take_backlog_refund_reset():
     seg = Segment(1)
     second = 1_000_000_000
     assert seg.rate_backlog(3) == 0
@@ -224,5 +260,11 @@ def test_bucket_take_backlog_refund():
     assert 0 < seg.rate_backlog(3) <= second
     seg.rate_refund(3, second)
     assert seg.rate_backlog(3) == 0
+    seg.rate_take(3, second, 60 * second)
+    seg.rate_take(4, second, 60 * second)
+    seg.rate_reset(4, 2)
+    assert seg.rate_backlog(3) > 0 and seg.rate_backlog(4) == 0
     with pytest.raises(IndexError):
         seg.rate_backlog(RATE_BUCKETS)
+    with pytest.raises(IndexError):
+        seg.rate_reset(RATE_BUCKETS - 1, 2)

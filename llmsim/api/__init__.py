@@ -23,7 +23,7 @@ def routes(ctx):
     """Every route, its handler behind the provider's API-key check when keys are configured,
     then the rate limits and injected faults when those are (llmsim.policy)."""
     injected = faults.compile_for(ctx.config, ctx.segment)
-    limiter = ratelimit.compile_for(ctx.config, ctx.segment)
+    limiter = ratelimit.compile_for(ctx.config, ctx.segment, ctx.rate_bank)
     table = {}  # (method, pattern) -> [(name, provider, handler, claims)]
     for module in PROVIDERS:
         mod = importlib.import_module(module)

@@ -210,6 +210,12 @@ cdef class Segment:
         _check_bucket(bucket)
         return llmsim_rate_backlog(self.hdr, bucket, llmsim_now_ns())
 
+    def rate_reset(self, unsigned first, unsigned count):
+        """Empty buckets first..first+count-1 (full budgets); only while no worker uses them."""
+        if count:
+            _check_bucket(first + count - 1)
+        llmsim_rate_reset(self.hdr, first, count)
+
     def next_fault_draw(self):
         """The next number of this node's sequence of fault draws (0, 1, 2, ...)."""
         return llmsim_fault_seq(self.hdr)

@@ -27,6 +27,9 @@ from llmsim.policy.faults import model_of
 
 MINUTE_NS = 60_000_000_000
 _SECOND = 1_000_000_000
+# The buckets are two banks. A reload that changes the rate limits gives the new workers
+# the other bank, emptied, while the old workers drain on theirs with their own limits.
+_BANK = RATE_BUCKETS // 2
 
 PerMinute = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -121,13 +124,15 @@ class Budget:
 class Limiter:
     """A worker's view of the node's rate-limit buckets."""
 
-    def __init__(self, spec, api_keys, segment):
+    def __init__(self, spec, api_keys, segment, bank=0):
         self.segment = segment
-        self.keys = {k.encode(): i % (RATE_BUCKETS // 2) for i, k in enumerate(api_keys)}
-        self.tokens = (Budget("tokens", spec.tokens_per_minute, 1)
+        self.keys = {k.encode(): i % (_BANK // 2) for i, k in enumerate(api_keys)}
+        first = bank * _BANK
+        self.tokens = (Budget("tokens", spec.tokens_per_minute, first + 1)
                        if spec.tokens_per_minute else None)
         self.budgets = [b for b in (
-            Budget("requests", spec.requests_per_minute, 0) if spec.requests_per_minute else None,
+            Budget("requests", spec.requests_per_minute, first)
+            if spec.requests_per_minute else None,
             self.tokens) if b is not None]
 
     def take(self, provider, req):
@@ -237,10 +242,23 @@ def guard(provider, handler, limiter):
     return limited
 
 
-def compile_for(config, segment):
-    """A worker's Limiter for `config`, or None when no rate limit is set. Without a
-    shared segment (a server built outside `llmsim serve`) the buckets are this process's."""
+def compile_for(config, segment, bank=0):
+    """A worker's Limiter for `config` taking from bucket bank `bank`, or None when no rate
+    limit is set. Without a shared segment (a server built outside `llmsim serve`) the
+    buckets are this process's."""
     spec = compile_limits(config.rate_limits)
     if spec.requests_per_minute is None and spec.tokens_per_minute is None:
         return None
-    return Limiter(spec, config.api_keys, segment if segment is not None else Segment(1))
+    return Limiter(spec, config.api_keys, segment if segment is not None else Segment(1), bank)
+
+
+def bank_after_reload(bank, old, new, segment):
+    """The bucket bank of the workers of config `new` replacing those of `old` (bank `bank`):
+    the same one, state kept, when the limits and API keys are unchanged; else the other one,
+    emptied first (every budget full at its new limit)."""
+    if (compile_limits(old.rate_limits) == compile_limits(new.rate_limits)
+            and old.api_keys == new.api_keys):
+        return bank
+    bank = 1 - bank
+    segment.rate_reset(bank * _BANK, _BANK)
+    return bank
