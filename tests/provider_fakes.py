@@ -15,7 +15,7 @@ def context(models=None, generators=None, planner=None, api_keys=()):
                                                   api_keys=list(api_keys), faults=None,
                                                   rate_limits={}),
                            planner=planner or FakePlanner(), worker_index=0, segment=None,
-                           route_names=[])
+                           rate_bank=0, route_names=[])
 
 
 def handlers(**kw):
