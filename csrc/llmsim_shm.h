@@ -290,10 +290,16 @@ static inline uint64_t llmsim_rate_take(llmsim_shm_t *s, unsigned i, uint64_t no
     }
 }
 
-/* Give back what llmsim_rate_take admitted (a request refused by a later bucket). */
+/* Give back what llmsim_rate_take admitted (a request refused by a later bucket, or the
+ * part of an estimate an answer did not use). A bucket that has refilled meanwhile may go
+ * below `now`, which counts as full; it never wraps below 0. */
 static inline void llmsim_rate_refund(llmsim_shm_t *s, unsigned i, uint64_t cost_ns)
 {
-    atomic_fetch_sub_explicit(&s->rate[i % LLMSIM_RATE_BUCKETS].tat, cost_ns, LLMSIM__RELAXED);
+    _Atomic uint64_t *p = &s->rate[i % LLMSIM_RATE_BUCKETS].tat;
+    uint64_t tat = atomic_load_explicit(p, LLMSIM__RELAXED);
+    while (!atomic_compare_exchange_weak_explicit(p, &tat, tat > cost_ns ? tat - cost_ns : 0,
+                                                  LLMSIM__RELAXED, LLMSIM__RELAXED))
+        ;
 }
 
 /* The ns until bucket i is full again at monotonic time `now` (0 when it is full); takes

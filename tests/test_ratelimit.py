@@ -186,6 +186,63 @@ def test_anthropic_and_gemini_refuse_an_oversized_request_for_good(server, tmp_p
         config=types.GenerateContentConfig(max_output_tokens=60)).text
 
 
+@pytest.mark.parametrize("timed", [False, True])
+def test_tokens_are_charged_as_used_once_an_answer_ends(server, tmp_path, timed):
+    limits = {"tokens_per_minute": 10000}
+    if timed:   # answers sent later, from the timer wheel; `faults: []` for a cut stream
+        path = tmp_path / "timed.yaml"
+        path.write_text(yaml.safe_dump({"rate_limits": limits, "ttft": "20ms", "itl": "1ms",
+                                        "faults": []}))
+        srv = server("--workers", 1, "--config", path)
+    else:
+        srv = start(server, tmp_path, limits)
+    client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k", max_retries=0,
+                           default_headers={"x-llmsim-latency": "tokens=50"})
+    used = 0
+    for i in range(3):   # each asks for up to 3,000 tokens and uses far fewer
+        r = client.chat.completions.with_raw_response.create(
+            model=GPT, max_tokens=3000, messages=[{"role": "user", "content": "hi"}])
+        charged = token_cost(r.http_request.content)
+        if i == 0:
+            assert int(r.headers["x-ratelimit-remaining-tokens"]) == 10000 - charged
+        usage = r.parse().usage
+        assert usage.completion_tokens < 1000
+        used += usage.total_tokens
+    # Streamed: corrected when the stream ends.
+    with client.chat.completions.create(model=GPT, max_tokens=3000, stream=True,
+                                        stream_options={"include_usage": True},
+                                        messages=[{"role": "user", "content": "hi"}]) as s:
+        used += [c for c in s][-1].usage.total_tokens
+    if timed:   # a stream cut short by a fault ends too; it is charged at most its estimate
+        cut = client.with_options(default_headers={"x-llmsim-fault": "stream_abort=2",
+                                                   "x-llmsim-latency": "tokens=50"})
+        with pytest.raises(openai.APIConnectionError) as info:
+            for _ in cut.chat.completions.create(model=GPT, max_tokens=50, stream=True,
+                                                 messages=[{"role": "user", "content": "hi"}]):
+                pass
+        used += token_cost(info.value.request.content)
+    # Charged 4 x 3,000+ on admission, this fifth one would not fit; charged as used, it does.
+    r = client.chat.completions.with_raw_response.create(
+        model=GPT, max_tokens=3000, messages=[{"role": "user", "content": "hi"}])
+    left = int(r.headers["x-ratelimit-remaining-tokens"])
+    assert left >= 10000 - used - token_cost(r.http_request.content)
+
+
+def test_anthropic_tokens_are_charged_as_used(server, tmp_path):
+    srv = start(server, tmp_path, {"tokens_per_minute": 5000})
+    client = anthropic.Anthropic(base_url=srv.base_url, api_key="k", max_retries=0,
+                                 default_headers={"x-llmsim-latency": "tokens=50"})
+    used = 0
+    for _ in range(3):
+        r = client.messages.with_raw_response.create(
+            model=CLAUDE, max_tokens=2000, messages=[{"role": "user", "content": "hi"}])
+        usage = r.parse().usage
+        used += usage.input_tokens + usage.output_tokens
+    left = int(r.headers["anthropic-ratelimit-tokens-remaining"])   # the third's, on admission
+    assert left >= 5000 - used - token_cost(r.http_request.content) + (
+        usage.input_tokens + usage.output_tokens)
+
+
 def reload(srv, path, settings):
     """Rewrite the config, SIGHUP, and wait until only the new worker serves."""
     before = set(srv.workers())

@@ -142,8 +142,8 @@ class ChatCompletions(ChatCore):
         """The answer made of `said` (one Said per choice), streamed or not."""
         tokens = [s.tokens for s in said]
         longest = max(tokens)
-        planning.settle(self.env, req, plan, longest)
         completion = sum(tokens) + reasoning
+        planning.settle(self.env, req, plan, longest, n_prompt + completion)
         usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
         if stream:
             stream = chat_stream(said, plan, name, created, tier, model.fingerprint,

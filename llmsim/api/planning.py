@@ -1,6 +1,6 @@
 """What every generating endpoint does around its plan, whatever the provider: plan and book
-the request on the load model, know when a non-streamed answer is complete, and free the
-slot early when an answer ends before the plan does.
+the request on the load model, know when a non-streamed answer is complete, free the slot
+early when an answer ends before the plan does, and say what the answer uses.
 """
 
 import time
@@ -26,8 +26,11 @@ def finish_ns(p, sent):
     return due(p, sent - 1) if sent else p.ttft_ns
 
 
-def settle(env, req, p, sent):
-    """An answer of `sent` tokens ends before the plan does: free its slot when it ends."""
+def settle(env, req, p, sent, used):
+    """The answer is `sent` tokens long (its longest choice) and uses `used` tokens in all,
+    prompt included (its usage, which the rate limits charge): when it ends before the plan
+    does, free its slot when it ends."""
+    req.tokens_used = used
     if sent < p.n_tokens:
         env.planner.release(p, req.received_ns + finish_ns(p, sent))
 

@@ -259,7 +259,7 @@ cdef class ChatCore:
             return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
                                  self.clock.seconds(received), _TIERS.get(tier, b"default"),
                                  bool(s.include_usage))
-        return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
+        return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt, tier)
 
     cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
         """Any request, decoded and checked in full."""
@@ -304,7 +304,7 @@ cdef class ChatCore:
             n_prompt += tool_tokens
         plan = self.book(body, hdrs, received, name, n_prompt, cap, _f(r, R_SEED))
         if simple:
-            return self.common(received, plan, name, model, gen, prompt, cap, n_prompt,
+            return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
                            n_prompt, self.clock.seconds(received),
@@ -319,7 +319,7 @@ cdef class ChatCore:
         planner.admit(plan, received)
         return plan
 
-    cdef common(self, int64_t received, plan, name, model, gen, prompt, cap,
+    cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
@@ -331,6 +331,7 @@ cdef class ChatCore:
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
         if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
             self.planner.release(plan, received + delay)
+        req.tokens_used = n_prompt + completion
         out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),

@@ -23,6 +23,8 @@ cdef class Request:
     cdef public int route            # metrics route id (a shared path's handler sets its own)
     cdef readonly int64_t received_ns
     cdef readonly bint keep_alive
+    cdef public object tokens_used   # prompt + output tokens of the answer, set by a
+                                     # generating handler once it is planned; else None
 
 cdef class Server:
     cdef char *rbuf                  # the worker's read buffer

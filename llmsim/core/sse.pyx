@@ -36,7 +36,7 @@ cdef class TokenStream:
     cdef list finals                        # per lane: bytes (trailing literals included)
     cdef bytes lead, trailer
     cdef object tail_fn                     # None, or f(lane, step) -> bytes for run tails
-    cdef object on_close                    # None, or f(finished: bool)
+    cdef public object on_close             # None, or f(finished: bool)
     cdef const long long[:] due
     cdef Py_ssize_t n_due
     cdef int64_t ttft, gap

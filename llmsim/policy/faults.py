@@ -223,6 +223,14 @@ class _Cut:
     def close(self):
         self.inner.close()
 
+    @property
+    def on_close(self):
+        return self.inner.on_close
+
+    @on_close.setter
+    def on_close(self, fn):
+        self.inner.on_close = fn
+
 
 class _Model(msgspec.Struct):
     model: Optional[str] = None

@@ -11,6 +11,8 @@ budget the answer is 429 in the provider's shape with `retry-after` (Gemini: Ret
 OpenAI and Anthropic answers, successful or not, carry the provider's rate-limit headers.
 A request that costs more tokens than the whole minute's budget could never be admitted: it
 gets a 429 with no `retry-after` and `x-should-retry: false`, and is charged nothing.
+When a generated answer ends, its token charge is corrected from the estimate to its usage
+(prompt + output tokens, as its `usage` says): the output it did not use goes back.
 """
 
 import functools
@@ -20,6 +22,7 @@ from typing import Annotated, Optional
 import msgspec
 
 from llmsim import errors
+from llmsim.core.connection import Delayed
 from llmsim.core.shm import RATE_BUCKETS, Segment
 from llmsim.errors import ApiError, ConfigError
 from llmsim.policy.auth import KEY_READERS
@@ -30,6 +33,7 @@ _SECOND = 1_000_000_000
 # The buckets are two banks. A reload that changes the rate limits gives the new workers
 # the other bank, emptied, while the old workers drain on theirs with their own limits.
 _BANK = RATE_BUCKETS // 2
+_ALWAYS = 1 << 63   # a window no charge overflows: rate_take then always admits
 
 PerMinute = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -136,9 +140,9 @@ class Limiter:
             self.tokens) if b is not None]
 
     def take(self, provider, req):
-        """[(budget, cost, backlog ns)] after admitting `req`; ApiError 429 if a budget is
-        spent or the request costs more tokens than a whole minute's (nothing is then taken
-        from any)."""
+        """(key slot, [(budget, cost, backlog ns)]) after admitting `req`; ApiError 429 if a
+        budget is spent or the request costs more tokens than a whole minute's (nothing is
+        then taken from any)."""
         read = KEY_READERS.get(provider)
         slot = self.keys.get(read(req), 0) if self.keys and read else 0
         tokens = token_cost(req.body) if self.tokens else 0
@@ -154,7 +158,26 @@ class Limiter:
                     self.segment.rate_refund(t.first + 2 * slot, int(t_cost * t.unit_ns))
                 raise self.refusal(provider, b, cost, backlog, wait, taken)
             taken.append((b, cost, backlog))
-        return taken
+        return slot, taken
+
+    def settle(self, slot, taken, used, body):
+        """`body`, after whose end the token budget holds the `used` tokens of the answer's
+        usage instead of the estimate taken on admission: the unused rest goes back (or
+        what the estimate missed is added)."""
+        delta = used - taken[-1][1]
+        if not delta:
+            return body
+        bucket = self.tokens.first + 2 * slot
+        ns = int(abs(delta) * self.tokens.unit_ns)
+        segment = self.segment
+
+        def correct(*_):
+            if delta < 0:
+                segment.rate_refund(bucket, ns)
+            else:
+                segment.rate_take(bucket, ns, _ALWAYS)
+
+        return _at_end(body, correct)
 
     def too_large(self, provider, req, slot, tokens):
         """The 429 of a request that no wait would admit: it costs more tokens than the
@@ -224,19 +247,36 @@ def headers_for(provider, state):
     return b""
 
 
+def _at_end(body, fn):
+    """`body`, with `fn` called once its answer has ended (sent, or the client went away)."""
+    if type(body) is bytes or (type(body) is Delayed and body.delay_ns <= 0
+                               and body.done is None):
+        fn()
+        return body
+    if type(body) is Delayed:
+        done = body.done
+        return Delayed(body.body, body.delay_ns,
+                       fn if done is None else lambda: (done(), fn()))
+    closed = body.on_close   # an event stream
+    body.on_close = fn if closed is None else lambda finished: (closed(finished), fn())
+    return body
+
+
 def guard(provider, handler, limiter):
     """`handler` behind the node's rate limits, or `handler` itself when none are set."""
     if limiter is None or provider not in KEY_READERS:
         return handler
 
     def limited(req):
-        state = limiter.take(provider, req)
+        slot, state = limiter.take(provider, req)
         extra = headers_for(provider, state)
         try:
             status, headers, body = handler(req)
         except ApiError as e:
             e.headers += extra
             raise
+        if limiter.tokens is not None and req.tokens_used is not None:
+            body = limiter.settle(slot, state, req.tokens_used, body)
         return status, headers + extra, body
 
     return limited
