@@ -22,7 +22,6 @@ from typing import Annotated, Optional
 import msgspec
 
 from llmsim import errors
-from llmsim.core.connection import Delayed
 from llmsim.core.shm import RATE_BUCKETS, Segment
 from llmsim.errors import ApiError, ConfigError
 from llmsim.policy.auth import KEY_READERS
@@ -248,18 +247,19 @@ def headers_for(provider, state):
 
 
 def _at_end(body, fn):
-    """`body`, with `fn` called once its answer has ended (sent, or the client went away)."""
-    if type(body) is bytes or (type(body) is Delayed and body.delay_ns <= 0
-                               and body.done is None):
+    """`body`, with `fn` called once its answer has ended (sent, or the client went away).
+
+    The core's classes are known by their fields: this module is imported (through
+    llmsim.api) by config loading, before the compiled core is checked."""
+    if hasattr(body, "on_close"):   # an event stream (llmsim.core.sse, or one cut short)
+        closed = body.on_close
+        body.on_close = fn if closed is None else lambda finished: (closed(finished), fn())
+        return body
+    if type(body) is bytes or (body.delay_ns <= 0 and body.done is None):
         fn()
         return body
-    if type(body) is Delayed:
-        done = body.done
-        return Delayed(body.body, body.delay_ns,
-                       fn if done is None else lambda: (done(), fn()))
-    closed = body.on_close   # an event stream
-    body.on_close = fn if closed is None else lambda finished: (closed(finished), fn())
-    return body
+    done = body.done   # a Delayed (llmsim.core.connection) sent later: one that calls fn too
+    return type(body)(body.body, body.delay_ns, fn if done is None else lambda: (done(), fn()))
 
 
 def guard(provider, handler, limiter):
