@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from llmsim.core.sse import TokenStream
+from llmsim.core.sse import EventStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
 from openai_fakes import FakePlanner, FakeReq, handlers
@@ -148,7 +148,7 @@ def outcome(handler, body, headers):
         status, head, out = handler(req)
     except ApiError as e:
         return e.status, str(e), e.param, e.code
-    if isinstance(out, TokenStream):
+    if isinstance(out, EventStream):
         n = out.n_events
         wire = b"".join(out.render(i, i + 1) for i in range(n))
         return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [

@@ -541,7 +541,7 @@ cdef class Connection:
         if not self.closed:
             self.transport.write(self.server.take_output())
         else:
-            self.server.out.length = 0
+            self.server.out.clear()
         return 0
 
     # -- used by deferred answers (llmsim.core.stream) -------------------------------------

@@ -84,9 +84,29 @@ cdef class Buffer:
         self.length += llmsim_json_i64(self.data + self.length, v)
         return 0
 
-    cdef bytes take(self):
-        cdef bytes out = PyBytes_FromStringAndSize(self.data, self.length)
+    cdef Py_ssize_t open_chunk(self) except -1:
+        """Begin an HTTP chunk whose data is written next; returns what close_chunk takes."""
+        cdef Py_ssize_t opened = self.length
+        self.reserve(LLMSIM_CHUNK_ROOM)
+        self.length += LLMSIM_CHUNK_ROOM
+        return opened
+
+    cdef int close_chunk(self, Py_ssize_t opened) except -1:
+        """Frame what was written since open_chunk as one chunk (nothing, if nothing was)."""
+        cdef size_t end = self.length
+        self.reserve(2)
+        self.start = llmsim_chunk_close(self.data, self.start, opened, &end)
+        self.length = end
+        return 0
+
+    cdef void clear(self) noexcept:
         self.length = 0
+        self.start = 0
+
+    cdef bytes take(self):
+        cdef bytes out = PyBytes_FromStringAndSize(self.data + self.start,
+                                                   self.length - self.start)
+        self.clear()
         return out
 
 
@@ -95,7 +115,7 @@ cdef Buffer _scratch = Buffer(16384)
 
 cdef Buffer scratch():
     """The per-process scratch buffer (single-threaded workers; callers take() before return)."""
-    _scratch.length = 0
+    _scratch.clear()
     return _scratch
 
 

@@ -1,0 +1,168 @@
+"""Streams leave as HTTP chunks framed in place in the worker's output buffer
+(csrc/llmsim_chunk.h): every size line is the shortest hex form and matches its data, whether
+the chunk shares the buffer with earlier answers (pipelining) or goes out alone from a timer
+wake, and real clients read the same bytes a strict raw-socket parser does."""
+
+import json
+import re
+import socket
+import time
+
+import httpx
+import pytest
+
+CHAT = "/v1/chat/completions"
+_VARYING = re.compile(rb'"(?:id|created)":(?:"[^"]*"|\d+)')
+
+
+def chat_body(max_tokens, stream=True, **extra):
+    return json.dumps({"model": "gpt-4o-mini", "seed": 7, "max_tokens": max_tokens,
+                       "stream": stream, "messages": [{"role": "user", "content": "Hi"}],
+                       **extra}).encode()
+
+
+def post(path, body, *headers):
+    return (b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n%s"
+            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), b"".join(headers), len(body), body))
+
+
+def tokens(n):
+    """The header that makes an answer run to its cap of n tokens."""
+    return b"x-llmsim-latency: tokens=%d\r\n" % n
+
+
+CLOSE = b"Connection: close\r\n"
+HEALTH_CLOSE = b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+
+
+def read_all(port, data, timeout=30.0):
+    """Send `data` in one write; everything the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = []
+        deadline = time.monotonic() + timeout
+        while (got := s.recv(65536)):
+            out.append(got)
+            assert time.monotonic() < deadline, "no close"
+        return b"".join(out)
+
+
+def dechunk(data):
+    """(chunks, rest): the chunked body at the start of `data`, parsed strictly."""
+    chunks, pos = [], 0
+    while True:
+        eol = data.index(b"\r\n", pos)
+        line = data[pos:eol]
+        assert re.fullmatch(rb"0|[1-9a-f][0-9a-f]*", line), line
+        size, pos = int(line, 16), eol + 2
+        if size == 0:
+            assert data[pos:pos + 2] == b"\r\n"
+            return chunks, data[pos + 2:]
+        assert len(data) >= pos + size + 2, "short chunk"
+        assert data[pos + size:pos + size + 2] == b"\r\n", "chunk size does not match its data"
+        chunks.append(data[pos:pos + size])
+        pos += size + 2
+
+
+def responses(data):
+    """[(status, headers, chunks or None, body)] of every response in `data`."""
+    out = []
+    while data:
+        head, data = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+        if headers.get("transfer-encoding") == "chunked":
+            chunks, data = dechunk(data)
+            out.append((int(lines[0].split()[1]), headers, chunks, b"".join(chunks)))
+        else:
+            n = int(headers["content-length"])
+            out.append((int(lines[0].split()[1]), headers, None, data[:n]))
+            data = data[n:]
+    return out
+
+
+def events(body):
+    """The SSE events of a body; each chunk must hold whole events."""
+    assert body.endswith(b"\n\n")
+    return body.split(b"\n\n")[:-1]
+
+
+@pytest.fixture
+def fast(server):
+    """A --no-latency server: streams are answered inline, gathered with other answers."""
+    return server("--workers", "1", "--no-latency", "--seed", "7")
+
+
+def test_stream_chunks_are_canonical_and_httpx_reads_the_same_bytes(fast):
+    (status, headers, chunks, body), = responses(read_all(fast.port, post(CHAT, chat_body(50),
+                                                                          tokens(50), CLOSE)))
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    assert len(chunks) == 1   # latency off: every event is due at once
+    frames = events(body)
+    assert frames[-1] == b"data: [DONE]" and len(frames) == 53
+    with httpx.stream("POST", fast.base_url + CHAT, content=chat_body(50),
+                      headers={"content-type": "application/json",
+                               "x-llmsim-latency": "tokens=50"}) as r:
+        assert r.headers["transfer-encoding"] == "chunked"
+        seen = b"".join(r.iter_raw())
+    assert _VARYING.sub(b"", seen) == _VARYING.sub(b"", body)
+
+
+@pytest.mark.parametrize("n", [1, 2, 50, 700])
+def test_a_chunk_after_earlier_answers_in_the_same_write(fast, n):
+    """Pipelined: a large answer, then the stream, then more; all framed right, in order.
+    (A short chunk moves itself up to the size line, a long one the answers before it.)"""
+    big = post(CHAT, chat_body(1500, stream=False), tokens(1500))
+    health = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    streamed = post(CHAT, chat_body(n), tokens(n))
+    got = responses(read_all(fast.port, big + health + streamed + streamed + HEALTH_CLOSE))
+    assert [r[0] for r in got] == [200] * 5
+    assert [r[2] is not None for r in got] == [False, False, True, True, False]
+    assert json.loads(got[0][3])["usage"]["completion_tokens"] == 1500
+    assert got[4][3] == got[1][3]
+    for _, _, chunks, body in got[2:4]:
+        assert len(events(body)) == n + 3
+        assert all(c.endswith(b"\n\n") for c in chunks)
+    assert _VARYING.sub(b"", got[2][3]) == _VARYING.sub(b"", got[3][3])
+
+
+def test_timed_chunks_out_of_timer_wakes(server):
+    """Latency on: events leave in several chunks from the scheduler, each framed alone,
+    and together say what the inline stream says."""
+    srv = server("--workers", "1", "--ttft", "3ms", "--itl", "2ms")
+    timed = responses(read_all(srv.port, post(CHAT, chat_body(20), tokens(20), CLOSE)))
+    (_, _, chunks, body), = timed
+    assert len(chunks) > 2
+    assert all(c.endswith(b"\n\n") for c in chunks)
+    assert len(events(body)) == 23
+    with httpx.stream("POST", srv.base_url + CHAT, content=chat_body(20),
+                      headers={"content-type": "application/json",
+                               "x-llmsim-latency": "tokens=20"}) as r:
+        seen = b"".join(r.iter_raw())
+    assert _VARYING.sub(b"", seen) == _VARYING.sub(b"", body)
+
+
+@pytest.mark.parametrize("path, body, headers", [
+    ("/v1/messages", b'{"model":"claude-haiku-4-5","max_tokens":40,"stream":true,'
+                     b'"messages":[{"role":"user","content":"Hi"}]}',
+     b"anthropic-version: 2023-06-01\r\n"),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+     b'{"contents":[{"role":"user","parts":[{"text":"Hi"}]}],'
+     b'"generationConfig":{"maxOutputTokens":40}}', b""),
+    ("/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+     b'{"contents":[{"role":"user","parts":[{"text":"Hi"}]}],'
+     b'"generationConfig":{"maxOutputTokens":40}}', b""),
+], ids=["anthropic", "gemini-sse", "gemini-array"])
+def test_other_providers_streams_are_framed_the_same_way(fast, path, body, headers):
+    got = responses(read_all(fast.port, post(path, body, headers) + post(path, body, headers)
+                             + HEALTH_CLOSE))
+    assert [r[0] for r in got] == [200, 200, 200]
+    for _, _, chunks, data in got[:2]:
+        assert len(chunks) == 1 and data
+    with httpx.stream("POST", fast.base_url + path, content=body,
+                      headers={"content-type": "application/json",
+                               **dict([headers.decode().strip().split(": ")] if headers
+                                      else [])}) as r:
+        seen = b"".join(r.iter_raw())
+    ids = re.compile(rb'"(?:id|responseId)":"[^"]*"')
+    assert ids.sub(b"", seen) == ids.sub(b"", got[0][3])
