@@ -11,6 +11,9 @@ import time
 import httpx
 import pytest
 
+from conftest import wait_for
+from llmsim.sim.tokens import count
+
 CHAT = "/v1/chat/completions"
 _VARYING = re.compile(rb'"(?:id|created)":(?:"[^"]*"|\d+)')
 
@@ -79,6 +82,11 @@ def responses(data):
             out.append((int(lines[0].split()[1]), headers, None, data[:n]))
             data = data[n:]
     return out
+
+
+def open_streams(srv):
+    text = httpx.get(srv.base_url + "/metrics").text
+    return int(re.search(r"^llmsim_open_streams (\d+)", text, re.M).group(1))
 
 
 def events(body):
@@ -166,3 +174,37 @@ def test_other_providers_streams_are_framed_the_same_way(fast, path, body, heade
         seen = b"".join(r.iter_raw())
     ids = re.compile(rb'"(?:id|responseId)":"[^"]*"')
     assert ids.sub(b"", seen) == ids.sub(b"", got[0][3])
+
+
+def test_a_slow_reader_pauses_the_stream_then_gets_all_of_it(server):
+    """Back-pressure: a client that does not read for a while (a small receive window) stops
+    the stream at the transport's high-water mark; once it reads, the rest catches up in
+    large chunks, framed as ever, and the stream is freed."""
+    srv = server("--workers", "1", "--ttft", "1ms", "--itl", "0.1ms")
+    n = 16384   # the model's cap: ~4.5 MB, more than the kernel buffers for one socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(post(CHAT, chat_body(n, stream_options={"include_usage": True}), tokens(n),
+                       CLOSE))
+        time.sleep(1.5)   # the slow reader: every token falls due before it reads one
+        data = []
+        while (got := s.recv(65536)):
+            data.append(got)
+    (_, _, chunks, body), = responses(b"".join(data))
+    frames = [json.loads(f[6:]) for f in events(body)[:-1]]
+    assert frames[-1]["usage"]["completion_tokens"] == n
+    text = "".join(f["choices"][0]["delta"]["content"] for f in frames[1:-2])
+    assert count(text) == n
+    assert max(c.count(b"\n\n") for c in chunks) > 100   # caught up after the pause
+    wait_for(lambda: open_streams(srv) == 0, 10, "the stream to be freed")
+
+
+def test_a_client_gone_mid_stream_cancels_it(server):
+    srv = server("--workers", "1", "--ttft", "1ms", "--itl", "50ms")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(post(CHAT, chat_body(200), tokens(200)))
+        assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        wait_for(lambda: open_streams(srv) == 1, 10, "the stream to be open")
+    wait_for(lambda: open_streams(srv) == 0, 10, "the stream to be freed after disconnect")
