@@ -10,5 +10,6 @@ cdef class EventStream:
     cdef readonly bint drops         # the stream ends by dropping the connection
 
     cdef int64_t event_due(self, Py_ssize_t i) except? -1
+    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1
     cpdef close(self)

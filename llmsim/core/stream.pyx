@@ -256,11 +256,9 @@ cdef class Responder:
         cdef Buffer out = s.out
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = self.sent, opened = 0
+        cdef Py_ssize_t stop = stream.due_by(self.sent, elapsed), opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
-        while stop < self.n_events and stream.event_due(stop) <= elapsed:
-            stop += 1
         cdef bint last = stop >= self.n_events
         # A stream an injected fault cuts (llmsim.policy.faults) ends with no final chunk.
         cdef bint drops = last and stream.drops
