@@ -3,6 +3,7 @@
 the chunk shares the buffer with earlier answers (pipelining) or goes out alone from a timer
 wake, and real clients read the same bytes a strict raw-socket parser does."""
 
+import asyncio
 import json
 import re
 import socket
@@ -12,6 +13,8 @@ import httpx
 import pytest
 
 from conftest import wait_for
+from llmsim import config, worker
+from llmsim.core import stream
 from llmsim.sim.tokens import count
 
 CHAT = "/v1/chat/completions"
@@ -132,6 +135,65 @@ def test_a_chunk_after_earlier_answers_in_the_same_write(fast, n):
         assert len(events(body)) == n + 3
         assert all(c.endswith(b"\n\n") for c in chunks)
     assert _VARYING.sub(b"", got[2][3]) == _VARYING.sub(b"", got[3][3])
+
+
+class HoldingTransport:
+    """A transport that sends nothing: it keeps what it is given, as a transport keeps what
+    the socket did not take (a view of a lent buffer is read only when it is sent)."""
+
+    def __init__(self):
+        self.held = []
+
+    def write(self, data):
+        self.held.append(data)
+
+    def get_write_buffer_size(self):
+        return sum(len(d) for d in self.held)
+
+    def sent(self):
+        return b"".join(bytes(d) for d in self.held)
+
+    def pause_reading(self):
+        pass
+
+    def resume_reading(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def feed(conn, data):
+    """One read of `data`, as the loop does it."""
+    with memoryview(conn.get_buffer(len(data))) as view:
+        view[:len(data)] = data
+    conn.buffer_updated(len(data))
+
+
+def test_output_the_transport_keeps_is_never_written_over():
+    """Answers lent to a transport that keeps them stay intact while the next requests'
+    answers are gathered (in-process: the worker's server over a holding transport)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        srv = worker.build(config.load(environ={}, overrides={"no_latency": True, "seed": 7}),
+                           0, None)
+        conn, t = srv.protocol_factory(), HoldingTransport()
+        conn.connection_made(t)
+        for n in (400, 300, 2, 200):
+            feed(conn, post(CHAT, chat_body(n), tokens(n)))
+        got = responses(t.sent())
+        assert len(t.held) == 4 and sum(type(d) is memoryview for d in t.held) == 3
+        assert [len(events(r[3])) for r in got] == [403, 303, 5, 203]
+        alone = HoldingTransport()
+        conn = srv.protocol_factory()
+        conn.connection_made(alone)
+        feed(conn, post(CHAT, chat_body(400), tokens(400)))
+        assert _VARYING.sub(b"", responses(alone.sent())[0][3]) == _VARYING.sub(b"", got[0][3])
+    finally:
+        stream.stop()
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def test_timed_chunks_out_of_timer_wakes(server):

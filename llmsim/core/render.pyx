@@ -11,6 +11,7 @@ Python int in decimal, `str` JSON-escapes a str (or UTF-8 bytes) without adding 
 one per-process scratch buffer that grows to the largest answer and is then reused.
 """
 
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t
@@ -102,6 +103,12 @@ cdef class Buffer:
     cdef void clear(self) noexcept:
         self.length = 0
         self.start = 0
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        """The content, [start, length), read-only (a transport sends it without a copy; the
+        owner writes no more to a buffer it lent)."""
+        PyBuffer_FillInfo(view, self, self.data + self.start, self.length - self.start, 1,
+                          flags)
 
     cdef bytes take(self):
         cdef bytes out = PyBytes_FromStringAndSize(self.data + self.start,

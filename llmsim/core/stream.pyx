@@ -245,7 +245,7 @@ cdef class Responder:
         s.out.write_bytes(body)
         self.bytes_out = s.out.length - before
         if not self.inline:
-            self.conn.send(s.take_output())
+            self.conn.flush()
         self.ended()
         return 0
 
@@ -279,7 +279,7 @@ cdef class Responder:
             out.write(b"0\r\n\r\n", 5)
         self.bytes_out += out.length - out.start - size
         if not self.inline and out.length > out.start:
-            self.conn.send(s.take_output())
+            self.conn.flush()
         if drops:   # inline: the connection closes once this read's answers are out
             self.finish()
             self.conn.closing = True
@@ -369,7 +369,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
         r.bytes_out = s.out.length - before
         if not r.inline:
-            conn.send(s.take_output())   # headers at once; events as they fall due
+            conn.flush()   # headers at once; events as they fall due
     if r.inline:
         r.fire(now)
     else:
