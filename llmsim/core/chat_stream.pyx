@@ -63,7 +63,6 @@ cdef class TextStream(EventStream):
     cdef Py_ssize_t first, steps, skip
     cdef object plan
     cdef PlannerCore planner
-    cdef bint finished, closed
 
     cdef int64_t event_due(self, Py_ssize_t i) except? -1:
         if i <= 1 or self.steps == 0:
@@ -118,13 +117,11 @@ cdef class TextStream(EventStream):
                 self.finished = True
         return 0
 
-    cpdef close(self):
+    cdef int closing(self) except -1:
         """A cancelled stream frees its slot on the load model at once."""
-        if self.closed:
-            return
-        self.closed = True
         if not self.finished:
             self.planner.release(self.plan, time.monotonic_ns())
+        return 0
 
 
 cdef bytes _STOP = b"stop", _LENGTH = b"length"

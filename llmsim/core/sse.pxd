@@ -8,8 +8,10 @@ from llmsim.core.render cimport Buffer
 cdef class EventStream:
     cdef readonly Py_ssize_t n_events
     cdef readonly bint drops         # the stream ends by dropping the connection
+    cdef bint finished, closed       # its last event was rendered; close() was called
 
     cdef int64_t event_due(self, Py_ssize_t i) except? -1
     cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1
+    cdef int closing(self) except -1
     cpdef close(self)

@@ -47,8 +47,15 @@ cdef class EventStream:
             stop += 1
         return stop
 
+    cdef int closing(self) except -1:
+        """What closing does (`finished`: all was sent, else the stream was cancelled)."""
+        return 0
+
     cpdef close(self):
-        """The stream ended (all sent) or was cancelled; called once."""
+        """The stream ended (all sent) or was cancelled; later calls do nothing."""
+        if not self.closed:
+            self.closed = True
+            self.closing()
 
     def due_ns(self, Py_ssize_t i):
         """Offset from the request's arrival when event i is due."""
@@ -86,8 +93,9 @@ cdef class CutStream(EventStream):
             out.write_bytes(self.tail)
         return 0
 
-    cpdef close(self):
+    cdef int closing(self) except -1:
         self.inner.close()
+        return 0
 
 
 cdef class TokenStream(EventStream):
@@ -105,7 +113,6 @@ cdef class TokenStream(EventStream):
     cdef Py_ssize_t *cur_item               # per lane: item index of the next step
     cdef Py_ssize_t *cur_base               # per lane: first step of that item
     cdef Py_ssize_t n_lanes
-    cdef bint finished, closed
 
     def __cinit__(self, list lanes, list finals, bytes lead, bytes trailer, due, int64_t ttft,
                   int64_t gap, tail_fn=None, on_close=None):
@@ -221,12 +228,10 @@ cdef class TokenStream(EventStream):
                     self.finished = True
         return 0
 
-    cpdef close(self):
-        if self.closed:
-            return
-        self.closed = True
+    cdef int closing(self) except -1:
         if self.on_close is not None:
             self.on_close(self.finished)
+        return 0
 
 
 cdef tuple _compile_lane(items):
