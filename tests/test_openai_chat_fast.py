@@ -1,12 +1,14 @@
-"""The compiled common chat answer (llmsim.core.chat) says byte for byte what the general
-path (llmsim.api.openai_chat.ChatCompletions.answer) says for the same request and seed."""
+"""The compiled common chat answer and stream (llmsim.core.chat, llmsim.core.chat_stream) say
+byte for byte what the general path (llmsim.api.openai_chat.ChatCompletions.answer) says for
+the same request and seed."""
 
 import json
 import re
 
 import pytest
 
-from llmsim.core.sse import TokenStream
+from llmsim.core.chat_stream import TextStream
+from llmsim.core.sse import EventStream, TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
 from openai_fakes import FakePlanner, FakeReq, handlers
@@ -60,6 +62,60 @@ def test_common_answer_is_the_general_answer_byte_for_byte(planner, headers):
                 assert taken.pop()
             doc = json.loads(fast[1])
             assert doc["choices"][0]["message"]["content"] or doc["usage"]["completion_tokens"] == 0
+
+
+USER = [{"role": "user", "content": "Hello"}]
+STREAMS = [
+    {"model": "gpt-4o-mini", "messages": USER},
+    {"model": "gpt-4o-mini", "messages": USER, "max_tokens": 3},      # cut by the cap
+    {"model": "gpt-4o-mini", "messages": USER, "max_tokens": 50,
+     "stream_options": {"include_usage": True}},
+    {"model": "gpt-4o", "messages": USER, "max_completion_tokens": 7, "service_tier": "flex",
+     "stream_options": {"include_usage": False}},
+    {"model": "gpt-4.1", "messages": USER, "max_tokens": 1, "service_tier": "priority",
+     "stream_options": {"include_usage": True}},
+]
+# Each sends an otherwise common stream down the general path without changing what it says.
+GENERAL_STREAM = [{"n": 1}, {"stop": []}, {"stop": ["never said \u2603", "\u0000"]},
+                  {"top_logprobs": 0}, {"response_format": {"type": "text"}}]
+
+
+def streamed(handler, planner, body, headers, step):
+    """(stream type, normalised head and wire, due times, release times) of one stream
+    rendered `step` events at a time and closed."""
+    released = getattr(planner, "released", None)
+    before = len(released) if released is not None else 0
+    req = FakeReq(b"POST", b"/v1/chat/completions", json.dumps(body).encode(), dict(headers))
+    req.received_ns = 10**12
+    status, head, s = handler(req)
+    assert status == 200
+    n = s.n_events
+    wire = b"".join(s.render(i, i + step) for i in range(0, n, step))
+    dues = [s.due_ns(i) for i in range(n)]
+    s.close()
+    return (type(s), _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues,
+            [t for _, t in released[before:]] if released is not None else None)
+
+
+@pytest.mark.parametrize("planner", [lambda: Planner({}, global_seed=7), FakePlanner],
+                         ids=["planner", "fake-planner"])
+@pytest.mark.parametrize("headers", HEADERS, ids=["plain", "echo", "lorem", "latency"])
+def test_common_stream_is_the_general_stream_byte_for_byte(planner, headers):
+    planner = planner()
+    handler = handlers(planner=planner)[CHAT][2]
+    for seed in range(8):
+        for base in STREAMS:
+            body = dict(base, seed=seed, stream=True)
+            fast = streamed(handler, planner, body, headers, 1)
+            assert fast[0] is TextStream
+            for step in (3, fast[2].count(b"\n\n")):
+                assert streamed(handler, planner, body, headers, step)[1:] == fast[1:]
+            for extra in GENERAL_STREAM:
+                general = streamed(handler, planner, dict(body, **extra), headers, 2)
+                assert general[0] is TokenStream
+                assert general[1:] == fast[1:]
+            frames = fast[2].split(b"\n\n")
+            assert frames[-2:] == [b"data: [DONE]", b""]
 
 
 # Bodies llmsim_chat_scan (csrc/llmsim_chat_scan.h) reads itself, written in several ways.
@@ -148,7 +204,7 @@ def outcome(handler, body, headers):
         status, head, out = handler(req)
     except ApiError as e:
         return e.status, str(e), e.param, e.code
-    if isinstance(out, TokenStream):
+    if isinstance(out, EventStream):
         n = out.n_events
         wire = b"".join(out.render(i, i + 1) for i in range(n))
         return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [

@@ -70,7 +70,8 @@ def test_large_values_grow_the_buffer():
     assert len(out) == 2 + 300_000 and json.loads(out) == s
 
 
-@pytest.mark.parametrize("header", ["llmsim_json.h", "llmsim_tokens.h", "llmsim_chat_scan.h"])
+@pytest.mark.parametrize("header", ["llmsim_json.h", "llmsim_tokens.h", "llmsim_chat_scan.h",
+                                    "llmsim_chunk.h"])
 def test_c_header_compiles_alone(header):
     src = pathlib.Path(__file__).resolve().parents[1] / "csrc" / header
     if not src.exists():

@@ -1,7 +1,7 @@
 """POST /v1/chat/completions: decide what each choice says, render.
 
-The request path and the common answer (one non-streamed choice of plain text, one
-template render over pre-escaped corpus bytes) are compiled: llmsim.core.chat. Everything
+The request path, the common answer (one non-streamed choice of plain text, one template
+render over pre-escaped corpus bytes) and the common stream are compiled: llmsim.core.chat. Everything
 else goes through `Said` per choice (text or tool calls, stop sequences, formats, logprobs)
 and is rendered non-streamed here or streamed by `openai_chat_stream`.
 """
@@ -104,7 +104,7 @@ class ChatCompletions(ChatCore):
     answer but the common one made here."""
 
     def __init__(self, env):
-        super().__init__(env, SIMPLE)
+        super().__init__(env, SIMPLE, USAGE)
         self.env = env
 
     check = staticmethod(_check)
@@ -127,14 +127,6 @@ class ChatCompletions(ChatCore):
         include_usage = r.stream_options is not None and bool(r.stream_options.include_usage)
         return self.reply(req, said, reasoning, r.model, model, plan, n_prompt, created, tier,
                           bool(r.stream), include_usage, r.top_logprobs or 0)
-
-    def streamed(self, req, plan, name, model, gen, prompt, cap, n_prompt, created, tier,
-                 include_usage):
-        """The common streamed answer (its request read by llmsim.core.chat): one text
-        choice."""
-        run, cut = gen.generate(prompt, plan, cap, plan.rng.u64())
-        return self.reply(req, [Said(run, None, b"length" if cut else b"stop", run.count)],
-                          0, name, model, plan, n_prompt, created, tier, True, include_usage, 0)
 
     def reply(self, req, said, reasoning, name, model, plan, n_prompt, created, tier, stream,
               include_usage, top):

@@ -1,34 +1,25 @@
-"""Streamed chat completions: the `chat.completion.chunk` frames of each choice as templates
-for a `llmsim.core.sse.TokenStream`.
-
-Shape (as the live API): every chunk carries the same id, created, model, service_tier and
-system_fingerprint; the first delta of a choice holds the role; then one chunk per token
-(content, or tool-call arguments after a chunk naming the call); then a chunk with an empty
-delta and the finish_reason; with `stream_options.include_usage` every chunk has
-`"usage":null` and one last chunk has `"choices":[]` and the usage; then `data: [DONE]`.
-"""
+"""Streamed chat completions: the `chat.completion.chunk` frames of each choice (from
+llmsim.core.chat_stream, which describes their shape) as templates for a
+`llmsim.core.sse.TokenStream`. The common stream, one choice of plain text, is compiled
+there; this is every other one (several choices, tool calls, logprobs, stop sequences)."""
 
 from llmsim.api import openai_logprobs
 from llmsim.api.openai_env import gap
+from llmsim.core.chat_stream import (DONE, END, END_USAGE, FINAL_CLOSE, FINAL_OPEN, HEAD,
+                                     TEXT_LEAD, TEXT_OPEN, TOKEN_CLOSE, USAGE_OPEN, choice)
 from llmsim.core.ids import alnum
-from llmsim.core.render import Template, escape
+from llmsim.core.render import escape
 from llmsim.core.sse import TokenStream
-
-_HEAD = Template(b'data: {"id":"chatcmpl-{{id:raw}}","object":"chat.completion.chunk",'
-                 b'"created":{{created:int}},"model":"{{model:str}}","service_tier":"{{tier:raw}}",'
-                 b'"system_fingerprint":"{{fingerprint:raw}}","choices":')
-DONE = b"data: [DONE]\n\n"
 
 
 def chat_stream(said, plan, model, created, tier, fingerprint, usage, top_logprobs, on_close):
     """The TokenStream of a streamed chat completion (`said`: one Said per choice; `usage`:
     the usage JSON for the final chunk, or None without include_usage)."""
-    head = _HEAD.render((alnum(29), created, model, tier, fingerprint))
-    end = b',"usage":null}\n\n' if usage is not None else b"}\n\n"
+    head = HEAD.render((alnum(29), created, model, tier, fingerprint))
+    end = END_USAGE if usage is not None else END
     lead, lanes, finals = [], [], []
     for i, s in enumerate(said):
-        c = b'[{"index":%d,"delta":' % i
-        open_ = head + c
+        open_ = head + choice(i)
         if s.calls is not None:
             lead.append(open_ + b'{"role":"assistant","content":null,"refusal":null},'
                                 b'"logprobs":null,"finish_reason":null}]' + end)
@@ -42,13 +33,11 @@ def chat_stream(said, plan, model, created, tier, fingerprint, usage, top_logpro
                               b'{"arguments":"' % k,
                               b'"}}]},"logprobs":null,"finish_reason":null}]' + end))
         else:
-            lead.append(open_ + b'{"role":"assistant","content":"","refusal":null},'
-                                b'"logprobs":null,"finish_reason":null}]' + end)
-            items = [(s.run, open_ + b'{"content":"',
-                      b'"},"logprobs":null,"finish_reason":null}]' + end)]
+            lead.append(open_ + TEXT_LEAD + end)
+            items = [(s.run, open_ + TEXT_OPEN, TOKEN_CLOSE + end)]
         lanes.append(items)
-        finals.append(open_ + b'{},"logprobs":null,"finish_reason":"%b"}]' % s.finish + end)
-    trailer = DONE if usage is None else head + b'[],"usage":' + usage + b"}\n\n" + DONE
+        finals.append(open_ + FINAL_OPEN + s.finish + FINAL_CLOSE + end)
+    trailer = DONE if usage is None else head + USAGE_OPEN + usage + END + DONE
     tail_fn = None
     if any(s.lp_key is not None for s in said):
         tail_fn = _logprob_tails(said, top_logprobs, end)

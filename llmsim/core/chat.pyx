@@ -5,11 +5,12 @@
 (csrc/llmsim_chat_scan.h: model, role + content messages, token caps, seed, service tier,
 stream) is read in C without msgspec; any other body is decoded in full, to the same values.
 The common answer (one non-streamed choice of plain text from a chat model: no n, stop,
-tools, logprobs, response_format or stream) is rendered here in one template pass.
+tools, logprobs, response_format or stream) is rendered here in one template pass; the
+common stream (the same, streamed: a scanned body) is llmsim.core.chat_stream's TextStream.
 Everything else goes to the Python subclass, llmsim.api.openai_chat.ChatCompletions,
-through four hooks: `check(r)` (the checks the common answer does not need), `tools(r)` ->
-(function tools, their prompt tokens), `streamed(...)` (the one-choice stream of a scanned
-body) and `answer(...)` (choices, tool calls, streams of decoded bodies).
+through three hooks: `check(r)` (the checks the common answer does not need), `tools(r)` ->
+(function tools, their prompt tokens) and `answer(...)` (choices, tool calls, streams of
+decoded bodies).
 """
 
 import types
@@ -21,12 +22,14 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
+from llmsim.core.chat_stream cimport text_stream
 from llmsim.core.connection cimport Request, delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
 from llmsim.core.render cimport Template
 from llmsim.core.wire cimport Clock, headers
+from llmsim.core.wire import SSE
 
 from llmsim.api.catalog import ModelInfo
 from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImagePart,
@@ -178,18 +181,19 @@ cdef class ChatCore:
     cdef object models, pick
     cdef readonly PlannerCore planner
     cdef Clock clock
-    cdef Template simple
+    cdef Template simple, usage
     cdef dict memo      # model name -> (catalog entry, generator without the header)
     cdef bytes last_name_raw    # the model name of the last scanned request, as sent ...
     cdef str last_name          # ... and as a str
 
-    def __init__(self, env, Template simple):
-        """`simple`: the template of the common answer."""
+    def __init__(self, env, Template simple, Template usage):
+        """`simple`: the template of the common answer; `usage`: of its usage object."""
         self.models = env.catalog
         self.pick = env.generators.pick
         self.planner = env.planner
         self.clock = env.clock
         self.simple = simple
+        self.usage = usage
         self.memo = {}
         self.last_name_raw = b""
         self.last_name = ""
@@ -256,10 +260,16 @@ cdef class ChatCore:
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
         if s.stream:
+<<<<<<< HEAD
             return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
                                  self.clock.seconds(received), _TIERS.get(tier, b"default"),
                                  bool(s.include_usage))
         return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt, tier)
+=======
+            return self.streamed(received, plan, name, model, gen, prompt, cap, n_prompt, tier,
+                                 s.include_usage)
+        return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
+>>>>>>> streamfast
 
     cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
         """Any request, decoded and checked in full."""
@@ -319,21 +329,50 @@ cdef class ChatCore:
         planner.admit(plan, received)
         return plan
 
+<<<<<<< HEAD
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
+=======
+    cdef tuple say(self, int64_t received, plan, gen, prompt, cap):
+        """(Run of the one text choice, whether the cap cut it, when it is complete); an
+        answer shorter than the plan frees its slot on the load model when it ends."""
+        cdef Run run
+        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+        run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                    else gen.generate(prompt, plan, cap, draw))
+        delay = due(plan, run.count - 1) if run.count else plan.ttft_ns
+        if run.count < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+            self.planner.release(plan, received + delay)
+        return run, cut, delay
+
+    cdef common(self, int64_t received, plan, name, model, gen, prompt, cap,
+>>>>>>> streamfast
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
         cdef Py_ssize_t completion
-        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
-        run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-                    else gen.generate(prompt, plan, cap, draw))
+        run, cut, delay = self.say(received, plan, gen, prompt, cap)
         completion = run.count
+<<<<<<< HEAD
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
         if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
             self.planner.release(plan, received + delay)
         req.tokens_used = n_prompt + completion
+=======
+>>>>>>> streamfast
         out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),
                                   _f(model, M_FINGERPRINT)))
         return 200, headers(delay), delayed(out, delay)
+
+    cdef streamed(self, int64_t received, plan, name, model, gen, prompt, cap,
+                  Py_ssize_t n_prompt, tier, bint include_usage):
+        """The common stream: one text choice, each event rendered when it is sent."""
+        cdef Run run
+        run, cut, _ = self.say(received, plan, gen, prompt, cap)
+        usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
+                 if include_usage else None)
+        stream = text_stream(run, cut, plan, self.planner,
+                             (alnum(29), self.clock.seconds(received), name,
+                              _TIERS.get(tier, b"default"), _f(model, M_FINGERPRINT)), usage)
+        return 200, headers(plan.ttft_ns, SSE), stream

@@ -49,7 +49,7 @@ cdef class Server:
                       int minor) except -1
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
                     size_t bytes_out) noexcept
-    cdef bytes take_output(self)
+    cdef int write_to(self, transport) except -1
 
 cdef class Connection:
     cdef Server server
@@ -75,7 +75,6 @@ cdef class Connection:
     cdef int answer_error(self, int route, str provider, err) except -1
     cdef int refuse(self, int status, str message, str provider) except -1
     cdef int flush(self) except -1
-    cdef int send(self, bytes data) except -1
     cdef int finished(self) except -1
     cdef void close(self) noexcept
     cdef int check_timeouts(self, int64_t now) except -1

@@ -12,6 +12,7 @@ import logging
 cimport cython
 
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.memoryview cimport PyMemoryView_FromObject
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memmove
@@ -35,6 +36,10 @@ cdef enum:
     POOL_BLOCK_SIZE = 16384
     POOL_MAX_BLOCKS = 4096
     BUSY_PENDING_LIMIT = 65536
+    OUTPUT_BUFFER_SIZE = 65536
+    # Output this large is lent to the transport rather than copied into bytes: below it
+    # the copy costs less than the memoryview the transport takes.
+    LEND_MIN = 4096
 
 cdef dict REASONS = {
     100: b"Continue", 200: b"OK", 201: b"Created", 204: b"No Content",
@@ -125,7 +130,7 @@ cdef class Server:
     def __cinit__(self):
         self.rbuf = <char *>malloc(READ_BUFFER_SIZE)
         self.head = <Head *>malloc(sizeof(Head))
-        self.out = Buffer(65536)
+        self.out = Buffer(OUTPUT_BUFFER_SIZE)
         self.pool = <char **>malloc(POOL_MAX_BLOCKS * sizeof(char *))
         if not (self.rbuf and self.head and self.pool):
             raise MemoryError()
@@ -240,8 +245,20 @@ cdef class Server:
             llmsim_add_bytes_in(self.blk, bytes_in)
             llmsim_add_bytes_out(self.blk, bytes_out)
 
-    cdef bytes take_output(self):
-        return self.out.take()
+    cdef int write_to(self, transport) except -1:
+        """Send the gathered output. A small one leaves as a bytes copy; a large one (a
+        stream) is lent to the transport as it is, and when the transport keeps part of it
+        for later, that buffer is the transport's: the server takes a new one."""
+        cdef Buffer out = self.out
+        if out.length - out.start < LEND_MIN:
+            transport.write(out.take())
+            return 0
+        transport.write(PyMemoryView_FromObject(out))
+        if transport.get_write_buffer_size():
+            self.out = Buffer(OUTPUT_BUFFER_SIZE)
+        else:
+            out.clear()
+        return 0
 
 
 cdef str provider_for(bytes path, dict headers):
@@ -539,18 +556,14 @@ cdef class Connection:
         return self.answer_error(-1, provider, errors.ApiError(status, message))
 
     cdef int flush(self) except -1:
+        """Out with the gathered output (also a deferred answer's, llmsim.core.stream)."""
         if not self.closed:
-            self.transport.write(self.server.take_output())
+            self.server.write_to(self.transport)
         else:
-            self.server.out.length = 0
+            self.server.out.clear()
         return 0
 
     # -- used by deferred answers (llmsim.core.stream) -------------------------------------
-    cdef int send(self, bytes data) except -1:
-        if not self.closed and data:
-            self.transport.write(data)
-        return 0
-
     cdef int finished(self) except -1:
         """The deferred answer is complete: go on with pipelined requests, if any."""
         self.responder = None

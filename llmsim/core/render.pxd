@@ -6,6 +6,10 @@ cdef extern from "llmsim_json.h":
     size_t llmsim_json_escaped_len(const char *s, size_t n) noexcept nogil
     size_t llmsim_json_i64(char *p, int64_t v) noexcept nogil
 
+cdef extern from "llmsim_chunk.h":
+    enum: LLMSIM_CHUNK_ROOM
+    size_t llmsim_chunk_close(char *buf, size_t start, size_t open, size_t *end) noexcept nogil
+
 cdef enum SlotKind:
     SLOT_RAW = 0     # bytes copied as they are (pre-rendered or pre-escaped JSON)
     SLOT_INT = 1     # a Python int written in decimal
@@ -21,6 +25,8 @@ cdef class Buffer:
     cdef char *data
     cdef Py_ssize_t length
     cdef Py_ssize_t capacity
+    cdef Py_ssize_t start        # the content is [start, length): in-place chunk framing
+                                 # (csrc/llmsim_chunk.h) may leave a gap before it
 
     cdef int reserve(self, Py_ssize_t extra) except -1
     cdef int write(self, const char *s, Py_ssize_t n) except -1
@@ -28,6 +34,9 @@ cdef class Buffer:
     cdef int write_escaped(self, const char *s, Py_ssize_t n) except -1
     cdef int write_str(self, object s) except -1
     cdef int write_int(self, int64_t v) except -1
+    cdef Py_ssize_t open_chunk(self) except -1
+    cdef int close_chunk(self, Py_ssize_t opened) except -1
+    cdef void clear(self) noexcept
     cdef bytes take(self)
 
 

@@ -11,6 +11,7 @@ Python int in decimal, `str` JSON-escapes a str (or UTF-8 bytes) without adding 
 one per-process scratch buffer that grows to the largest answer and is then reused.
 """
 
+from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t
@@ -84,9 +85,35 @@ cdef class Buffer:
         self.length += llmsim_json_i64(self.data + self.length, v)
         return 0
 
-    cdef bytes take(self):
-        cdef bytes out = PyBytes_FromStringAndSize(self.data, self.length)
+    cdef Py_ssize_t open_chunk(self) except -1:
+        """Begin an HTTP chunk whose data is written next; returns what close_chunk takes."""
+        cdef Py_ssize_t opened = self.length
+        self.reserve(LLMSIM_CHUNK_ROOM)
+        self.length += LLMSIM_CHUNK_ROOM
+        return opened
+
+    cdef int close_chunk(self, Py_ssize_t opened) except -1:
+        """Frame what was written since open_chunk as one chunk (nothing, if nothing was)."""
+        cdef size_t end = self.length
+        self.reserve(2)
+        self.start = llmsim_chunk_close(self.data, self.start, opened, &end)
+        self.length = end
+        return 0
+
+    cdef void clear(self) noexcept:
         self.length = 0
+        self.start = 0
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        """The content, [start, length), read-only (a transport sends it without a copy; the
+        owner writes no more to a buffer it lent)."""
+        PyBuffer_FillInfo(view, self, self.data + self.start, self.length - self.start, 1,
+                          flags)
+
+    cdef bytes take(self):
+        cdef bytes out = PyBytes_FromStringAndSize(self.data + self.start,
+                                                   self.length - self.start)
+        self.clear()
         return out
 
 
@@ -95,7 +122,7 @@ cdef Buffer _scratch = Buffer(16384)
 
 cdef Buffer scratch():
     """The per-process scratch buffer (single-threaded workers; callers take() before return)."""
-    _scratch.length = 0
+    _scratch.clear()
     return _scratch
 
 

@@ -11,16 +11,15 @@ completion; the output of a response). A lane is a list of items:
                                   head + token + tail + str(seq0 + k) + close.
 A lane has one step per token. Event 0 is `lead`; event k (1..S, S = the longest lane)
 carries step k - 1 of every lane that still has one, and a lane's `final` frame goes out in
-the event after its last step; the last event (S + 1) also carries `trailer`. `render(start, stop)` writes the
-wire bytes of events [start, stop) into the scratch buffer, so a stream of any length costs
-its templates only.
+the event after its last step; the last event (S + 1) also carries `trailer`. `render_into(out, start, stop)` writes the
+wire bytes of events [start, stop) into a buffer (the scheduler's: the worker's output), so a
+stream of any length costs its templates only.
 
 Timing: event 0 and event 1 are due at token 0's time (the first token), event k at token
 k - 1's, the last event with the last token. Token times come from the plan's `due` array;
 past its end they continue at the plan's mean inter-token gap.
 """
 
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 
@@ -28,15 +27,87 @@ from llmsim.core.pieces cimport Pieces, Run
 from llmsim.core.render cimport Buffer, scratch
 
 
-cdef class TokenStream:
-    cdef readonly Py_ssize_t n_events
+cdef class EventStream:
+    """What the scheduler sends: `n_events` events, event i due `event_due(i)` ns after the
+    request arrived (non-decreasing), written by `render_into`; `close()` once at the end."""
+
+    cdef int64_t event_due(self, Py_ssize_t i) except? -1:
+        raise NotImplementedError
+
+    cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
+        raise NotImplementedError
+
+    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1:
+        """The end of the events from `start` due `elapsed` ns after the request arrived
+        (all of them at once when the last one is: a stream with latency off)."""
+        cdef Py_ssize_t stop = start
+        if self.n_events and self.event_due(self.n_events - 1) <= elapsed:
+            return self.n_events
+        while stop < self.n_events and self.event_due(stop) <= elapsed:
+            stop += 1
+        return stop
+
+    cdef int closing(self) except -1:
+        """What closing does (`finished`: all was sent, else the stream was cancelled)."""
+        return 0
+
+    cpdef close(self):
+        """The stream ended (all sent) or was cancelled; later calls do nothing. What
+        closing does, then `on_close(finished)` when set."""
+        if not self.closed:
+            self.closed = True
+            self.closing()
+            if self.on_close is not None:
+                self.on_close(self.finished)
+
+    def due_ns(self, Py_ssize_t i):
+        """Offset from the request's arrival when event i is due."""
+        return self.event_due(i)
+
+    def render(self, Py_ssize_t start, Py_ssize_t stop):
+        """The wire bytes of events [start, stop)."""
+        cdef Buffer out = scratch()
+        self.render_into(out, start, stop)
+        return out.take()
+
+
+cdef class CutStream(EventStream):
+    """A stream stopped after `after` events (never after its last one). With `tail` it ends
+    with those bytes (Anthropic's in-stream error event); without, the connection drops where
+    the next event was due (`drops`)."""
+    cdef EventStream inner
+    cdef Py_ssize_t keep
+    cdef bytes tail
+
+    def __init__(self, EventStream inner not None, Py_ssize_t after, bytes tail=None):
+        self.inner = inner
+        self.keep = min(after, inner.n_events - 1)
+        self.n_events = self.keep + 1
+        self.tail = tail
+        self.drops = tail is None
+
+    cdef int64_t event_due(self, Py_ssize_t i) except? -1:
+        return self.inner.event_due(i)
+
+    cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
+        if start < self.keep:
+            self.inner.render_into(out, start, min(stop, self.keep))
+        if stop > self.keep and self.tail:
+            out.write_bytes(self.tail)
+        return 0
+
+    cdef int closing(self) except -1:
+        self.inner.close()
+        return 0
+
+
+cdef class TokenStream(EventStream):
     cdef readonly Py_ssize_t steps          # S: steps of the longest lane
     cdef list lanes                         # per lane: tuple of (run, prefix, head, tail,
                                             #   seq0, close), every run with count > 0
     cdef list finals                        # per lane: bytes (trailing literals included)
     cdef bytes lead, trailer
     cdef object tail_fn                     # None, or f(lane, step) -> bytes for run tails
-    cdef public object on_close             # None, or f(finished: bool)
     cdef const long long[:] due
     cdef Py_ssize_t n_due
     cdef int64_t ttft, gap
@@ -44,7 +115,6 @@ cdef class TokenStream:
     cdef Py_ssize_t *cur_item               # per lane: item index of the next step
     cdef Py_ssize_t *cur_base               # per lane: first step of that item
     cdef Py_ssize_t n_lanes
-    cdef bint finished, closed
 
     def __cinit__(self, list lanes, list finals, bytes lead, bytes trailer, due, int64_t ttft,
                   int64_t gap, tail_fn=None, on_close=None):
@@ -91,8 +161,7 @@ cdef class TokenStream:
             return self.ttft
         return self.due[self.n_due - 1] + (j - self.n_due + 1) * self.gap
 
-    def due_ns(self, Py_ssize_t i):
-        """Offset from the request's arrival when event i is due (non-decreasing)."""
+    cdef int64_t event_due(self, Py_ssize_t i) except? -1:
         if i <= 1:
             return self._token_due(0)
         if i > self.steps:
@@ -142,9 +211,7 @@ cdef class TokenStream:
             out.write_bytes(<bytes>item[5])
         return 0
 
-    def render(self, Py_ssize_t start, Py_ssize_t stop):
-        """The wire bytes of events [start, stop)."""
-        cdef Buffer out = scratch()
+    cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
         cdef Py_ssize_t e, lane, t
         if stop > self.n_events:
             stop = self.n_events
@@ -161,16 +228,7 @@ cdef class TokenStream:
                 if e == self.n_events - 1:
                     out.write_bytes(self.trailer)
                     self.finished = True
-        return out.take()
-
-    def close(self):
-        """The stream ended (all sent) or was cancelled; called once."""
-        if self.closed:
-            return
-        self.closed = True
-        if self.on_close is not None:
-            self.on_close(self.finished)
-
+        return 0
 
 cdef tuple _compile_lane(items):
     """(tuple of (run, prefix, head, tail, seq0, close), trailing literals, steps)."""

@@ -3,7 +3,8 @@
 
 Every deferred answer of a worker waits in one C timer wheel (csrc/llmsim_wheel.h, 250 µs
 ticks) that one timerfd (csrc/llmsim_timer.h) wakes. Each wake sends, per stream, all the
-events due by then in one write (one HTTP chunk): no loop timer and no Python object per
+events due by then in one write (one HTTP chunk, rendered in place in the worker's output
+buffer with its framing: csrc/llmsim_chunk.h): no loop timer and no Python object per
 token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
 """
@@ -21,6 +22,8 @@ from posix.unistd cimport close
 from cpython.exc cimport PyErr_SetFromErrno
 
 from llmsim.core.connection cimport Connection, Delayed as DelayedBody, Request, Server
+from llmsim.core.render cimport Buffer
+from llmsim.core.sse cimport EventStream
 from llmsim.core.shm cimport (llmsim_stream_opened, llmsim_stream_closed, llmsim_observe,
                               llmsim_worker_t)
 from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_wheel_list_t,
@@ -163,7 +166,7 @@ cdef class Responder:
     cdef Timer timer
     cdef Scheduler sched
     cdef Connection conn
-    cdef object stream            # EventStream, or None for a Delayed body
+    cdef EventStream stream       # None for a Delayed body
     cdef DelayedBody delayed
     cdef bytes headers
     cdef int status, route
@@ -201,7 +204,7 @@ cdef class Responder:
     cdef int64_t next_due(self) except? -1:
         if self.stream is None:
             return self.t0 + <int64_t>self.delayed.delay_ns
-        return self.t0 + <int64_t>self.stream.due_ns(self.sent)
+        return self.t0 + self.stream.event_due(self.sent)
 
     cdef void schedule(self) noexcept:
         try:
@@ -221,14 +224,6 @@ cdef class Responder:
         except Exception:
             log.exception("sending a deferred answer failed")
             self.abort()
-
-    cdef int emit(self, bytes data) except -1:
-        """Out with answer bytes: gathered with the read's other answers when inline."""
-        if self.inline:
-            self.conn.server.out.write_bytes(data)
-        else:
-            self.conn.send(data)
-        return 0
 
     cdef int ended(self) except -1:
         """The answer is complete; an inline one lets the connection go on by itself."""
@@ -250,34 +245,41 @@ cdef class Responder:
         s.out.write_bytes(body)
         self.bytes_out = s.out.length - before
         if not self.inline:
-            self.conn.send(s.take_output())
+            self.conn.flush()
         self.ended()
         return 0
 
     cdef int send_due(self, int64_t now) except -1:
+        """Render the events due by `now` into the worker's output, as one chunk; out at once
+        unless inline (gathered with the read's other answers)."""
+        cdef Server s = self.conn.server
+        cdef Buffer out = s.out
+        cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = self.sent
-        cdef llmsim_worker_t *blk = self.conn.server.blk
-        while stop < self.n_events and self.stream.due_ns(stop) <= elapsed:
-            stop += 1
+        cdef Py_ssize_t stop = stream.due_by(self.sent, elapsed), opened = 0
+        cdef Py_ssize_t size = out.length - out.start
+        cdef llmsim_worker_t *blk = s.blk
         cdef bint last = stop >= self.n_events
         # A stream an injected fault cuts (llmsim.policy.faults) ends with no final chunk.
-        cdef bint drops = last and getattr(self.stream, "drops", False)
-        cdef bytes data = self.stream.render(self.sent, stop) if stop > self.sent else b""
-        if blk != NULL and stop > self.sent:
-            if self.sent == 0:
-                llmsim_observe(&blk.ttft, <uint64_t>(now - self.t0))
-            else:
-                llmsim_observe(&blk.itl, <uint64_t>(now - self.last_send_ns))
+        cdef bint drops = last and stream.drops
+        if stop > self.sent:
+            if blk != NULL:
+                if self.sent == 0:
+                    llmsim_observe(&blk.ttft, <uint64_t>(now - self.t0))
+                else:
+                    llmsim_observe(&blk.itl, <uint64_t>(now - self.last_send_ns))
+            if self.chunked:
+                opened = out.open_chunk()
+            stream.render_into(out, self.sent, stop)
+            if self.chunked:
+                out.close_chunk(opened)
         self.last_send_ns = now
         self.sent = stop
-        if self.chunked:
-            if data:
-                data = b"%x\r\n%b\r\n" % (PyBytes_GET_SIZE(data), data)
-            if last and not drops:
-                data += b"0\r\n\r\n"
-        self.bytes_out += PyBytes_GET_SIZE(data)
-        self.emit(data)
+        if self.chunked and last and not drops:
+            out.write(b"0\r\n\r\n", 5)
+        self.bytes_out += out.length - out.start - size
+        if not self.inline and out.length > out.start:
+            self.conn.flush()
         if drops:   # inline: the connection closes once this read's answers are out
             self.finish()
             self.conn.closing = True
@@ -352,8 +354,8 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     if isinstance(body, DelayedBody):
         r.delayed = body
     else:
-        r.stream = body
-        r.n_events = body.n_events
+        r.stream = <EventStream?>body
+        r.n_events = r.stream.n_events
         # HTTP/1.0 has no chunked coding: the stream ends when the connection closes.
         r.chunked = conn.minor == 1
         if not r.chunked:
@@ -367,7 +369,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         s.put_head(status, headers, -1, conn.keep_alive, conn.minor)
         r.bytes_out = s.out.length - before
         if not r.inline:
-            conn.send(s.take_output())   # headers at once; events as they fall due
+            conn.flush()   # headers at once; events as they fall due
     if r.inline:
         r.fire(now)
     else:

@@ -23,7 +23,7 @@ import msgspec
 from llmsim import errors
 from llmsim.core import rng
 from llmsim.core.shm import Segment
-from llmsim.core.sse import TokenStream
+from llmsim.core.sse import CutStream, EventStream
 from llmsim.errors import ApiError, ConfigError
 
 FAULT_HEADER = b"x-llmsim-fault"
@@ -199,39 +199,6 @@ def error_for(provider, fault):
     return ApiError(status, fault.message or o_msg, type=o_type, code=o_code, headers=headers)
 
 
-class _Cut:
-    """An event stream stopped after `after` events (never after its last one). With
-    `tail` the stream ends with those bytes (Anthropic's in-stream error event); without,
-    the connection drops where the next event was due (llmsim.core.stream honours `drops`)."""
-
-    def __init__(self, inner, after, tail):
-        self.inner = inner
-        self.keep = min(after, inner.n_events - 1)
-        self.n_events = self.keep + 1
-        self.tail = tail
-        self.drops = tail is None
-
-    def due_ns(self, i):
-        return self.inner.due_ns(i)
-
-    def render(self, start, stop):
-        data = self.inner.render(start, min(stop, self.keep)) if start < self.keep else b""
-        if stop > self.keep and self.tail:
-            data += self.tail
-        return data
-
-    def close(self):
-        self.inner.close()
-
-    @property
-    def on_close(self):
-        return self.inner.on_close
-
-    @on_close.setter
-    def on_close(self, fn):
-        self.inner.on_close = fn
-
-
 class _Model(msgspec.Struct):
     model: Optional[str] = None
 
@@ -294,8 +261,8 @@ def guard(provider, route, handler, faults):
         if fault.kind == "disconnect":
             raise errors.Disconnect()
         status, headers, body = handler(req)
-        if isinstance(body, TokenStream):
-            body = _Cut(body, fault.after,
+        if isinstance(body, EventStream):
+            body = CutStream(body, fault.after,
                         _ANTHROPIC_STREAM_ERROR if provider == errors.ANTHROPIC else None)
         return status, headers, body
 

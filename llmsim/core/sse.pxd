@@ -1,0 +1,18 @@
+# Server-sent event streams (llmsim/core/sse.pyx): what the scheduler (llmsim.core.stream)
+# sends, rendered straight into the worker's output buffer.
+from libc.stdint cimport int64_t
+
+from llmsim.core.render cimport Buffer
+
+
+cdef class EventStream:
+    cdef readonly Py_ssize_t n_events
+    cdef readonly bint drops         # the stream ends by dropping the connection
+    cdef bint finished, closed       # its last event was rendered; close() was called
+    cdef public object on_close      # None, or f(finished: bool), called by close()
+
+    cdef int64_t event_due(self, Py_ssize_t i) except? -1
+    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1
+    cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1
+    cdef int closing(self) except -1
+    cpdef close(self)
