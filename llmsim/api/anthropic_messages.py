@@ -145,31 +145,44 @@ def check_thinking(r):
     return budget
 
 
+def _request(catalog, decoder, body):
+    """(request, model) of a Messages or count_tokens body after the checks both make."""
+    try:
+        r = decoder.decode(body)
+    except msgspec.DecodeError as e:
+        raise decode_error(e) from None
+    model = catalog.get(r.model)
+    if model is None or model.kind not in ("chat", "reasoning"):
+        raise model_not_found(r.model)
+    if not r.messages:
+        raise ApiError(400, "messages: List should have at least 1 item after "
+                            "validation, not 0")
+    return r, model
+
+
 class Messages:
     """The handler of POST /v1/messages."""
 
     def __init__(self, env):
         self.env = env
+        self.catalog = env.catalog
+        self.pick = env.generators.pick
+        self.planner = env.planner
 
     def __call__(self, req):
-        env = self.env
-        try:
-            r = MESSAGES.decode(req.body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e) from None
-        model = env.catalog.get(r.model)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(r.model)
-        if not r.messages:
-            raise ApiError(400, "messages: List should have at least 1 item after "
-                                "validation, not 0")
+        r, model = _request(self.catalog, MESSAGES, req.body)
         if r.max_tokens > model.max_output:
             raise ApiError(400, f"max_tokens: {r.max_tokens} > {model.max_output}, which is "
                                 "the maximum allowed number of output tokens for "
                                 f"{model.id}")
-        tools = check_tools(r)
-        budget = check_thinking(r)
-        gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
+        common = (r.tools is None and r.tool_choice is None and r.thinking is None
+                  and not r.stop_sequences and not r.stream
+                  and (r.output_config is None or r.output_config.format is None))
+        tools, budget = ([], 0) if common else (check_tools(r), check_thinking(r))
+        gen = self.pick(r.model, req.headers.get(b"x-llmsim-generator"))
+        if common and not gen.scripted:
+            return self.text(req, r, gen)
+        env = self.env
         prompt = last_user_text(r.messages) if gen.needs_prompt else ""
         scripted = None
         if gen.scripted:
@@ -184,6 +197,22 @@ class Messages:
                                                     planning.releaser(env.planner, plan))
         return 200, headers(JSON), Delayed(render.message(answer),
                                            planning.finish_ns(plan, sent))
+
+    def text(self, req, r, gen):
+        """The common answer, what `answer` gives with no tools, thinking, format, stop
+        sequences or script, non-streamed: the generator's text in one template pass."""
+        n_in = input_tokens(r)
+        plan = planning.plan(self.env, req, r.model, n_in, r.max_tokens)
+        run, truncated = gen.generate(last_user_text(r.messages) if gen.needs_prompt else "",
+                                      plan, r.max_tokens, plan.rng.u64())
+        sent = run.count
+        delay = planning.finish_ns(plan, sent)
+        if sent < plan.n_tokens:
+            self.planner.release(plan, req.received_ns + delay)
+        body = render.TEXT_MESSAGE.render((message_id(), r.model, run.esc(),
+                                           b"max_tokens" if truncated else b"end_turn",
+                                           n_in, sent))
+        return 200, headers(JSON), Delayed(body, delay)
 
     def answer(self, r, tools, budget, gen, prompt, scripted, plan, n_in):
         """The Answer; `scripted` is a script's (tool name, JSON arguments) or None."""
@@ -239,16 +268,7 @@ class CountTokens:
         self.env = env
 
     def __call__(self, req):
-        try:
-            r = COUNT_TOKENS.decode(req.body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e) from None
-        model = self.env.catalog.get(r.model)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(r.model)
-        if not r.messages:
-            raise ApiError(400, "messages: List should have at least 1 item after "
-                                "validation, not 0")
+        r = _request(self.env.catalog, COUNT_TOKENS, req.body)[0]
         check_tools(r)
         return 200, headers(JSON), b'{"input_tokens":%d}' % input_tokens(r)
 
