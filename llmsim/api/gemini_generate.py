@@ -23,8 +23,8 @@ import msgspec
 from llmsim.api import gemini_render as render, planning
 from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
-from llmsim.api.gemini_wire import (JSON, SSE, decode_error, headers, invalid,
-                                    model_not_found, response_id)
+from llmsim.api.gemini_wire import (CHAT_KINDS, JSON, SSE, decode, headers, invalid,
+                                    model_of, response_id)
 from llmsim.core.stream import Delayed
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
@@ -38,6 +38,7 @@ _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
 _EMPTY = {"type": "object", "properties": {}}
+_FORMATS = ("application/json", "text/x.enum")
 
 
 def _parts_tokens(parts):
@@ -140,22 +141,22 @@ class GenerateContent:
         self.version = version
         self.stream = stream
         self.method = "streamGenerateContent" if stream else "generateContent"
+        self.pick = env.generators.pick
+        self.planner = env.planner
 
     def __call__(self, req):
         env = self.env
-        name = req.params[0].decode("utf-8", "replace")
-        model = env.catalog.get(name)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(name, self.version, self.method)
-        body = req.body
-        try:
-            r = GENERATE.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        name, model = model_of(env.catalog, req, self.version, self.method, CHAT_KINDS)
+        r = decode(GENERATE, req.body)
         cap, n = check(r, model)
         g = r.generation_config
-        gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
+        gen = self.pick(name, req.headers.get(b"x-llmsim-generator"))
         prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
+        if (n == 1 and not self.stream and r.tools is None and r.tool_config is None
+                and not gen.scripted
+                and (g is None or (g.thinking_config is None and not g.stop_sequences and
+                                   g.response_mime_type not in _FORMATS))):
+            return self.text(req, r, name, gen, prompt, cap)
         scripted = None
         if gen.scripted:
             gen, scripted = gen.resolve(prompt, name)
@@ -173,6 +174,21 @@ class GenerateContent:
                 a, framing, plan, planning.releaser(env.planner, plan))
         delay = planning.finish_ns(plan, sent)
         return 200, headers(delay), Delayed(render.response(a), delay)
+
+    def text(self, req, r, name, gen, prompt, cap):
+        """The common answer, what `candidate` gives with one candidate and no functions,
+        thoughts, format or stop sequences, non-streamed: in one template pass."""
+        g = r.generation_config
+        n_in = prompt_tokens(r)
+        plan = planning.plan(self.env, req, name, n_in, cap, g.seed if g is not None else None)
+        run, truncated = gen.generate(prompt, plan, cap, plan.rng.u64())
+        sent = run.count
+        delay = planning.finish_ns(plan, sent)
+        if sent < plan.n_tokens:
+            self.planner.release(plan, req.received_ns + delay)
+        body = render.TEXT_RESPONSE.render((run.esc(), b"MAX_TOKENS" if truncated else b"STOP",
+                                            n_in, sent, n_in + sent, n_in, name, response_id()))
+        return 200, headers(delay), Delayed(body, delay)
 
     @staticmethod
     def candidate(r, gen, prompt, scripted, plan, cap):
@@ -199,7 +215,7 @@ class GenerateContent:
             return Candidate(thought, None, (name, args, tokens), b"STOP", tokens)
         room = cap - thinking
         mime = g.response_mime_type if g is not None else None
-        if mime in ("application/json", "text/x.enum"):
+        if mime in _FORMATS:
             schema = g.response_json_schema or json_schema(g.response_schema) or _ANY_JSON
             value = generate(schema, rng)
             text = value if mime == "text/x.enum" and isinstance(value, str) else \
@@ -246,14 +262,8 @@ class CountTokens:
         self.version = version
 
     def __call__(self, req):
-        name = req.params[0].decode("utf-8", "replace")
-        if self.env.catalog.get(name) is None:
-            raise model_not_found(name, self.version, "countTokens")
-        body = req.body
-        try:
-            r = COUNT_TOKENS.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        model_of(self.env.catalog, req, self.version, "countTokens")
+        r = decode(COUNT_TOKENS, req.body)
         if r.generate_content_request is not None:
             n = prompt_tokens(r.generate_content_request)
         else:
