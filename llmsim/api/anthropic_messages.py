@@ -25,6 +25,7 @@ from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, I
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
 from llmsim.core.stream import Delayed
+from llmsim.core.textreply import MessagesCore
 from llmsim.errors import ApiError
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
@@ -145,44 +146,45 @@ def check_thinking(r):
     return budget
 
 
-def _request(catalog, decoder, body):
-    """(request, model) of a Messages or count_tokens body after the checks both make."""
+def _decoded(decoder, body):
     try:
-        r = decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.DecodeError as e:
         raise decode_error(e) from None
+
+
+def _model(catalog, r):
+    """The catalog entry of a Messages or count_tokens request after the checks both make."""
     model = catalog.get(r.model)
     if model is None or model.kind not in ("chat", "reasoning"):
         raise model_not_found(r.model)
     if not r.messages:
         raise ApiError(400, "messages: List should have at least 1 item after "
                             "validation, not 0")
-    return r, model
+    return model
 
 
-class Messages:
-    """The handler of POST /v1/messages."""
+class Messages(MessagesCore):
+    """The handler of POST /v1/messages: llmsim.core.textreply's compiled path, with every
+    answer but the common one made here."""
 
     def __init__(self, env):
+        super().__init__(env, input_tokens, last_user_text)
         self.env = env
-        self.catalog = env.catalog
-        self.pick = env.generators.pick
-        self.planner = env.planner
 
-    def __call__(self, req):
-        r, model = _request(self.catalog, MESSAGES, req.body)
+    def general(self, req, r):
+        """Any request (`r`: its body decoded, or None), checked and answered in full."""
+        env = self.env
+        if r is None:
+            r = _decoded(MESSAGES, req.body)
+        model = _model(env.catalog, r)
         if r.max_tokens > model.max_output:
             raise ApiError(400, f"max_tokens: {r.max_tokens} > {model.max_output}, which is "
                                 "the maximum allowed number of output tokens for "
                                 f"{model.id}")
-        common = (r.tools is None and r.tool_choice is None and r.thinking is None
-                  and not r.stop_sequences and not r.stream
-                  and (r.output_config is None or r.output_config.format is None))
-        tools, budget = ([], 0) if common else (check_tools(r), check_thinking(r))
-        gen = self.pick(r.model, req.headers.get(b"x-llmsim-generator"))
-        if common and not gen.scripted:
-            return self.text(req, r, gen)
-        env = self.env
+        tools = check_tools(r)
+        budget = check_thinking(r)
+        gen = env.generators.pick(r.model, req.headers.get(b"x-llmsim-generator"))
         prompt = last_user_text(r.messages) if gen.needs_prompt else ""
         scripted = None
         if gen.scripted:
@@ -197,22 +199,6 @@ class Messages:
                                                     planning.releaser(env.planner, plan))
         return 200, headers(JSON), Delayed(render.message(answer),
                                            planning.finish_ns(plan, sent))
-
-    def text(self, req, r, gen):
-        """The common answer, what `answer` gives with no tools, thinking, format, stop
-        sequences or script, non-streamed: the generator's text in one template pass."""
-        n_in = input_tokens(r)
-        plan = planning.plan(self.env, req, r.model, n_in, r.max_tokens)
-        run, truncated = gen.generate(last_user_text(r.messages) if gen.needs_prompt else "",
-                                      plan, r.max_tokens, plan.rng.u64())
-        sent = run.count
-        delay = planning.finish_ns(plan, sent)
-        if sent < plan.n_tokens:
-            self.planner.release(plan, req.received_ns + delay)
-        body = render.TEXT_MESSAGE.render((message_id(), r.model, run.esc(),
-                                           b"max_tokens" if truncated else b"end_turn",
-                                           n_in, sent))
-        return 200, headers(JSON), Delayed(body, delay)
 
     def answer(self, r, tools, budget, gen, prompt, scripted, plan, n_in):
         """The Answer; `scripted` is a script's (tool name, JSON arguments) or None."""
@@ -268,7 +254,8 @@ class CountTokens:
         self.env = env
 
     def __call__(self, req):
-        r = _request(self.env.catalog, COUNT_TOKENS, req.body)[0]
+        r = _decoded(COUNT_TOKENS, req.body)
+        _model(self.env.catalog, r)
         check_tools(r)
         return 200, headers(JSON), b'{"input_tokens":%d}' % input_tokens(r)
 

@@ -23,9 +23,10 @@ import msgspec
 from llmsim.api import gemini_render as render, planning
 from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
-from llmsim.api.gemini_wire import (CHAT_KINDS, JSON, SSE, decode, headers, invalid,
-                                    model_of, response_id)
+from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
+                                    invalid, model_of, response_id)
 from llmsim.core.stream import Delayed
+from llmsim.core.textreply import GenerateCore
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
@@ -38,7 +39,6 @@ _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
 _EMPTY = {"type": "object", "properties": {}}
-_FORMATS = ("application/json", "text/x.enum")
 
 
 def _parts_tokens(parts):
@@ -133,30 +133,27 @@ def _functions(r):
     return decls, mode
 
 
-class GenerateContent:
-    """The handler of :generateContent (stream=False) and :streamGenerateContent."""
+class GenerateContent(GenerateCore):
+    """The handler of :generateContent (stream=False) and :streamGenerateContent:
+    llmsim.core.textreply's compiled path, with every answer but the common one made here."""
 
     def __init__(self, env, version, stream):
+        super().__init__(env, stream, check, prompt_tokens, _last_user_text)
         self.env = env
         self.version = version
         self.stream = stream
         self.method = "streamGenerateContent" if stream else "generateContent"
-        self.pick = env.generators.pick
-        self.planner = env.planner
 
-    def __call__(self, req):
+    def general(self, req, r):
+        """Any request (`r`: its body decoded, or None), checked and answered in full."""
         env = self.env
         name, model = model_of(env.catalog, req, self.version, self.method, CHAT_KINDS)
-        r = decode(GENERATE, req.body)
+        if r is None:
+            r = decode(GENERATE, req.body)
         cap, n = check(r, model)
         g = r.generation_config
-        gen = self.pick(name, req.headers.get(b"x-llmsim-generator"))
+        gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
-        if (n == 1 and not self.stream and r.tools is None and r.tool_config is None
-                and not gen.scripted
-                and (g is None or (g.thinking_config is None and not g.stop_sequences and
-                                   g.response_mime_type not in _FORMATS))):
-            return self.text(req, r, name, gen, prompt, cap)
         scripted = None
         if gen.scripted:
             gen, scripted = gen.resolve(prompt, name)
@@ -174,21 +171,6 @@ class GenerateContent:
                 a, framing, plan, planning.releaser(env.planner, plan))
         delay = planning.finish_ns(plan, sent)
         return 200, headers(delay), Delayed(render.response(a), delay)
-
-    def text(self, req, r, name, gen, prompt, cap):
-        """The common answer, what `candidate` gives with one candidate and no functions,
-        thoughts, format or stop sequences, non-streamed: in one template pass."""
-        g = r.generation_config
-        n_in = prompt_tokens(r)
-        plan = planning.plan(self.env, req, name, n_in, cap, g.seed if g is not None else None)
-        run, truncated = gen.generate(prompt, plan, cap, plan.rng.u64())
-        sent = run.count
-        delay = planning.finish_ns(plan, sent)
-        if sent < plan.n_tokens:
-            self.planner.release(plan, req.received_ns + delay)
-        body = render.TEXT_RESPONSE.render((run.esc(), b"MAX_TOKENS" if truncated else b"STOP",
-                                            n_in, sent, n_in + sent, n_in, name, response_id()))
-        return 200, headers(delay), Delayed(body, delay)
 
     @staticmethod
     def candidate(r, gen, prompt, scripted, plan, cap):
@@ -215,7 +197,7 @@ class GenerateContent:
             return Candidate(thought, None, (name, args, tokens), b"STOP", tokens)
         room = cap - thinking
         mime = g.response_mime_type if g is not None else None
-        if mime in _FORMATS:
+        if mime in FORMATS:
             schema = g.response_json_schema or json_schema(g.response_schema) or _ANY_JSON
             value = generate(schema, rng)
             text = value if mime == "text/x.enum" and isinstance(value, str) else \

@@ -13,6 +13,8 @@ from llmsim.errors import ApiError
 JSON = b"application/json; charset=UTF-8"
 SSE = b"text/event-stream"
 CHAT_KINDS = ("chat", "reasoning")
+# responseMimeType values that ask for a structured answer (JSON, or one enum value)
+FORMATS = ("application/json", "text/x.enum")
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nvary: Origin, X-Origin, Referer\r\n"
                     b"server-timing: gfet4t7; dur={{ms:int}}\r\n")
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")

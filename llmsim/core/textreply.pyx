@@ -1,0 +1,185 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The common answer of Anthropic's POST /v1/messages and Gemini's :generateContent, compiled.
+
+Most requests to them ask for one plain text answer, not streamed: no tools, thinking,
+output format, stop sequences or script (and for Gemini one candidate). `MessagesCore` and
+`GenerateCore` decode such a request, plan it, take the generator's text and render the
+answer in one template pass. Anything else, including every request that fails a check, goes
+whole to `general(req, r)` (`r`: the body decoded, or None) of the Python handler that
+subclasses them (llmsim.api.anthropic_messages.Messages,
+llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
+bytes are the same either way, and nothing random is drawn before a request is handed on.
+The checks and counts the common answer needs are the handler's own, called from here:
+`input_tokens(r)` and `last_user_text(messages)` (Anthropic); `check(r, model)`,
+`prompt_tokens(r)` and `last_user_text(contents)` (Gemini).
+"""
+
+import msgspec
+
+from libc.stdint cimport int64_t
+
+from llmsim.core.connection cimport Request, delayed
+from llmsim.core.pieces cimport Cyclic, Run
+from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.render cimport Template
+
+from llmsim.api import anthropic_render, gemini_render
+from llmsim.api.anthropic_types import MESSAGES
+from llmsim.api.anthropic_wire import JSON, headers as anthropic_headers, message_id
+from llmsim.api.gemini_types import GENERATE
+from llmsim.api.gemini_wire import FORMATS, headers as gemini_headers, response_id
+from llmsim.api.planning import LATENCY_HEADER
+
+cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
+cdef Template _RESPONSE = gemini_render.TEXT_RESPONSE
+_decode_messages = MESSAGES.decode
+_decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to `general`
+_DecodeError = msgspec.DecodeError
+cdef tuple _CHAT_KINDS = ("chat", "reasoning")
+cdef Py_ssize_t _MEMO_LIMIT = 1024
+
+
+cdef tuple _text(PlannerCore planner, bytes body, dict hdrs, int64_t received, str name,
+                 Py_ssize_t n_in, cap, seed, gen, prompt):
+    """(run, truncated, delay_ns) of a plain text answer: the plan booked on the model's
+    simulated server, the generator's text, the slot freed when the text ends before the
+    plan does (what llmsim.api.planning does for every other answer)."""
+    cdef Run run
+    cdef Py_ssize_t sent
+    cdef int64_t delay
+    plan = planner.plan(name, n_in, cap, planner.request_key(seed, body),
+                        hdrs.get(LATENCY_HEADER))
+    planner.admit(plan, received)
+    draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+    run, truncated = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                      else gen.generate(prompt, plan, cap, draw))
+    sent = run.count
+    delay = due(plan, sent - 1) if sent else plan.ttft_ns
+    if sent < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+        planner.release(plan, received + delay)
+    return run, truncated, delay
+
+
+cdef class _Core:
+    cdef object catalog, pick
+    cdef PlannerCore planner
+    cdef dict models            # model name (Gemini: as sent) -> its chat catalog entry
+
+    def __init__(self, env):
+        self.catalog = env.catalog
+        self.pick = env.generators.pick
+        self.planner = env.planner
+        self.models = {}
+
+    cdef chat_model(self, key, str name):
+        """The catalog entry of `name` when it is a chat or reasoning model, else None."""
+        model = self.models.get(key)
+        if model is None:
+            model = self.catalog.get(name)
+            if model is None or model.kind not in _CHAT_KINDS:
+                return None
+            if len(self.models) < _MEMO_LIMIT:
+                self.models[key] = model
+        return model
+
+    cdef generator(self, str name, dict hdrs):
+        """The request's generator, or None when it runs a script (`general` resolves it)."""
+        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
+        return None if type(gen) is not Cyclic and gen.scripted else gen
+
+
+cdef class MessagesCore(_Core):
+    """POST /v1/messages (see the module docstring)."""
+    cdef object input_tokens, last_user_text
+
+    def __init__(self, env, input_tokens, last_user_text):
+        super().__init__(env)
+        self.input_tokens = input_tokens
+        self.last_user_text = last_user_text
+
+    def __call__(self, req):
+        cdef bytes body
+        cdef dict hdrs
+        cdef int64_t received
+        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
+            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
+                                    (<Request>req).received_ns)
+        else:
+            body, hdrs, received = req.body, req.headers, req.received_ns
+        try:
+            r = _decode_messages(body)
+        except _DecodeError:
+            return self.general(req, None)
+        name = r.model
+        model = self.chat_model(name, name)
+        output = r.output_config
+        if (model is None or not r.messages or r.max_tokens > model.max_output
+                or r.tools is not None or r.tool_choice is not None or r.thinking is not None
+                or r.stop_sequences or r.stream
+                or output is not None and output.format is not None):
+            return self.general(req, r)
+        gen = self.generator(name, hdrs)
+        if gen is None:
+            return self.general(req, r)
+        prompt = (self.last_user_text(r.messages)
+                  if type(gen) is not Cyclic and gen.needs_prompt else "")
+        n_in = self.input_tokens(r)
+        run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in,
+                                      r.max_tokens, None, gen, prompt)
+        out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
+                               b"max_tokens" if truncated else b"end_turn", n_in,
+                               (<Run>run).count))
+        return 200, anthropic_headers(JSON), delayed(out, delay)
+
+
+cdef class GenerateCore(_Core):
+    """:generateContent (see the module docstring); the stream handler goes to `general`."""
+    cdef bint streams
+    cdef object check, prompt_tokens, last_user_text
+
+    def __init__(self, env, streams, check, prompt_tokens, last_user_text):
+        super().__init__(env)
+        self.streams = streams
+        self.check = check
+        self.prompt_tokens = prompt_tokens
+        self.last_user_text = last_user_text
+
+    def __call__(self, req):
+        cdef bytes body
+        cdef dict hdrs
+        cdef tuple params
+        cdef int64_t received
+        if self.streams:
+            return self.general(req, None)
+        if type(req) is Request:
+            body, hdrs, params, received = ((<Request>req).body, (<Request>req).headers,
+                                            (<Request>req).params, (<Request>req).received_ns)
+        else:
+            body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
+        raw = params[0]
+        name = raw.decode("utf-8", "replace")
+        model = self.chat_model(raw, name)
+        if model is None:
+            return self.general(req, None)
+        try:
+            r = _decode_generate(body)
+        except _DecodeError:
+            return self.general(req, None)
+        cap, n = self.check(r, model)
+        g = r.generation_config
+        if (n != 1 or r.tools is not None or r.tool_config is not None
+                or g is not None and (g.thinking_config is not None or g.stop_sequences
+                                      or g.response_mime_type in FORMATS)):
+            return self.general(req, r)
+        gen = self.generator(name, hdrs)
+        if gen is None:
+            return self.general(req, r)
+        prompt = (self.last_user_text(r.contents)
+                  if type(gen) is not Cyclic and gen.needs_prompt else "")
+        n_in = self.prompt_tokens(r)
+        run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in, cap,
+                                      g.seed if g is not None else None, gen, prompt)
+        sent = (<Run>run).count
+        out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
+                                n_in, sent, n_in + sent, n_in, name, response_id()))
+        return 200, gemini_headers(delay), delayed(out, delay)
