@@ -10,82 +10,30 @@ What the simulated model answers:
     the first stop sequence (`stop_sequence`), else `end_turn`;
   - a scripted generator's rule may instead give a reply, a tool_use block or an error.
 With thinking enabled (or adaptive), a thinking block comes first and takes part of the
-planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent.
+planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent; input
+tokens are counted by llmsim.core.prompts.
 """
 
 import msgspec
 
 from llmsim.api import anthropic_render as render, planning
 from llmsim.api.anthropic_render import Answer, Block
-from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, ImageBlock,
-                                        RedactedThinkingBlock, SearchResultBlock, TextBlock,
-                                        ThinkingAdaptive, ThinkingBlock, ThinkingEnabled,
-                                        ToolChoiceAny, ToolChoiceNone, ToolChoiceTool,
-                                        ToolResultBlock, ToolUseBlock)
+from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, TextBlock, ThinkingAdaptive,
+                                        ThinkingEnabled, ToolChoiceAny, ToolChoiceNone,
+                                        ToolChoiceTool, ToolResultBlock)
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
+from llmsim.core.prompts import input_tokens
 from llmsim.core.stream import Delayed
 from llmsim.core.textreply import MessagesCore
 from llmsim.errors import ApiError
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
-from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, count
 
-# Input token accounting (llmsim's documented approximations): the OpenAI-style framing of
-# llmsim.sim.tokens per message, an image or a non-text document at a fixed cost, and the
-# tool-use system prompt Anthropic documents (346 tokens for auto/none, 313 for any/tool).
-IMAGE_TOKENS = 1600
-DOCUMENT_TOKENS = 1500
-TOOLS_AUTO_TOKENS = 346
-TOOLS_FORCED_TOKENS = 313
 THINKING_MIN_BUDGET = 1024
 _DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 _JSON_ENCODE = msgspec.json.encode
-
-
-def _blocks_tokens(blocks):
-    n = 0
-    for b in blocks:
-        t = type(b)
-        if t is TextBlock:
-            n += count(b.text)
-        elif t is ImageBlock:
-            n += IMAGE_TOKENS
-        elif t is DocumentBlock:
-            data = b.source.get("data") if b.source.get("type") == "text" else None
-            n += count(data) if isinstance(data, str) else DOCUMENT_TOKENS
-        elif t is ToolUseBlock:
-            n += PER_MESSAGE + count(b.name) + count(_JSON_ENCODE(b.input))
-        elif t is ToolResultBlock:
-            c = b.content
-            n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c or ()))
-        elif t is ThinkingBlock:
-            n += count(b.thinking)
-        elif t is SearchResultBlock:
-            n += count(b.title) + _blocks_tokens(b.content)
-        elif t is RedactedThinkingBlock:
-            n += len(b.data) // 4
-    return n
-
-
-def input_tokens(r):
-    """Input tokens of a Messages (or count_tokens) request."""
-    n = REPLY_PRIMING
-    s = r.system
-    if s:
-        n += PER_MESSAGE + (count(s) if type(s) is str else _blocks_tokens(s))
-    for m in r.messages:
-        c = m.content
-        n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c))
-    if r.tools:
-        forced = type(r.tool_choice) in (ToolChoiceAny, ToolChoiceTool)
-        n += TOOLS_FORCED_TOKENS if forced else TOOLS_AUTO_TOKENS
-        for tool in r.tools:
-            n += count(tool.name) + count(tool.description or "")
-            if tool.input_schema is not None:
-                n += count(_JSON_ENCODE(tool.input_schema))
-    return n
 
 
 def last_user_text(messages):
@@ -169,7 +117,7 @@ class Messages(MessagesCore):
     answer but the common one made here."""
 
     def __init__(self, env):
-        super().__init__(env, input_tokens, last_user_text)
+        super().__init__(env, last_user_text)
         self.env = env
 
     def general(self, req, r):

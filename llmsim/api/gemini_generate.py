@@ -15,7 +15,7 @@ part of the planned tokens (at most the budget) count as thoughtsTokenCount and 
 first visible token; includeThoughts also returns them as `thought` parts.
 `generationConfig.seed` makes the answer deterministic. Input tokens count the text of every
 part with llmsim's tokenizer, an image or other inline media at a fixed cost, and function
-calls, responses and declarations as their JSON.
+calls, responses and declarations as their JSON (llmsim.core.prompts).
 """
 
 import msgspec
@@ -25,6 +25,7 @@ from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
 from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
                                     invalid, model_of, response_id)
+from llmsim.core.prompts import contents_tokens, prompt_tokens
 from llmsim.core.stream import Delayed
 from llmsim.core.textreply import GenerateCore
 from llmsim.sim import output
@@ -32,42 +33,12 @@ from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.sim.tokens import count
 
-MEDIA_TOKENS = 258
 MAX_CANDIDATES = 8
 MAX_STOPS = 5
 _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
 _EMPTY = {"type": "object", "properties": {}}
-
-
-def _parts_tokens(parts):
-    n = 0
-    for p in parts:
-        if p.text is not None:
-            n += count(p.text)
-        if p.inline_data is not None or p.file_data is not None:
-            n += MEDIA_TOKENS
-        if p.function_call is not None:
-            n += count(p.function_call.name) + count(_JSON_ENCODE(p.function_call.args or {}))
-        if p.function_response is not None:
-            fr = p.function_response
-            n += count(fr.name) + count(_JSON_ENCODE(fr.response or {}))
-    return n
-
-
-def prompt_tokens(r):
-    """Input tokens of a GenerateContentRequest."""
-    n = sum(_parts_tokens(c.parts) for c in r.contents or ())
-    if r.system_instruction is not None:
-        n += _parts_tokens(r.system_instruction.parts)
-    for tool in r.tools or ():
-        for d in tool.function_declarations or ():
-            n += count(d.name) + count(d.description or "")
-            schema = d.parameters_json_schema or d.parameters
-            if schema:
-                n += count(_JSON_ENCODE(schema))
-    return n
 
 
 def _last_user_text(contents):
@@ -138,7 +109,7 @@ class GenerateContent(GenerateCore):
     llmsim.core.textreply's compiled path, with every answer but the common one made here."""
 
     def __init__(self, env, version, stream):
-        super().__init__(env, stream, check, prompt_tokens, _last_user_text)
+        super().__init__(env, stream, check, _last_user_text)
         self.env = env
         self.version = version
         self.stream = stream
@@ -249,7 +220,7 @@ class CountTokens:
         if r.generate_content_request is not None:
             n = prompt_tokens(r.generate_content_request)
         else:
-            n = sum(_parts_tokens(c.parts) for c in r.contents or ())
+            n = contents_tokens(r.contents)
         return 200, headers(0), b'{"totalTokens":%d,"promptTokensDetails":[{"modality":' \
                                 b'"TEXT","tokenCount":%d}]}' % (n, n)
 

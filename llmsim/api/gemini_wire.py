@@ -1,33 +1,21 @@
-"""What every Gemini answer carries: response ids, headers, and request-decoding failures
-worded as the Gemini API words them (proto-JSON parse errors, INVALID_ARGUMENT)."""
+"""What every Gemini answer carries: response ids and headers (compiled, llmsim.core.heads),
+and request-decoding failures worded as the Gemini API words them (proto-JSON parse errors,
+INVALID_ARGUMENT)."""
 
 import re
 
 import msgspec
 
 from llmsim.api import decoding
-from llmsim.core.ids import alnum
-from llmsim.core.render import Template
+from llmsim.core.heads import GEMINI_JSON as JSON, GEMINI_SSE as SSE
+from llmsim.core.heads import gemini_headers as headers, response_id
 from llmsim.errors import ApiError
 
-JSON = b"application/json; charset=UTF-8"
-SSE = b"text/event-stream"
 CHAT_KINDS = ("chat", "reasoning")
 # responseMimeType values that ask for a structured answer (JSON, or one enum value)
 FORMATS = ("application/json", "text/x.enum")
-_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nvary: Origin, X-Origin, Referer\r\n"
-                    b"server-timing: gfet4t7; dur={{ms:int}}\r\n")
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _NOWHERE = object()
-
-
-def response_id():
-    return alnum(23)
-
-
-def headers(processing_ns, ctype=JSON):
-    """The header lines of a Gemini answer (the core adds date, length, connection)."""
-    return _HEADERS.render((ctype, processing_ns // 1_000_000))
 
 
 def model_of(catalog, req, version, method, kinds=None):

@@ -10,8 +10,8 @@ subclasses them (llmsim.api.anthropic_messages.Messages,
 llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
 bytes are the same either way, and nothing random is drawn before a request is handed on.
 The checks and counts the common answer needs are the handler's own, called from here:
-`input_tokens(r)` and `last_user_text(messages)` (Anthropic); `check(r, model)`,
-`prompt_tokens(r)` and `last_user_text(contents)` (Gemini).
+`last_user_text(messages)` (Anthropic), `check(r, model)` and `last_user_text(contents)`
+(Gemini); prompts are counted by llmsim.core.prompts.
 """
 
 import msgspec
@@ -19,15 +19,16 @@ import msgspec
 from libc.stdint cimport int64_t
 
 from llmsim.core.connection cimport Request, delayed
+from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
 from llmsim.core.pieces cimport Cyclic, Run
 from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.prompts cimport input_tokens, prompt_tokens
 from llmsim.core.render cimport Template
 
 from llmsim.api import anthropic_render, gemini_render
 from llmsim.api.anthropic_types import MESSAGES
-from llmsim.api.anthropic_wire import JSON, headers as anthropic_headers, message_id
 from llmsim.api.gemini_types import GENERATE
-from llmsim.api.gemini_wire import FORMATS, headers as gemini_headers, response_id
+from llmsim.api.gemini_wire import FORMATS
 from llmsim.api.planning import LATENCY_HEADER
 
 cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
@@ -90,11 +91,10 @@ cdef class _Core:
 
 cdef class MessagesCore(_Core):
     """POST /v1/messages (see the module docstring)."""
-    cdef object input_tokens, last_user_text
+    cdef object last_user_text
 
-    def __init__(self, env, input_tokens, last_user_text):
+    def __init__(self, env, last_user_text):
         super().__init__(env)
-        self.input_tokens = input_tokens
         self.last_user_text = last_user_text
 
     def __call__(self, req):
@@ -123,25 +123,24 @@ cdef class MessagesCore(_Core):
             return self.general(req, r)
         prompt = (self.last_user_text(r.messages)
                   if type(gen) is not Cyclic and gen.needs_prompt else "")
-        n_in = self.input_tokens(r)
+        n_in = input_tokens(r)
         run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in,
                                       r.max_tokens, None, gen, prompt)
         out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
                                b"max_tokens" if truncated else b"end_turn", n_in,
                                (<Run>run).count))
-        return 200, anthropic_headers(JSON), delayed(out, delay)
+        return 200, anthropic_headers(), delayed(out, delay)
 
 
 cdef class GenerateCore(_Core):
     """:generateContent (see the module docstring); the stream handler goes to `general`."""
     cdef bint streams
-    cdef object check, prompt_tokens, last_user_text
+    cdef object check, last_user_text
 
-    def __init__(self, env, streams, check, prompt_tokens, last_user_text):
+    def __init__(self, env, streams, check, last_user_text):
         super().__init__(env)
         self.streams = streams
         self.check = check
-        self.prompt_tokens = prompt_tokens
         self.last_user_text = last_user_text
 
     def __call__(self, req):
@@ -176,7 +175,7 @@ cdef class GenerateCore(_Core):
             return self.general(req, r)
         prompt = (self.last_user_text(r.contents)
                   if type(gen) is not Cyclic and gen.needs_prompt else "")
-        n_in = self.prompt_tokens(r)
+        n_in = prompt_tokens(r)
         run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in, cap,
                                       g.seed if g is not None else None, gen, prompt)
         sent = (<Run>run).count
