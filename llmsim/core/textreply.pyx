@@ -64,7 +64,7 @@ cdef tuple _text(PlannerCore planner, bytes body, dict hdrs, int64_t received, s
 cdef class _Core:
     cdef object catalog, pick
     cdef PlannerCore planner
-    cdef dict models            # model name (Gemini: as sent) -> its chat catalog entry
+    cdef dict models    # model name (Gemini: as sent) -> (chat catalog entry, its generator)
 
     def __init__(self, env):
         self.catalog = env.catalog
@@ -72,20 +72,25 @@ cdef class _Core:
         self.planner = env.planner
         self.models = {}
 
-    cdef chat_model(self, key, str name):
-        """The catalog entry of `name` when it is a chat or reasoning model, else None."""
-        model = self.models.get(key)
-        if model is None:
+    cdef tuple chat_model(self, key, str name):
+        """(the catalog entry of `name`, the generator it gets without the header) when it
+        is a chat or reasoning model, else None. Both are fixed for the worker's life."""
+        cdef tuple entry = self.models.get(key)
+        if entry is None:
             model = self.catalog.get(name)
             if model is None or model.kind not in _CHAT_KINDS:
                 return None
+            entry = (model, self.pick(name, None))
             if len(self.models) < _MEMO_LIMIT:
-                self.models[key] = model
-        return model
+                self.models[key] = entry
+        return entry
 
-    cdef generator(self, str name, dict hdrs):
-        """The request's generator, or None when it runs a script (`general` resolves it)."""
-        gen = self.pick(name, hdrs.get(b"x-llmsim-generator"))
+    cdef generator(self, str name, gen, dict hdrs):
+        """The request's generator (`gen` unless the header names one), or None when it
+        runs a script (`general` resolves it)."""
+        named = hdrs.get(b"x-llmsim-generator")
+        if named is not None:
+            gen = self.pick(name, named)
         return None if type(gen) is not Cyclic and gen.scripted else gen
 
 
@@ -111,14 +116,15 @@ cdef class MessagesCore(_Core):
         except _DecodeError:
             return self.general(req, None)
         name = r.model
-        model = self.chat_model(name, name)
+        entry = self.chat_model(name, name)
+        model = entry[0] if entry is not None else None
         output = r.output_config
         if (model is None or not r.messages or r.max_tokens > model.max_output
                 or r.tools is not None or r.tool_choice is not None or r.thinking is not None
                 or r.stop_sequences or r.stream
                 or output is not None and output.format is not None):
             return self.general(req, r)
-        gen = self.generator(name, hdrs)
+        gen = self.generator(name, entry[1], hdrs)
         if gen is None:
             return self.general(req, r)
         prompt = (self.last_user_text(r.messages)
@@ -157,9 +163,10 @@ cdef class GenerateCore(_Core):
             body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
         raw = params[0]
         name = raw.decode("utf-8", "replace")
-        model = self.chat_model(raw, name)
-        if model is None:
+        entry = self.chat_model(raw, name)
+        if entry is None:
             return self.general(req, None)
+        model = entry[0]
         try:
             r = _decode_generate(body)
         except _DecodeError:
@@ -170,7 +177,7 @@ cdef class GenerateCore(_Core):
                 or g is not None and (g.thinking_config is not None or g.stop_sequences
                                       or g.response_mime_type in FORMATS)):
             return self.general(req, r)
-        gen = self.generator(name, hdrs)
+        gen = self.generator(name, entry[1], hdrs)
         if gen is None:
             return self.general(req, r)
         prompt = (self.last_user_text(r.contents)
