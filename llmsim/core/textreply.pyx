@@ -19,6 +19,7 @@ import msgspec
 from libc.stdint cimport int64_t
 
 from llmsim.core.connection cimport Request, delayed
+from llmsim.core.fields cimport field as _f, slot
 from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
 from llmsim.core.pieces cimport Cyclic, Run
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -26,8 +27,8 @@ from llmsim.core.prompts cimport input_tokens, prompt_tokens
 from llmsim.core.render cimport Template
 
 from llmsim.api import anthropic_render, gemini_render
-from llmsim.api.anthropic_types import MESSAGES
-from llmsim.api.gemini_types import GENERATE
+from llmsim.api.anthropic_types import MESSAGES, MessagesRequest, OutputConfig
+from llmsim.api.gemini_types import GENERATE, GenerateContentRequest, GenerationConfig
 from llmsim.api.gemini_wire import FORMATS
 from llmsim.api.planning import LATENCY_HEADER
 
@@ -38,6 +39,25 @@ _decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to 
 _DecodeError = msgspec.DecodeError
 cdef tuple _CHAT_KINDS = ("chat", "reasoning")
 cdef Py_ssize_t _MEMO_LIMIT = 1024
+# Fields of the decoded requests read on every request, by offset (llmsim.core.fields).
+cdef Py_ssize_t A_MODEL = slot(MessagesRequest, "model")
+cdef Py_ssize_t A_MESSAGES = slot(MessagesRequest, "messages")
+cdef Py_ssize_t A_MAX_TOKENS = slot(MessagesRequest, "max_tokens")
+cdef Py_ssize_t A_TOOLS = slot(MessagesRequest, "tools")
+cdef Py_ssize_t A_TOOL_CHOICE = slot(MessagesRequest, "tool_choice")
+cdef Py_ssize_t A_THINKING = slot(MessagesRequest, "thinking")
+cdef Py_ssize_t A_STOPS = slot(MessagesRequest, "stop_sequences")
+cdef Py_ssize_t A_STREAM = slot(MessagesRequest, "stream")
+cdef Py_ssize_t A_OUTPUT = slot(MessagesRequest, "output_config")
+cdef Py_ssize_t A_FORMAT = slot(OutputConfig, "format")
+cdef Py_ssize_t G_CONTENTS = slot(GenerateContentRequest, "contents")
+cdef Py_ssize_t G_TOOLS = slot(GenerateContentRequest, "tools")
+cdef Py_ssize_t G_TOOL_CONFIG = slot(GenerateContentRequest, "tool_config")
+cdef Py_ssize_t G_CONFIG = slot(GenerateContentRequest, "generation_config")
+cdef Py_ssize_t G_THINKING = slot(GenerationConfig, "thinking_config")
+cdef Py_ssize_t G_STOPS = slot(GenerationConfig, "stop_sequences")
+cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
+cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
 
 
 cdef tuple _text(PlannerCore planner, bytes body, dict hdrs, int64_t received, str name,
@@ -64,7 +84,7 @@ cdef tuple _text(PlannerCore planner, bytes body, dict hdrs, int64_t received, s
 cdef class _Core:
     cdef object catalog, pick
     cdef PlannerCore planner
-    cdef dict models    # model name (Gemini: as sent) -> (chat catalog entry, its generator)
+    cdef dict models    # model name (Gemini: path bytes) -> (catalog entry, generator, name)
 
     def __init__(self, env):
         self.catalog = env.catalog
@@ -72,15 +92,17 @@ cdef class _Core:
         self.planner = env.planner
         self.models = {}
 
-    cdef tuple chat_model(self, key, str name):
-        """(the catalog entry of `name`, the generator it gets without the header) when it
-        is a chat or reasoning model, else None. Both are fixed for the worker's life."""
+    cdef tuple chat_model(self, key):
+        """(catalog entry, the generator it gets without the header, name as a str) of the
+        model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model, else
+        None. They are fixed for the worker's life."""
         cdef tuple entry = self.models.get(key)
         if entry is None:
+            name = key if type(key) is str else key.decode("utf-8", "replace")
             model = self.catalog.get(name)
             if model is None or model.kind not in _CHAT_KINDS:
                 return None
-            entry = (model, self.pick(name, None))
+            entry = (model, self.pick(name, None), name)
             if len(self.models) < _MEMO_LIMIT:
                 self.models[key] = entry
         return entry
@@ -115,23 +137,23 @@ cdef class MessagesCore(_Core):
             r = _decode_messages(body)
         except _DecodeError:
             return self.general(req, None)
-        name = r.model
-        entry = self.chat_model(name, name)
-        model = entry[0] if entry is not None else None
-        output = r.output_config
-        if (model is None or not r.messages or r.max_tokens > model.max_output
-                or r.tools is not None or r.tool_choice is not None or r.thinking is not None
-                or r.stop_sequences or r.stream
-                or output is not None and output.format is not None):
+        name = _f(r, A_MODEL)
+        entry = self.chat_model(name)
+        output = _f(r, A_OUTPUT)
+        max_tokens = _f(r, A_MAX_TOKENS)
+        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[0].max_output
+                or _f(r, A_TOOLS) is not None or _f(r, A_TOOL_CHOICE) is not None
+                or _f(r, A_THINKING) is not None or _f(r, A_STOPS) or _f(r, A_STREAM)
+                or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
         gen = self.generator(name, entry[1], hdrs)
         if gen is None:
             return self.general(req, r)
-        prompt = (self.last_user_text(r.messages)
+        prompt = (self.last_user_text(_f(r, A_MESSAGES))
                   if type(gen) is not Cyclic and gen.needs_prompt else "")
         n_in = input_tokens(r)
         run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in,
-                                      r.max_tokens, None, gen, prompt)
+                                      max_tokens, None, gen, prompt)
         out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
                                b"max_tokens" if truncated else b"end_turn", n_in,
                                (<Run>run).count))
@@ -161,30 +183,28 @@ cdef class GenerateCore(_Core):
                                             (<Request>req).params, (<Request>req).received_ns)
         else:
             body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
-        raw = params[0]
-        name = raw.decode("utf-8", "replace")
-        entry = self.chat_model(raw, name)
+        entry = self.chat_model(params[0])
         if entry is None:
             return self.general(req, None)
-        model = entry[0]
+        model, name = entry[0], entry[2]
         try:
             r = _decode_generate(body)
         except _DecodeError:
             return self.general(req, None)
         cap, n = self.check(r, model)
-        g = r.generation_config
-        if (n != 1 or r.tools is not None or r.tool_config is not None
-                or g is not None and (g.thinking_config is not None or g.stop_sequences
-                                      or g.response_mime_type in FORMATS)):
+        g = _f(r, G_CONFIG)
+        if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
+                or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
+                                      or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
         gen = self.generator(name, entry[1], hdrs)
         if gen is None:
             return self.general(req, r)
-        prompt = (self.last_user_text(r.contents)
+        prompt = (self.last_user_text(_f(r, G_CONTENTS))
                   if type(gen) is not Cyclic and gen.needs_prompt else "")
         n_in = prompt_tokens(r)
         run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in, cap,
-                                      g.seed if g is not None else None, gen, prompt)
+                                      _f(g, G_SEED) if g is not None else None, gen, prompt)
         sent = (<Run>run).count
         out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
                                 n_in, sent, n_in + sent, n_in, name, response_id()))
