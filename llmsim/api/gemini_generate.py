@@ -25,6 +25,7 @@ from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
 from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
                                     invalid, model_of, response_id)
+from llmsim.core.gemini_checks import check
 from llmsim.core.prompts import contents_tokens, prompt_tokens
 from llmsim.core.stream import Delayed
 from llmsim.core.textreply import GenerateCore
@@ -33,8 +34,6 @@ from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.sim.tokens import count
 
-MAX_CANDIDATES = 8
-MAX_STOPS = 5
 _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
@@ -52,41 +51,6 @@ def _wants_call(contents):
     last = contents[-1]
     return last.role in (None, "user") and not any(p.function_response is not None
                                                    for p in last.parts)
-
-
-def _range_error(name, value, low, high):
-    return invalid(f"Unable to submit request because it has a {name} value of {value} but "
-                   f"the supported range is from {low} (inclusive) to {high} (exclusive). "
-                   "Update the value and try again.")
-
-
-def check(r, model):
-    """The request's output cap and candidate count after the API's checks."""
-    if not r.contents:
-        raise invalid("* GenerateContentRequest.contents: contents is not specified\n")
-    for c in r.contents:
-        if c.role not in (None, "user", "model", "function"):
-            raise invalid("Please use a valid role: user, model.")
-        if not c.parts:
-            raise invalid("* GenerateContentRequest.contents.parts: contents.parts must not "
-                          "be empty.\n")
-    g = r.generation_config
-    if g is None:
-        return model.max_output, 1
-    cap = g.max_output_tokens if g.max_output_tokens is not None else model.max_output
-    if not 1 <= cap <= model.max_output:
-        raise _range_error("maxOutputTokens", cap, 1, model.max_output + 1)
-    if g.temperature is not None and not 0 <= g.temperature <= 2:
-        raise _range_error("temperature", g.temperature, 0, 2.0001)
-    if g.top_p is not None and not 0 <= g.top_p <= 1:
-        raise _range_error("topP", g.top_p, 0, 1.0001)
-    n = g.candidate_count if g.candidate_count is not None else 1
-    if not 1 <= n <= MAX_CANDIDATES:
-        raise _range_error("candidateCount", n, 1, MAX_CANDIDATES + 1)
-    if g.stop_sequences is not None and len(g.stop_sequences) > MAX_STOPS:
-        raise invalid(f"Unable to submit request because it has more than {MAX_STOPS} stop "
-                      "sequences. Remove some stop sequences and try again.")
-    return cap, n
 
 
 def _functions(r):
@@ -109,7 +73,7 @@ class GenerateContent(GenerateCore):
     llmsim.core.textreply's compiled path, with every answer but the common one made here."""
 
     def __init__(self, env, version, stream):
-        super().__init__(env, stream, check, _last_user_text)
+        super().__init__(env, stream, _last_user_text)
         self.env = env
         self.version = version
         self.stream = stream

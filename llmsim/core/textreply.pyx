@@ -10,8 +10,8 @@ subclasses them (llmsim.api.anthropic_messages.Messages,
 llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
 bytes are the same either way, and nothing random is drawn before a request is handed on.
 The checks and counts the common answer needs are the handler's own, called from here:
-`last_user_text(messages)` (Anthropic), `check(r, model)` and `last_user_text(contents)`
-(Gemini); prompts are counted by llmsim.core.prompts.
+`last_user_text(messages)` (Anthropic) and `last_user_text(contents)` (Gemini); prompts are
+counted by llmsim.core.prompts, Gemini's checks made by llmsim.core.gemini_checks.
 """
 
 import msgspec
@@ -20,6 +20,7 @@ from libc.stdint cimport int64_t
 
 from llmsim.core.connection cimport Request, delayed
 from llmsim.core.fields cimport field as _f, slot
+from llmsim.core.gemini_checks cimport check
 from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
 from llmsim.core.pieces cimport Cyclic, Run
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -163,12 +164,11 @@ cdef class MessagesCore(_Core):
 cdef class GenerateCore(_Core):
     """:generateContent (see the module docstring); the stream handler goes to `general`."""
     cdef bint streams
-    cdef object check, last_user_text
+    cdef object last_user_text
 
-    def __init__(self, env, streams, check, last_user_text):
+    def __init__(self, env, streams, last_user_text):
         super().__init__(env)
         self.streams = streams
-        self.check = check
         self.last_user_text = last_user_text
 
     def __call__(self, req):
@@ -191,7 +191,7 @@ cdef class GenerateCore(_Core):
             r = _decode_generate(body)
         except _DecodeError:
             return self.general(req, None)
-        cap, n = self.check(r, model)
+        cap, n = check(r, model)
         g = _f(r, G_CONFIG)
         if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
                 or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
