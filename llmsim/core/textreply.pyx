@@ -61,36 +61,16 @@ cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
 cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
 
 
-cdef tuple _text(PlannerCore planner, bytes body, dict hdrs, int64_t received, str name,
-                 Py_ssize_t n_in, cap, seed, gen, prompt):
-    """(run, truncated, delay_ns) of a plain text answer: the plan booked on the model's
-    simulated server, the generator's text, the slot freed when the text ends before the
-    plan does (what llmsim.api.planning does for every other answer)."""
-    cdef Run run
-    cdef Py_ssize_t sent
-    cdef int64_t delay
-    plan = planner.plan(name, n_in, cap, planner.request_key(seed, body),
-                        hdrs.get(LATENCY_HEADER))
-    planner.admit(plan, received)
-    draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
-    run, truncated = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-                      else gen.generate(prompt, plan, cap, draw))
-    sent = run.count
-    delay = due(plan, sent - 1) if sent else plan.ttft_ns
-    if sent < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
-        planner.release(plan, received + delay)
-    return run, truncated, delay
-
-
 cdef class _Core:
-    cdef object catalog, pick
+    cdef object catalog, pick, last_user_text
     cdef PlannerCore planner
     cdef dict models    # model name (Gemini: path bytes) -> (catalog entry, generator, name)
 
-    def __init__(self, env):
+    def __init__(self, env, last_user_text):
         self.catalog = env.catalog
         self.pick = env.generators.pick
         self.planner = env.planner
+        self.last_user_text = last_user_text
         self.models = {}
 
     cdef tuple chat_model(self, key):
@@ -108,22 +88,41 @@ cdef class _Core:
                 self.models[key] = entry
         return entry
 
-    cdef generator(self, str name, gen, dict hdrs):
-        """The request's generator (`gen` unless the header names one), or None when it
-        runs a script (`general` resolves it)."""
+    cdef tuple text(self, tuple entry, turns, bytes body, dict hdrs, int64_t received,
+                    Py_ssize_t n_in, cap, seed):
+        """(run, truncated, delay_ns) of a plain text answer, or None when the generator runs
+        a script (`general` resolves it): the plan booked on the model's simulated server,
+        the generator's text, the slot freed when the text ends before the plan does (what
+        llmsim.api.planning does for every other answer). `turns`: the conversation."""
+        cdef Run run
+        cdef Py_ssize_t sent
+        cdef int64_t delay
+        cdef PlannerCore planner = self.planner
+        gen = entry[1]
         named = hdrs.get(b"x-llmsim-generator")
         if named is not None:
-            gen = self.pick(name, named)
-        return None if type(gen) is not Cyclic and gen.scripted else gen
+            gen = self.pick(entry[2], named)
+        prompt = ""
+        if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
+            if gen.scripted:
+                return None
+            if gen.needs_prompt:
+                prompt = self.last_user_text(turns)
+        plan = planner.plan(entry[2], n_in, cap, planner.request_key(seed, body),
+                            hdrs.get(LATENCY_HEADER))
+        planner.admit(plan, received)
+        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+        run, truncated = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                          else gen.generate(prompt, plan, cap, draw))
+        sent = run.count
+        delay = due(plan, sent - 1) if sent else plan.ttft_ns
+        if sent < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+            planner.release(plan, received + delay)
+        return run, truncated, delay
 
 
 cdef class MessagesCore(_Core):
     """POST /v1/messages (see the module docstring)."""
-    cdef object last_user_text
-
-    def __init__(self, env, last_user_text):
-        super().__init__(env)
-        self.last_user_text = last_user_text
 
     def __call__(self, req):
         cdef bytes body
@@ -147,14 +146,11 @@ cdef class MessagesCore(_Core):
                 or _f(r, A_THINKING) is not None or _f(r, A_STOPS) or _f(r, A_STREAM)
                 or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
-        gen = self.generator(name, entry[1], hdrs)
-        if gen is None:
-            return self.general(req, r)
-        prompt = (self.last_user_text(_f(r, A_MESSAGES))
-                  if type(gen) is not Cyclic and gen.needs_prompt else "")
         n_in = input_tokens(r)
-        run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in,
-                                      max_tokens, None, gen, prompt)
+        got = self.text(entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens, None)
+        if got is None:
+            return self.general(req, r)
+        run, truncated, delay = got
         out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
                                b"max_tokens" if truncated else b"end_turn", n_in,
                                (<Run>run).count))
@@ -164,12 +160,10 @@ cdef class MessagesCore(_Core):
 cdef class GenerateCore(_Core):
     """:generateContent (see the module docstring); the stream handler goes to `general`."""
     cdef bint streams
-    cdef object last_user_text
 
     def __init__(self, env, streams, last_user_text):
-        super().__init__(env)
+        super().__init__(env, last_user_text)
         self.streams = streams
-        self.last_user_text = last_user_text
 
     def __call__(self, req):
         cdef bytes body
@@ -186,26 +180,23 @@ cdef class GenerateCore(_Core):
         entry = self.chat_model(params[0])
         if entry is None:
             return self.general(req, None)
-        model, name = entry[0], entry[2]
         try:
             r = _decode_generate(body)
         except _DecodeError:
             return self.general(req, None)
-        cap, n = check(r, model)
+        cap, n = check(r, entry[0])
         g = _f(r, G_CONFIG)
         if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
                 or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
                                       or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
-        gen = self.generator(name, entry[1], hdrs)
-        if gen is None:
-            return self.general(req, r)
-        prompt = (self.last_user_text(_f(r, G_CONTENTS))
-                  if type(gen) is not Cyclic and gen.needs_prompt else "")
         n_in = prompt_tokens(r)
-        run, truncated, delay = _text(self.planner, body, hdrs, received, name, n_in, cap,
-                                      _f(g, G_SEED) if g is not None else None, gen, prompt)
+        got = self.text(entry, _f(r, G_CONTENTS), body, hdrs, received, n_in, cap,
+                        _f(g, G_SEED) if g is not None else None)
+        if got is None:
+            return self.general(req, r)
+        run, truncated, delay = got
         sent = (<Run>run).count
         out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
-                                n_in, sent, n_in + sent, n_in, name, response_id()))
+                                n_in, sent, n_in + sent, n_in, entry[2], response_id()))
         return 200, gemini_headers(delay), delayed(out, delay)
