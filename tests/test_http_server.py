@@ -108,6 +108,35 @@ def test_repeated_route_then_other_method_or_path(srv):
     assert [a[0] for a in answers] == [200, 405, 200, 404, 404, 200, 200, 200]
 
 
+def test_repeated_parameterised_route_keeps_its_parameters(server):
+    """The router also recalls the last route with parameters ({model}:generateContent):
+    the same path again, another model, another method on it and an unknown model each get
+    their own answer."""
+    srv = server("--workers", "1", "--no-latency")
+    contents = b'{"contents":[{"parts":[{"text":"Hi"}]}]'
+    generate = contents + b',"generationConfig":{"maxOutputTokens":3}}'
+    reqs = [("POST", "gemini-2.5-flash:generateContent"),
+            ("POST", "gemini-2.5-flash:generateContent"),
+            ("POST", "gemini-2.5-pro:generateContent"),
+            ("GET", "gemini-2.5-pro:generateContent"),
+            ("POST", "gemini-2.5-pro:countTokens"),
+            ("POST", "no-such-model:generateContent"),
+            ("POST", "gemini-2.5-flash:generateContent")]
+    bodies = [contents + b"}" if p.endswith("countTokens") else generate for _, p in reqs]
+    head = b"%s /v1beta/models/%s HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n"
+    data = b"".join(head % (m.encode(), p.encode(), len(b)) + b
+                    for (m, p), b in zip(reqs, bodies))
+    with socket.create_connection(("127.0.0.1", srv.port)) as s:
+        s.sendall(data)
+        answers, _ = read_responses(s, len(reqs))
+    assert [a[0] for a in answers] == [200, 200, 200, 405, 200, 404, 200]
+    models = [json.loads(a[2]).get("modelVersion") for a in answers]
+    assert models[:3] == ["gemini-2.5-flash", "gemini-2.5-flash", "gemini-2.5-pro"]
+    assert models[6] == "gemini-2.5-flash"
+    assert json.loads(answers[4][2])["totalTokens"] > 0
+    assert "no-such-model" in json.loads(answers[5][2])["error"]["message"]
+
+
 def test_keep_alive_close_and_http10(srv):
     raw = exchange(srv.port, b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200 ") and b"connection: close" in raw.lower()

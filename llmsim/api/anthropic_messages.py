@@ -10,81 +10,30 @@ What the simulated model answers:
     the first stop sequence (`stop_sequence`), else `end_turn`;
   - a scripted generator's rule may instead give a reply, a tool_use block or an error.
 With thinking enabled (or adaptive), a thinking block comes first and takes part of the
-planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent.
+planned tokens (at most budget_tokens). Output tokens are exactly the tokens sent; input
+tokens are counted by llmsim.core.prompts.
 """
 
 import msgspec
 
 from llmsim.api import anthropic_render as render, planning
 from llmsim.api.anthropic_render import Answer, Block
-from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, ImageBlock,
-                                        RedactedThinkingBlock, SearchResultBlock, TextBlock,
-                                        ThinkingAdaptive, ThinkingBlock, ThinkingEnabled,
-                                        ToolChoiceAny, ToolChoiceNone, ToolChoiceTool,
-                                        ToolResultBlock, ToolUseBlock)
+from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, TextBlock, ThinkingAdaptive,
+                                        ThinkingEnabled, ToolChoiceAny, ToolChoiceNone,
+                                        ToolChoiceTool, ToolResultBlock)
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
+from llmsim.core.prompts import input_tokens
 from llmsim.core.stream import Delayed
+from llmsim.core.textreply import MessagesCore
 from llmsim.errors import ApiError
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
-from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, count
 
-# Input token accounting (llmsim's documented approximations): the OpenAI-style framing of
-# llmsim.sim.tokens per message, an image or a non-text document at a fixed cost, and the
-# tool-use system prompt Anthropic documents (346 tokens for auto/none, 313 for any/tool).
-IMAGE_TOKENS = 1600
-DOCUMENT_TOKENS = 1500
-TOOLS_AUTO_TOKENS = 346
-TOOLS_FORCED_TOKENS = 313
 THINKING_MIN_BUDGET = 1024
 _DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 _JSON_ENCODE = msgspec.json.encode
-
-
-def _blocks_tokens(blocks):
-    n = 0
-    for b in blocks:
-        t = type(b)
-        if t is TextBlock:
-            n += count(b.text)
-        elif t is ImageBlock:
-            n += IMAGE_TOKENS
-        elif t is DocumentBlock:
-            data = b.source.get("data") if b.source.get("type") == "text" else None
-            n += count(data) if isinstance(data, str) else DOCUMENT_TOKENS
-        elif t is ToolUseBlock:
-            n += PER_MESSAGE + count(b.name) + count(_JSON_ENCODE(b.input))
-        elif t is ToolResultBlock:
-            c = b.content
-            n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c or ()))
-        elif t is ThinkingBlock:
-            n += count(b.thinking)
-        elif t is SearchResultBlock:
-            n += count(b.title) + _blocks_tokens(b.content)
-        elif t is RedactedThinkingBlock:
-            n += len(b.data) // 4
-    return n
-
-
-def input_tokens(r):
-    """Input tokens of a Messages (or count_tokens) request."""
-    n = REPLY_PRIMING
-    s = r.system
-    if s:
-        n += PER_MESSAGE + (count(s) if type(s) is str else _blocks_tokens(s))
-    for m in r.messages:
-        c = m.content
-        n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c))
-    if r.tools:
-        forced = type(r.tool_choice) in (ToolChoiceAny, ToolChoiceTool)
-        n += TOOLS_FORCED_TOKENS if forced else TOOLS_AUTO_TOKENS
-        for tool in r.tools:
-            n += count(tool.name) + count(tool.description or "")
-            if tool.input_schema is not None:
-                n += count(_JSON_ENCODE(tool.input_schema))
-    return n
 
 
 def last_user_text(messages):
@@ -145,24 +94,38 @@ def check_thinking(r):
     return budget
 
 
-class Messages:
-    """The handler of POST /v1/messages."""
+def _decoded(decoder, body):
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as e:
+        raise decode_error(e) from None
+
+
+def _model(catalog, r):
+    """The catalog entry of a Messages or count_tokens request after the checks both make."""
+    model = catalog.get(r.model)
+    if model is None or model.kind not in ("chat", "reasoning"):
+        raise model_not_found(r.model)
+    if not r.messages:
+        raise ApiError(400, "messages: List should have at least 1 item after "
+                            "validation, not 0")
+    return model
+
+
+class Messages(MessagesCore):
+    """The handler of POST /v1/messages: llmsim.core.textreply's compiled path, with every
+    answer but the common one made here."""
 
     def __init__(self, env):
+        super().__init__(env, last_user_text)
         self.env = env
 
-    def __call__(self, req):
+    def general(self, req, r):
+        """Any request (`r`: its body decoded, or None), checked and answered in full."""
         env = self.env
-        try:
-            r = MESSAGES.decode(req.body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e) from None
-        model = env.catalog.get(r.model)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(r.model)
-        if not r.messages:
-            raise ApiError(400, "messages: List should have at least 1 item after "
-                                "validation, not 0")
+        if r is None:
+            r = _decoded(MESSAGES, req.body)
+        model = _model(env.catalog, r)
         if r.max_tokens > model.max_output:
             raise ApiError(400, f"max_tokens: {r.max_tokens} > {model.max_output}, which is "
                                 "the maximum allowed number of output tokens for "
@@ -239,16 +202,8 @@ class CountTokens:
         self.env = env
 
     def __call__(self, req):
-        try:
-            r = COUNT_TOKENS.decode(req.body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e) from None
-        model = self.env.catalog.get(r.model)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(r.model)
-        if not r.messages:
-            raise ApiError(400, "messages: List should have at least 1 item after "
-                                "validation, not 0")
+        r = _decoded(COUNT_TOKENS, req.body)
+        _model(self.env.catalog, r)
         check_tools(r)
         return 200, headers(JSON), b'{"input_tokens":%d}' % input_tokens(r)
 

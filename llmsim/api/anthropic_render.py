@@ -48,10 +48,16 @@ _USAGE = (b'"usage":{"input_tokens":{{in:int}},"cache_creation_input_tokens":0,'
           b'"cache_read_input_tokens":0,"cache_creation":{"ephemeral_5m_input_tokens":0,'
           b'"ephemeral_1h_input_tokens":0},"output_tokens":{{out:int}},'
           b'"service_tier":"standard"}')
-MESSAGE = Template(b'{"id":"{{id:raw}}","type":"message","role":"assistant",'
-                   b'"model":"{{model:str}}","content":[{{content:raw}}],'
-                   b'"stop_reason":"{{stop:raw}}","stop_sequence":{{seq:raw}},' + _USAGE + b'}')
-TEXT_BLOCK = Template(b'{"type":"text","text":"{{text:raw}}"}')
+_MESSAGE = (b'{"id":"{{id:raw}}","type":"message","role":"assistant",'
+            b'"model":"{{model:str}}","content":[{{content:raw}}],'
+            b'"stop_reason":"{{stop:raw}}","stop_sequence":{{seq:raw}},' + _USAGE + b'}')
+_TEXT_BLOCK = b'{"type":"text","text":"{{text:raw}}"}'
+MESSAGE = Template(_MESSAGE)
+TEXT_BLOCK = Template(_TEXT_BLOCK)
+# The common answer in one pass: one text block, no stop sequence (id, model, escaped text,
+# stop reason, input tokens, output tokens).
+TEXT_MESSAGE = Template(_MESSAGE.replace(b"{{content:raw}}", _TEXT_BLOCK)
+                        .replace(b"{{seq:raw}}", b"null"))
 THINKING_BLOCK = Template(b'{"type":"thinking","thinking":"{{text:raw}}",'
                           b'"signature":"{{sig:raw}}"}')
 TOOL_BLOCK = Template(b'{"type":"tool_use","id":"{{id:raw}}","name":"{{name:str}}",'

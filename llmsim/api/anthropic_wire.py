@@ -1,40 +1,23 @@
 """What every Anthropic answer carries: ids and the `request-id` header (the core adds it to
-errors), and request-decoding failures worded as the Messages API words them.
+errors; message ids and the header lines are compiled, llmsim.core.heads), and
+request-decoding failures worded as the Messages API words them.
 """
 
 from llmsim.api import decoding
 from llmsim.api.anthropic_types import BLOCK_TAGS
+from llmsim.core.heads import ANTHROPIC_JSON as JSON, ANTHROPIC_SSE as SSE
+from llmsim.core.heads import anthropic_headers as headers, message_id
 from llmsim.core.ids import alnum
-from llmsim.core.render import Template
 from llmsim.errors import ApiError
-
-JSON = b"application/json"
-SSE = b"text/event-stream; charset=utf-8"
-_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nrequest-id: {{rid:raw}}\r\n")
-_SSE_EXTRA = b"cache-control: no-cache\r\n"
-
-
-def message_id():
-    return b"msg_01" + alnum(22)
 
 
 def tool_use_id():
     return b"toolu_01" + alnum(22)
 
 
-def request_id():
-    return b"req_011C" + alnum(20)
-
-
 def random_text(n):
     """n random base-62 characters (thinking signatures)."""
     return alnum(n)
-
-
-def headers(ctype=JSON):
-    """The header lines of an Anthropic answer (the core adds date, length, connection)."""
-    out = _HEADERS.render((ctype, request_id()))
-    return out + _SSE_EXTRA if ctype is SSE else out
 
 
 def model_not_found(name):

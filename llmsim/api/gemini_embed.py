@@ -6,11 +6,9 @@ model name): the same text and model give the same unit vector in any worker, an
 is sent after the model's planned time, like every other answer.
 """
 
-import msgspec
-
 from llmsim.api import planning
 from llmsim.api.gemini_types import BATCH_EMBED, EMBED
-from llmsim.api.gemini_wire import decode_error, headers, invalid, model_not_found
+from llmsim.api.gemini_wire import decode, headers, invalid, model_of
 from llmsim.core.render import Template
 from llmsim.core.stream import Delayed
 from llmsim.core.vectors import json_floats, key_of, unit_vector
@@ -29,17 +27,7 @@ class _Embedder:
         self.cache = {}
 
     def model(self, req):
-        name = req.params[0].decode("utf-8", "replace")
-        m = self.env.catalog.get(name)
-        if m is None or m.kind != "embedding":
-            raise model_not_found(name, self.version, self.method)
-        return m
-
-    def decode(self, decoder, body):
-        try:
-            return decoder.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        return model_of(self.env.catalog, req, self.version, self.method, ("embedding",))[1]
 
     def vector(self, model, r, where):
         """(JSON values, tokens) of one EmbedContentRequest."""
@@ -73,7 +61,7 @@ class EmbedContent(_Embedder):
 
     def __call__(self, req):
         model = self.model(req)
-        r = self.decode(EMBED, req.body)
+        r = decode(EMBED, req.body)
         values, tokens = self.vector(model, r, "EmbedContentRequest.")
         return self.answer(req, model, tokens, ONE.render((values,)))
 
@@ -84,7 +72,7 @@ class BatchEmbedContents(_Embedder):
 
     def __call__(self, req):
         model = self.model(req)
-        r = self.decode(BATCH_EMBED, req.body)
+        r = decode(BATCH_EMBED, req.body)
         if not r.requests:
             raise invalid("* BatchEmbedContentsRequest.requests: requests is not specified\n")
         out, tokens = [], 0

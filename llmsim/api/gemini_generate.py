@@ -15,7 +15,7 @@ part of the planned tokens (at most the budget) count as thoughtsTokenCount and 
 first visible token; includeThoughts also returns them as `thought` parts.
 `generationConfig.seed` makes the answer deterministic. Input tokens count the text of every
 part with llmsim's tokenizer, an image or other inline media at a fixed cost, and function
-calls, responses and declarations as their JSON.
+calls, responses and declarations as their JSON (llmsim.core.prompts).
 """
 
 import msgspec
@@ -23,50 +23,21 @@ import msgspec
 from llmsim.api import gemini_render as render, planning
 from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
-from llmsim.api.gemini_wire import (JSON, SSE, decode_error, headers, invalid,
-                                    model_not_found, response_id)
+from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
+                                    invalid, model_of, response_id)
+from llmsim.core.gemini_checks import check
+from llmsim.core.prompts import contents_tokens, prompt_tokens
 from llmsim.core.stream import Delayed
+from llmsim.core.textreply import GenerateCore
 from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.sim.tokens import count
 
-MEDIA_TOKENS = 258
-MAX_CANDIDATES = 8
-MAX_STOPS = 5
 _JSON_ENCODE = msgspec.json.encode
 _ANY_JSON = {"type": "object", "properties": {"response": {"type": "string"}},
              "required": ["response"]}
 _EMPTY = {"type": "object", "properties": {}}
-
-
-def _parts_tokens(parts):
-    n = 0
-    for p in parts:
-        if p.text is not None:
-            n += count(p.text)
-        if p.inline_data is not None or p.file_data is not None:
-            n += MEDIA_TOKENS
-        if p.function_call is not None:
-            n += count(p.function_call.name) + count(_JSON_ENCODE(p.function_call.args or {}))
-        if p.function_response is not None:
-            fr = p.function_response
-            n += count(fr.name) + count(_JSON_ENCODE(fr.response or {}))
-    return n
-
-
-def prompt_tokens(r):
-    """Input tokens of a GenerateContentRequest."""
-    n = sum(_parts_tokens(c.parts) for c in r.contents or ())
-    if r.system_instruction is not None:
-        n += _parts_tokens(r.system_instruction.parts)
-    for tool in r.tools or ():
-        for d in tool.function_declarations or ():
-            n += count(d.name) + count(d.description or "")
-            schema = d.parameters_json_schema or d.parameters
-            if schema:
-                n += count(_JSON_ENCODE(schema))
-    return n
 
 
 def _last_user_text(contents):
@@ -80,41 +51,6 @@ def _wants_call(contents):
     last = contents[-1]
     return last.role in (None, "user") and not any(p.function_response is not None
                                                    for p in last.parts)
-
-
-def _range_error(name, value, low, high):
-    return invalid(f"Unable to submit request because it has a {name} value of {value} but "
-                   f"the supported range is from {low} (inclusive) to {high} (exclusive). "
-                   "Update the value and try again.")
-
-
-def check(r, model):
-    """The request's output cap and candidate count after the API's checks."""
-    if not r.contents:
-        raise invalid("* GenerateContentRequest.contents: contents is not specified\n")
-    for c in r.contents:
-        if c.role not in (None, "user", "model", "function"):
-            raise invalid("Please use a valid role: user, model.")
-        if not c.parts:
-            raise invalid("* GenerateContentRequest.contents.parts: contents.parts must not "
-                          "be empty.\n")
-    g = r.generation_config
-    if g is None:
-        return model.max_output, 1
-    cap = g.max_output_tokens if g.max_output_tokens is not None else model.max_output
-    if not 1 <= cap <= model.max_output:
-        raise _range_error("maxOutputTokens", cap, 1, model.max_output + 1)
-    if g.temperature is not None and not 0 <= g.temperature <= 2:
-        raise _range_error("temperature", g.temperature, 0, 2.0001)
-    if g.top_p is not None and not 0 <= g.top_p <= 1:
-        raise _range_error("topP", g.top_p, 0, 1.0001)
-    n = g.candidate_count if g.candidate_count is not None else 1
-    if not 1 <= n <= MAX_CANDIDATES:
-        raise _range_error("candidateCount", n, 1, MAX_CANDIDATES + 1)
-    if g.stop_sequences is not None and len(g.stop_sequences) > MAX_STOPS:
-        raise invalid(f"Unable to submit request because it has more than {MAX_STOPS} stop "
-                      "sequences. Remove some stop sequences and try again.")
-    return cap, n
 
 
 def _functions(r):
@@ -132,26 +68,23 @@ def _functions(r):
     return decls, mode
 
 
-class GenerateContent:
-    """The handler of :generateContent (stream=False) and :streamGenerateContent."""
+class GenerateContent(GenerateCore):
+    """The handler of :generateContent (stream=False) and :streamGenerateContent:
+    llmsim.core.textreply's compiled path, with every answer but the common one made here."""
 
     def __init__(self, env, version, stream):
+        super().__init__(env, stream, _last_user_text)
         self.env = env
         self.version = version
         self.stream = stream
         self.method = "streamGenerateContent" if stream else "generateContent"
 
-    def __call__(self, req):
+    def general(self, req, r):
+        """Any request (`r`: its body decoded, or None), checked and answered in full."""
         env = self.env
-        name = req.params[0].decode("utf-8", "replace")
-        model = env.catalog.get(name)
-        if model is None or model.kind not in ("chat", "reasoning"):
-            raise model_not_found(name, self.version, self.method)
-        body = req.body
-        try:
-            r = GENERATE.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        name, model = model_of(env.catalog, req, self.version, self.method, CHAT_KINDS)
+        if r is None:
+            r = decode(GENERATE, req.body)
         cap, n = check(r, model)
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
@@ -200,7 +133,7 @@ class GenerateContent:
             return Candidate(thought, None, (name, args, tokens), b"STOP", tokens)
         room = cap - thinking
         mime = g.response_mime_type if g is not None else None
-        if mime in ("application/json", "text/x.enum"):
+        if mime in FORMATS:
             schema = g.response_json_schema or json_schema(g.response_schema) or _ANY_JSON
             value = generate(schema, rng)
             text = value if mime == "text/x.enum" and isinstance(value, str) else \
@@ -247,18 +180,12 @@ class CountTokens:
         self.version = version
 
     def __call__(self, req):
-        name = req.params[0].decode("utf-8", "replace")
-        if self.env.catalog.get(name) is None:
-            raise model_not_found(name, self.version, "countTokens")
-        body = req.body
-        try:
-            r = COUNT_TOKENS.decode(body)
-        except msgspec.DecodeError as e:
-            raise decode_error(e, body) from None
+        model_of(self.env.catalog, req, self.version, "countTokens")
+        r = decode(COUNT_TOKENS, req.body)
         if r.generate_content_request is not None:
             n = prompt_tokens(r.generate_content_request)
         else:
-            n = sum(_parts_tokens(c.parts) for c in r.contents or ())
+            n = contents_tokens(r.contents)
         return 200, headers(0), b'{"totalTokens":%d,"promptTokensDetails":[{"modality":' \
                                 b'"TEXT","tokenCount":%d}]}' % (n, n)
 

@@ -41,19 +41,30 @@ class Answer(NamedTuple):
     show_thoughts: bool
 
 
-_USAGE = Template(b'{"promptTokenCount":{{p:int}},"candidatesTokenCount":{{c:int}},'
-                  b'"totalTokenCount":{{t:int}},"promptTokensDetails":[{"modality":"TEXT",'
-                  b'"tokenCount":{{p2:int}}}]{{thoughts:raw}}}')
+_USAGE_SRC = (b'{"promptTokenCount":{{p:int}},"candidatesTokenCount":{{c:int}},'
+              b'"totalTokenCount":{{t:int}},"promptTokensDetails":[{"modality":"TEXT",'
+              b'"tokenCount":{{p2:int}}}]{{thoughts:raw}}}')
+_RESPONSE = (b'{"candidates":[{{candidates:raw}}],"usageMetadata":{{usage:raw}},'
+             b'"modelVersion":"{{model:str}}","responseId":"{{id:raw}}"}')
+_CANDIDATE = (b'{"content":{"parts":[{{parts:raw}}],"role":"model"}{{finish:raw}},'
+              b'"index":{{index:int}}}')
+_TEXT_PART = b'{"text":"{{text:raw}}"}'
+_FINISH_SRC = b',"finishReason":"{{reason:raw}}"'
+_USAGE = Template(_USAGE_SRC)
 _PROMPT_USAGE = Template(b'{"promptTokenCount":{{p:int}},"totalTokenCount":{{t:int}},'
                          b'"promptTokensDetails":[{"modality":"TEXT","tokenCount":{{p2:int}}}]}')
-RESPONSE = Template(b'{"candidates":[{{candidates:raw}}],"usageMetadata":{{usage:raw}},'
-                    b'"modelVersion":"{{model:str}}","responseId":"{{id:raw}}"}')
-CANDIDATE = Template(b'{"content":{"parts":[{{parts:raw}}],"role":"model"}{{finish:raw}},'
-                     b'"index":{{index:int}}}')
-TEXT_PART = Template(b'{"text":"{{text:raw}}"}')
+RESPONSE = Template(_RESPONSE)
+CANDIDATE = Template(_CANDIDATE)
+TEXT_PART = Template(_TEXT_PART)
 THOUGHT_PART = Template(b'{"text":"{{text:raw}}","thought":true}')
 CALL_PART = Template(b'{"functionCall":{"name":"{{name:str}}","args":{{args:raw}}}}')
-_FINISH = Template(b',"finishReason":"{{reason:raw}}"')
+_FINISH = Template(_FINISH_SRC)
+# The common answer in one pass: one text candidate, no thoughts (escaped text, finish
+# reason, prompt tokens, candidate tokens, total tokens, prompt tokens, model, response id).
+TEXT_RESPONSE = Template(_RESPONSE.replace(b"{{candidates:raw}}", _CANDIDATE.replace(
+    b"{{parts:raw}}", _TEXT_PART).replace(b"{{finish:raw}}", _FINISH_SRC).replace(
+    b"{{index:int}}", b"0")).replace(b"{{usage:raw}}", _USAGE_SRC.replace(b"{{thoughts:raw}}",
+                                                                           b"")))
 _SPLIT = b"\x00"
 
 

@@ -1,30 +1,31 @@
-"""What every Gemini answer carries: response ids, headers, and request-decoding failures
-worded as the Gemini API words them (proto-JSON parse errors, INVALID_ARGUMENT)."""
+"""What every Gemini answer carries: response ids and headers (compiled, llmsim.core.heads),
+and request-decoding failures worded as the Gemini API words them (proto-JSON parse errors,
+INVALID_ARGUMENT)."""
 
 import re
 
 import msgspec
 
 from llmsim.api import decoding
-from llmsim.core.ids import alnum
-from llmsim.core.render import Template
+from llmsim.core.heads import GEMINI_JSON as JSON, GEMINI_SSE as SSE
+from llmsim.core.heads import gemini_headers as headers, response_id
 from llmsim.errors import ApiError
 
-JSON = b"application/json; charset=UTF-8"
-SSE = b"text/event-stream"
-_HEADERS = Template(b"content-type: {{ctype:raw}}\r\nvary: Origin, X-Origin, Referer\r\n"
-                    b"server-timing: gfet4t7; dur={{ms:int}}\r\n")
+CHAT_KINDS = ("chat", "reasoning")
+# responseMimeType values that ask for a structured answer (JSON, or one enum value)
+FORMATS = ("application/json", "text/x.enum")
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 _NOWHERE = object()
 
 
-def response_id():
-    return alnum(23)
-
-
-def headers(processing_ns, ctype=JSON):
-    """The header lines of a Gemini answer (the core adds date, length, connection)."""
-    return _HEADERS.render((ctype, processing_ns // 1_000_000))
+def model_of(catalog, req, version, method, kinds=None):
+    """(name, catalog entry) of the model in the request's path; 404 NOT_FOUND when the
+    catalog has none by that name or (`kinds` given) of another kind."""
+    name = req.params[0].decode("utf-8", "replace")
+    model = catalog.get(name)
+    if model is None or kinds is not None and model.kind not in kinds:
+        raise model_not_found(name, version, method)
+    return name, model
 
 
 def model_not_found(name, version, method):
@@ -51,6 +52,15 @@ def field_path(path):
 
 _PROTO_TYPES = {"int": "TYPE_INT32", "float": "TYPE_FLOAT", "str": "TYPE_STRING",
                 "bool": "TYPE_BOOL"}
+
+
+def decode(decoder, body):
+    """`body` decoded by `decoder` (llmsim.api.gemini_types.Decoder), or Gemini's 400 for
+    what it refused."""
+    try:
+        return decoder.decode(body)
+    except msgspec.DecodeError as e:
+        raise decode_error(e, body) from None
 
 
 def decode_error(exc, body):

@@ -13,17 +13,15 @@ through three hooks: `check(r)` (the checks the common answer does not need), `t
 decoded bodies).
 """
 
-import types
-
 import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
 from llmsim.core.connection cimport Request, delayed
+from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -55,37 +53,6 @@ cdef extern from "llmsim_chat_scan.h":
         int stream
         int include_usage
     int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
-
-cdef extern from "structmember.h":
-    enum: T_OBJECT_EX
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef *d_member
-
-
-cdef Py_ssize_t _slot(cls, str name) except -1:
-    """Where instances of the msgspec Struct `cls` keep field `name`: the hot path reads it
-    there (one load) instead of through the attribute protocol (~130 instructions a read).
-    Checked once, at import."""
-    d = cls.__dict__.get(name)
-    if (type(d) is not types.MemberDescriptorType
-            or (<PyMemberDescrObject *>d).d_member.type != T_OBJECT_EX):
-        raise ImportError(f"llmsim.core.chat: {cls.__name__}.{name} is not a plain slot; "
-                          f"msgspec {msgspec.__version__} lays Structs out differently")
-    return (<PyMemberDescrObject *>d).d_member.offset
-
-
-cdef inline object _f(object struct, Py_ssize_t offset):
-    """The field at `offset` of a Struct instance of the type it was taken from."""
-    cdef PyObject *v = (<PyObject **>((<char *>(<PyObject *>struct)) + offset))[0]
-    if v == NULL:
-        raise AttributeError(offset)
-    return <object>v
-
 
 _decode = CHAT.decode
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}

@@ -14,8 +14,9 @@ cdef class Router:
     cdef list patterns            # [(segments, PathEntry)]
     cdef readonly list names      # route id -> name
     cdef readonly tuple params    # parameters of the last lookup
-    cdef readonly bytes last_method, last_path   # the last request routed to an exact path
+    cdef readonly bytes last_method, last_path   # the last request routed
     cdef Endpoint last_ep
+    cdef tuple last_params
     cdef PathEntry lookup(self, bytes path)
     cdef Endpoint endpoint(self, PathEntry entry, bytes method, bytes path)
     cdef Endpoint recall(self, const char *method, size_t method_len, const char *path,

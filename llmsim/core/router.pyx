@@ -49,7 +49,7 @@ cdef class Router:
         self.exact = {}
         self.patterns = []
         self.names = []
-        self.params = ()
+        self.params = self.last_params = ()
         self.last_method = self.last_path = b""
         self.last_ep = None
         ids = {}
@@ -106,22 +106,24 @@ cdef class Router:
 
     cdef Endpoint endpoint(self, PathEntry entry, bytes method, bytes path):
         """entry's endpoint for `method`, or None (405). `path` is the one lookup() just
-        found entry for: an exact one is remembered for recall."""
+        found entry for: it is remembered for recall, with its parameters (they depend on
+        the path alone)."""
         cdef Endpoint ep = entry.methods.get(method)
-        if ep is not None and not self.params:
+        if ep is not None:
             self.last_method, self.last_path, self.last_ep = method, path, ep
+            self.last_params = self.params
         return ep
 
     cdef Endpoint recall(self, const char *method, size_t method_len, const char *path,
                          size_t path_len):
         """The endpoint last remembered when this request has its method and path (whose
         bytes are last_method, last_path), else None: the same request again costs two
-        compares, no bytes objects and no hashing."""
+        compares, no bytes objects, no hashing and no pattern matching."""
         cdef bytes m = self.last_method, p = self.last_path
         if (<size_t>PyBytes_GET_SIZE(p) == path_len and <size_t>PyBytes_GET_SIZE(m) == method_len
                 and memcmp(PyBytes_AS_STRING(p), path, path_len) == 0
                 and memcmp(PyBytes_AS_STRING(m), method, method_len) == 0):
-            self.params = ()
+            self.params = self.last_params
             return self.last_ep
         return None
 

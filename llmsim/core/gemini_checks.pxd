@@ -1,0 +1,2 @@
+# The checks of a GenerateContentRequest (llmsim/core/gemini_checks.pyx).
+cpdef tuple check(r, model)

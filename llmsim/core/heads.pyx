@@ -1,0 +1,43 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""What every Anthropic and Gemini answer carries, compiled: ids and header lines
+(llmsim.api.anthropic_wire and llmsim.api.gemini_wire re-export them).
+"""
+
+cimport cython
+from libc.stdint cimport int64_t
+
+from llmsim.core.ids cimport alnum
+from llmsim.core.render cimport Template
+
+ANTHROPIC_JSON = b"application/json"
+ANTHROPIC_SSE = b"text/event-stream; charset=utf-8"
+GEMINI_JSON = b"application/json; charset=UTF-8"
+GEMINI_SSE = b"text/event-stream"
+cdef bytes _ANTHROPIC_JSON = ANTHROPIC_JSON, _ANTHROPIC_SSE = ANTHROPIC_SSE
+cdef bytes _GEMINI_JSON = GEMINI_JSON
+cdef Template _ANTHROPIC = Template(b"content-type: {{ctype:raw}}\r\n"
+                                    b"request-id: req_011C{{rid:raw}}\r\n")
+cdef bytes _SSE_EXTRA = b"cache-control: no-cache\r\n"
+cdef Template _GEMINI = Template(b"content-type: {{ctype:raw}}\r\n"
+                                 b"vary: Origin, X-Origin, Referer\r\n"
+                                 b"server-timing: gfet4t7; dur={{ms:int}}\r\n")
+
+
+cpdef bytes message_id():
+    return b"msg_01" + alnum(22)
+
+
+cpdef bytes anthropic_headers(bytes ctype=_ANTHROPIC_JSON):
+    """The header lines of an Anthropic answer (the core adds date, length, connection)."""
+    out = _ANTHROPIC.render((ctype, alnum(20)))
+    return out + _SSE_EXTRA if ctype is _ANTHROPIC_SSE else out
+
+
+cpdef bytes response_id():
+    return alnum(23)
+
+
+@cython.cdivision(False)
+cpdef bytes gemini_headers(int64_t processing_ns, bytes ctype=_GEMINI_JSON):
+    """The header lines of a Gemini answer (the core adds date, length, connection)."""
+    return _GEMINI.render((ctype, processing_ns // 1_000_000))

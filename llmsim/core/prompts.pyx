@@ -1,0 +1,117 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Input tokens of Anthropic and Gemini requests, compiled: every request counts its prompt.
+
+llmsim's documented approximations, over llmsim's tokenizer (llmsim.sim.tokens):
+  - Anthropic (`input_tokens`): the OpenAI-style framing per message, an image or a
+    non-text document at a fixed cost, and the tool-use system prompt Anthropic documents
+    (346 tokens for tool_choice auto/none, 313 for any/tool);
+  - Gemini (`prompt_tokens`, `contents_tokens`): the text of every part, an image or other
+    inline media at a fixed cost, and function calls, responses and declarations as their
+    JSON.
+"""
+
+import msgspec
+
+from llmsim.core.pieces cimport count_tokens as count
+
+from llmsim.api.anthropic_types import (DocumentBlock, ImageBlock, RedactedThinkingBlock,
+                                        SearchResultBlock, TextBlock, ThinkingBlock,
+                                        ToolChoiceAny, ToolChoiceTool, ToolResultBlock,
+                                        ToolUseBlock)
+from llmsim.sim import tokens
+
+IMAGE_TOKENS = 1600
+DOCUMENT_TOKENS = 1500
+TOOLS_AUTO_TOKENS = 346
+TOOLS_FORCED_TOKENS = 313
+MEDIA_TOKENS = 258
+cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, REPLY_PRIMING = tokens.REPLY_PRIMING
+_encode = msgspec.json.encode
+
+
+# ---- Anthropic ----------------------------------------------------------------------------
+
+cdef Py_ssize_t _blocks_tokens(blocks) except -1:
+    cdef Py_ssize_t n = 0
+    for b in blocks:
+        t = type(b)
+        if t is TextBlock:
+            n += count(b.text)
+        elif t is ImageBlock:
+            n += IMAGE_TOKENS
+        elif t is DocumentBlock:
+            data = b.source.get("data") if b.source.get("type") == "text" else None
+            n += count(data) if isinstance(data, str) else DOCUMENT_TOKENS
+        elif t is ToolUseBlock:
+            n += PER_MESSAGE + count(b.name) + count(_encode(b.input))
+        elif t is ToolResultBlock:
+            c = b.content
+            n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c or ()))
+        elif t is ThinkingBlock:
+            n += count(b.thinking)
+        elif t is SearchResultBlock:
+            n += count(b.title) + _blocks_tokens(b.content)
+        elif t is RedactedThinkingBlock:
+            n += len(b.data) // 4
+    return n
+
+
+cpdef Py_ssize_t input_tokens(r) except -1:
+    """Input tokens of a Messages (or count_tokens) request."""
+    cdef Py_ssize_t n = REPLY_PRIMING
+    s = r.system
+    if s:
+        n += PER_MESSAGE + (count(s) if type(s) is str else _blocks_tokens(s))
+    for m in r.messages:
+        c = m.content
+        n += PER_MESSAGE + (count(c) if type(c) is str else _blocks_tokens(c))
+    tools = r.tools
+    if tools:
+        forced = type(r.tool_choice) in (ToolChoiceAny, ToolChoiceTool)
+        n += TOOLS_FORCED_TOKENS if forced else TOOLS_AUTO_TOKENS
+        for tool in tools:
+            n += count(tool.name) + count(tool.description or "")
+            if tool.input_schema is not None:
+                n += count(_encode(tool.input_schema))
+    return n
+
+
+# ---- Gemini -------------------------------------------------------------------------------
+
+cdef Py_ssize_t _parts_tokens(parts) except -1:
+    cdef Py_ssize_t n = 0
+    for p in parts:
+        text = p.text
+        if text is not None:
+            n += count(text)
+        if p.inline_data is not None or p.file_data is not None:
+            n += MEDIA_TOKENS
+        call = p.function_call
+        if call is not None:
+            n += count(call.name) + count(_encode(call.args or {}))
+        answer = p.function_response
+        if answer is not None:
+            n += count(answer.name) + count(_encode(answer.response or {}))
+    return n
+
+
+cpdef Py_ssize_t contents_tokens(contents) except -1:
+    """Input tokens of a list of Contents (None: 0)."""
+    cdef Py_ssize_t n = 0
+    for c in contents or ():
+        n += _parts_tokens(c.parts)
+    return n
+
+
+cpdef Py_ssize_t prompt_tokens(r) except -1:
+    """Input tokens of a GenerateContentRequest."""
+    cdef Py_ssize_t n = contents_tokens(r.contents)
+    if r.system_instruction is not None:
+        n += _parts_tokens(r.system_instruction.parts)
+    for tool in r.tools or ():
+        for d in tool.function_declarations or ():
+            n += count(d.name) + count(d.description or "")
+            schema = d.parameters_json_schema or d.parameters
+            if schema:
+                n += count(_encode(schema))
+    return n

@@ -1,0 +1,202 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The common answer of Anthropic's POST /v1/messages and Gemini's :generateContent, compiled.
+
+Most requests to them ask for one plain text answer, not streamed: no tools, thinking,
+output format, stop sequences or script (and for Gemini one candidate). `MessagesCore` and
+`GenerateCore` decode such a request, plan it, take the generator's text and render the
+answer in one template pass. Anything else, including every request that fails a check, goes
+whole to `general(req, r)` (`r`: the body decoded, or None) of the Python handler that
+subclasses them (llmsim.api.anthropic_messages.Messages,
+llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
+bytes are the same either way, and nothing random is drawn before a request is handed on.
+The checks and counts the common answer needs are the handler's own, called from here:
+`last_user_text(messages)` (Anthropic) and `last_user_text(contents)` (Gemini); prompts are
+counted by llmsim.core.prompts, Gemini's checks made by llmsim.core.gemini_checks.
+"""
+
+import msgspec
+
+from libc.stdint cimport int64_t
+
+from llmsim.core.connection cimport Request, delayed
+from llmsim.core.fields cimport field as _f, slot
+from llmsim.core.gemini_checks cimport check
+from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
+from llmsim.core.pieces cimport Cyclic, Run
+from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.prompts cimport input_tokens, prompt_tokens
+from llmsim.core.render cimport Template
+
+from llmsim.api import anthropic_render, gemini_render
+from llmsim.api.anthropic_types import MESSAGES, MessagesRequest, OutputConfig
+from llmsim.api.gemini_types import GENERATE, GenerateContentRequest, GenerationConfig
+from llmsim.api.gemini_wire import FORMATS
+from llmsim.api.planning import LATENCY_HEADER
+
+cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
+cdef Template _RESPONSE = gemini_render.TEXT_RESPONSE
+_decode_messages = MESSAGES.decode
+_decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to `general`
+_DecodeError = msgspec.DecodeError
+cdef tuple _CHAT_KINDS = ("chat", "reasoning")
+cdef Py_ssize_t _MEMO_LIMIT = 1024
+# Fields of the decoded requests read on every request, by offset (llmsim.core.fields).
+cdef Py_ssize_t A_MODEL = slot(MessagesRequest, "model")
+cdef Py_ssize_t A_MESSAGES = slot(MessagesRequest, "messages")
+cdef Py_ssize_t A_MAX_TOKENS = slot(MessagesRequest, "max_tokens")
+cdef Py_ssize_t A_TOOLS = slot(MessagesRequest, "tools")
+cdef Py_ssize_t A_TOOL_CHOICE = slot(MessagesRequest, "tool_choice")
+cdef Py_ssize_t A_THINKING = slot(MessagesRequest, "thinking")
+cdef Py_ssize_t A_STOPS = slot(MessagesRequest, "stop_sequences")
+cdef Py_ssize_t A_STREAM = slot(MessagesRequest, "stream")
+cdef Py_ssize_t A_OUTPUT = slot(MessagesRequest, "output_config")
+cdef Py_ssize_t A_FORMAT = slot(OutputConfig, "format")
+cdef Py_ssize_t G_CONTENTS = slot(GenerateContentRequest, "contents")
+cdef Py_ssize_t G_TOOLS = slot(GenerateContentRequest, "tools")
+cdef Py_ssize_t G_TOOL_CONFIG = slot(GenerateContentRequest, "tool_config")
+cdef Py_ssize_t G_CONFIG = slot(GenerateContentRequest, "generation_config")
+cdef Py_ssize_t G_THINKING = slot(GenerationConfig, "thinking_config")
+cdef Py_ssize_t G_STOPS = slot(GenerationConfig, "stop_sequences")
+cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
+cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
+
+
+cdef class _Core:
+    cdef object catalog, pick, last_user_text
+    cdef PlannerCore planner
+    cdef dict models    # model name (Gemini: path bytes) -> (catalog entry, generator, name)
+
+    def __init__(self, env, last_user_text):
+        self.catalog = env.catalog
+        self.pick = env.generators.pick
+        self.planner = env.planner
+        self.last_user_text = last_user_text
+        self.models = {}
+
+    cdef tuple chat_model(self, key):
+        """(catalog entry, the generator it gets without the header, name as a str) of the
+        model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model, else
+        None. They are fixed for the worker's life."""
+        cdef tuple entry = self.models.get(key)
+        if entry is None:
+            name = key if type(key) is str else key.decode("utf-8", "replace")
+            model = self.catalog.get(name)
+            if model is None or model.kind not in _CHAT_KINDS:
+                return None
+            entry = (model, self.pick(name, None), name)
+            if len(self.models) < _MEMO_LIMIT:
+                self.models[key] = entry
+        return entry
+
+    cdef tuple text(self, tuple entry, turns, bytes body, dict hdrs, int64_t received,
+                    Py_ssize_t n_in, cap, seed):
+        """(run, truncated, delay_ns) of a plain text answer, or None when the generator runs
+        a script (`general` resolves it): the plan booked on the model's simulated server,
+        the generator's text, the slot freed when the text ends before the plan does (what
+        llmsim.api.planning does for every other answer). `turns`: the conversation."""
+        cdef Run run
+        cdef Py_ssize_t sent
+        cdef int64_t delay
+        cdef PlannerCore planner = self.planner
+        gen = entry[1]
+        named = hdrs.get(b"x-llmsim-generator")
+        if named is not None:
+            gen = self.pick(entry[2], named)
+        prompt = ""
+        if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
+            if gen.scripted:
+                return None
+            if gen.needs_prompt:
+                prompt = self.last_user_text(turns)
+        plan = planner.plan(entry[2], n_in, cap, planner.request_key(seed, body),
+                            hdrs.get(LATENCY_HEADER))
+        planner.admit(plan, received)
+        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+        run, truncated = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                          else gen.generate(prompt, plan, cap, draw))
+        sent = run.count
+        delay = due(plan, sent - 1) if sent else plan.ttft_ns
+        if sent < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+            planner.release(plan, received + delay)
+        return run, truncated, delay
+
+
+cdef class MessagesCore(_Core):
+    """POST /v1/messages (see the module docstring)."""
+
+    def __call__(self, req):
+        cdef bytes body
+        cdef dict hdrs
+        cdef int64_t received
+        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
+            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
+                                    (<Request>req).received_ns)
+        else:
+            body, hdrs, received = req.body, req.headers, req.received_ns
+        try:
+            r = _decode_messages(body)
+        except _DecodeError:
+            return self.general(req, None)
+        name = _f(r, A_MODEL)
+        entry = self.chat_model(name)
+        output = _f(r, A_OUTPUT)
+        max_tokens = _f(r, A_MAX_TOKENS)
+        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[0].max_output
+                or _f(r, A_TOOLS) is not None or _f(r, A_TOOL_CHOICE) is not None
+                or _f(r, A_THINKING) is not None or _f(r, A_STOPS) or _f(r, A_STREAM)
+                or output is not None and _f(output, A_FORMAT) is not None):
+            return self.general(req, r)
+        n_in = input_tokens(r)
+        got = self.text(entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens, None)
+        if got is None:
+            return self.general(req, r)
+        run, truncated, delay = got
+        out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
+                               b"max_tokens" if truncated else b"end_turn", n_in,
+                               (<Run>run).count))
+        return 200, anthropic_headers(), delayed(out, delay)
+
+
+cdef class GenerateCore(_Core):
+    """:generateContent (see the module docstring); the stream handler goes to `general`."""
+    cdef bint streams
+
+    def __init__(self, env, streams, last_user_text):
+        super().__init__(env, last_user_text)
+        self.streams = streams
+
+    def __call__(self, req):
+        cdef bytes body
+        cdef dict hdrs
+        cdef tuple params
+        cdef int64_t received
+        if self.streams:
+            return self.general(req, None)
+        if type(req) is Request:
+            body, hdrs, params, received = ((<Request>req).body, (<Request>req).headers,
+                                            (<Request>req).params, (<Request>req).received_ns)
+        else:
+            body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
+        entry = self.chat_model(params[0])
+        if entry is None:
+            return self.general(req, None)
+        try:
+            r = _decode_generate(body)
+        except _DecodeError:
+            return self.general(req, None)
+        cap, n = check(r, entry[0])
+        g = _f(r, G_CONFIG)
+        if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
+                or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
+                                      or _f(g, G_MIME) in FORMATS)):
+            return self.general(req, r)
+        n_in = prompt_tokens(r)
+        got = self.text(entry, _f(r, G_CONTENTS), body, hdrs, received, n_in, cap,
+                        _f(g, G_SEED) if g is not None else None)
+        if got is None:
+            return self.general(req, r)
+        run, truncated, delay = got
+        sent = (<Run>run).count
+        out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
+                                n_in, sent, n_in + sent, n_in, entry[2], response_id()))
+        return 200, gemini_headers(delay), delayed(out, delay)
