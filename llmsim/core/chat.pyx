@@ -227,16 +227,9 @@ cdef class ChatCore:
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
         if s.stream:
-<<<<<<< HEAD
-            return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
-                                 self.clock.seconds(received), _TIERS.get(tier, b"default"),
-                                 bool(s.include_usage))
+            return self.streamed(req, received, plan, name, model, gen, prompt, cap,
+                                 n_prompt, tier, s.include_usage)
         return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt, tier)
-=======
-            return self.streamed(received, plan, name, model, gen, prompt, cap, n_prompt, tier,
-                                 s.include_usage)
-        return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
->>>>>>> streamfast
 
     cdef decoded(self, req, bytes body, dict hdrs, int64_t received):
         """Any request, decoded and checked in full."""
@@ -296,9 +289,6 @@ cdef class ChatCore:
         planner.admit(plan, received)
         return plan
 
-<<<<<<< HEAD
-    cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
-=======
     cdef tuple say(self, int64_t received, plan, gen, prompt, cap):
         """(Run of the one text choice, whether the cap cut it, when it is complete); an
         answer shorter than the plan frees its slot on the load model when it ends."""
@@ -311,32 +301,26 @@ cdef class ChatCore:
             self.planner.release(plan, received + delay)
         return run, cut, delay
 
-    cdef common(self, int64_t received, plan, name, model, gen, prompt, cap,
->>>>>>> streamfast
+    cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
         cdef Py_ssize_t completion
         run, cut, delay = self.say(received, plan, gen, prompt, cap)
         completion = run.count
-<<<<<<< HEAD
-        delay = due(plan, completion - 1) if completion else plan.ttft_ns
-        if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
-            self.planner.release(plan, received + delay)
         req.tokens_used = n_prompt + completion
-=======
->>>>>>> streamfast
         out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),
                                   _f(model, M_FINGERPRINT)))
         return 200, headers(delay), delayed(out, delay)
 
-    cdef streamed(self, int64_t received, plan, name, model, gen, prompt, cap,
+    cdef streamed(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                   Py_ssize_t n_prompt, tier, bint include_usage):
         """The common stream: one text choice, each event rendered when it is sent."""
         cdef Run run
         run, cut, _ = self.say(received, plan, gen, prompt, cap)
+        req.tokens_used = n_prompt + run.count
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)
         stream = text_stream(run, cut, plan, self.planner,
