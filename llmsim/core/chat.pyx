@@ -21,7 +21,7 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
-from llmsim.core.connection cimport Request, delayed
+from llmsim.core.connection cimport Handler, Request, delayed
 from llmsim.core.ids cimport alnum
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
@@ -173,7 +173,7 @@ cdef limit(given, max_tokens, model):
     return cap
 
 
-cdef class ChatCore:
+cdef class ChatCore(Handler):
     """The handler of POST /v1/chat/completions (see the module docstring)."""
     cdef object models, pick
     cdef readonly PlannerCore planner
@@ -208,15 +208,16 @@ cdef class ChatCore:
         return entry
 
     def __call__(self, req):
-        cdef bytes body
-        cdef dict hdrs
-        cdef int64_t received
+        if type(req) is Request:
+            return self.handle(<Request>req)
+        return self.serve(req, req.body, req.headers, req.received_ns)
+
+    cdef handle(self, Request req):
+        return self.serve(req, req.body, req.headers, req.received_ns)
+
+    cdef serve(self, req, bytes body, dict hdrs, int64_t received):
+        """The answer to `req` (its body, kept headers and receive time given)."""
         cdef llmsim_chat_scan_t s
-        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
-            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
-                                    (<Request>req).received_ns)
-        else:
-            body, hdrs, received = req.body, req.headers, req.received_ns
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
             out = self.scanned(req, body, hdrs, received, &s)
             if out is not None:

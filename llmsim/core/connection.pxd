@@ -24,6 +24,9 @@ cdef class Request:
     cdef readonly int64_t received_ns
     cdef readonly bint keep_alive
 
+cdef class Handler:
+    cdef handle(self, Request req)
+
 cdef class Server:
     cdef char *rbuf                  # the worker's read buffer
     cdef Head *head
