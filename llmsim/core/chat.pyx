@@ -18,7 +18,7 @@ import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from cpython.ref cimport PyObject
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from llmsim.core.connection cimport Handler, Request, delayed
@@ -182,6 +182,8 @@ cdef class ChatCore(Handler):
     cdef dict memo      # model name -> (catalog entry, generator without the header)
     cdef bytes last_name_raw    # the model name of the last scanned request, as sent ...
     cdef str last_name          # ... and as a str
+    cdef object last_key        # the name model() was last asked for (kept alive) ...
+    cdef tuple last_entry       # ... and its entry
 
     def __init__(self, env, Template simple):
         """`simple`: the template of the common answer."""
@@ -193,10 +195,13 @@ cdef class ChatCore(Handler):
         self.memo = {}
         self.last_name_raw = b""
         self.last_name = ""
+        self.last_key = None
 
     cdef tuple model(self, name):
         """(the catalog entry of `name`, the generator it gets without the header); the
         catalog's 404 for an unknown name. Both are fixed for the worker's life."""
+        if name is self.last_key:   # the same str again (name_of keeps it): no hashing
+            return self.last_entry
         cdef tuple entry = self.memo.get(name)
         if entry is None:
             model = self.models.require(name)
@@ -205,6 +210,7 @@ cdef class ChatCore(Handler):
             entry = (model, self.pick(name, None))
             if len(self.memo) < _MEMO_LIMIT:
                 self.memo[name] = entry
+        self.last_key, self.last_entry = name, entry
         return entry
 
     def __call__(self, req):
@@ -258,7 +264,7 @@ cdef class ChatCore(Handler):
                 if s.tier != NULL else None)
         if s.stream:
             return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
-                                 self.clock.seconds(received), _TIERS.get(tier, b"default"),
+                                 self.clock.created(received), _TIERS.get(tier, b"default"),
                                  bool(s.include_usage))
         return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
 
@@ -308,7 +314,7 @@ cdef class ChatCore(Handler):
             return self.common(received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
-                           n_prompt, self.clock.seconds(received),
+                           n_prompt, self.clock.created(received),
                            _TIERS.get(_f(r, R_TIER), b"default"))
 
     cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
@@ -324,15 +330,22 @@ cdef class ChatCore(Handler):
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
-        cdef Py_ssize_t completion
-        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
+        cdef Py_ssize_t completion, planned
+        cdef uint64_t draw
+        cdef int64_t delay
+        if type(plan) is Plan:   # the planner's own: C fields, no int objects
+            draw = (<Plan>plan).draw()
+            planned = (<Plan>plan).n_tokens
+        else:
+            draw = plan.rng.u64()
+            planned = plan.n_tokens
         run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
                     else gen.generate(prompt, plan, cap, draw))
         completion = run.count
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
-        if completion < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
+        if completion < planned:
             self.planner.release(plan, received + delay)
-        out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
+        out = self.simple.render((alnum(29), self.clock.created(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),
                                   _f(model, M_FINGERPRINT)))

@@ -25,6 +25,14 @@ cdef class Clock:
     cdef int64_t seconds(self, int64_t mono_ns) noexcept:
         return (self.wall0 + mono_ns - self.mono0) // 1_000_000_000
 
+    cdef object created(self, int64_t mono_ns):
+        """seconds(mono_ns) as an int object, made once per second, not once per answer."""
+        cdef int64_t s = self.seconds(mono_ns)
+        if s != self.last_seconds or self.last_created is None:
+            self.last_seconds = s
+            self.last_created = s
+        return self.last_created
+
     def unix(self, int64_t mono_ns):
         return self.seconds(mono_ns)
 
