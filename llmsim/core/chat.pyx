@@ -349,4 +349,6 @@ cdef class ChatCore(Handler):
                                   b"length" if cut else b"stop", n_prompt, completion,
                                   n_prompt + completion, 0, _TIERS.get(tier, b"default"),
                                   _f(model, M_FINGERPRINT)))
-        return 200, headers(delay), delayed(out, delay)
+        # due at once, the body is its bytes: the core sends them as it would a Delayed due
+        # now, and no object is made
+        return 200, headers(delay), delayed(out, delay) if delay > 0 else out
