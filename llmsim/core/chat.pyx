@@ -86,6 +86,13 @@ cdef inline object _f(object struct, Py_ssize_t offset):
 
 _decode = CHAT.decode
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
+
+
+cdef inline bytes _tier(tier):
+    """The service_tier an answer reports for the requested one (None: not asked)."""
+    return b"default" if tier is None else _TIERS.get(tier, b"default")
+
+
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -264,7 +271,7 @@ cdef class ChatCore(Handler):
                 if s.tier != NULL else None)
         if s.stream:
             return self.streamed(req, plan, name, model, gen, prompt, cap, n_prompt,
-                                 self.clock.created(received), _TIERS.get(tier, b"default"),
+                                 self.clock.created(received), _tier(tier),
                                  bool(s.include_usage))
         return self.common(received, plan, name, model, gen, prompt, cap, n_prompt, tier)
 
@@ -315,7 +322,7 @@ cdef class ChatCore(Handler):
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
                            n_prompt, self.clock.created(received),
-                           _TIERS.get(_f(r, R_TIER), b"default"))
+                           _tier(_f(r, R_TIER)))
 
     cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
               seed):
@@ -347,7 +354,7 @@ cdef class ChatCore(Handler):
             self.planner.release(plan, received + delay)
         out = self.simple.render((alnum(29), self.clock.created(received), name, 0, run.esc(),
                                   b"length" if cut else b"stop", n_prompt, completion,
-                                  n_prompt + completion, 0, _TIERS.get(tier, b"default"),
+                                  n_prompt + completion, 0, _tier(tier),
                                   _f(model, M_FINGERPRINT)))
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
