@@ -103,11 +103,12 @@ def against_table(results, against):
     return lines
 
 
-def coldstart_table(times, workers):
-    """times: {"llmsim": [ms, ...], "nginx": [ms, ...]}."""
+def coldstart_table(times, floors, workers):
+    """times: {"llmsim": [ms, ...], "nginx": [ms, ...]}; floors: {command: [ms, ...]}, the
+    interpreter's own start-up measured in the same run (launch to exit)."""
     r = ratio(times["llmsim"], times["nginx"])
     med = statistics.median(times["llmsim"])
-    return [
+    lines = [
         _row(("server", "workers", "launch → first 200 on GET /health, ms", "llmsim/nginx",
               "target")),
         _row(("---", "---:", "---", "---:", "---")),
@@ -115,6 +116,10 @@ def coldstart_table(times, workers):
               f"< 150 ms: {'met' if med < 150 else 'MISSED'}")),
         _row(("nginx", workers, spread(times["nginx"], "{:.1f}"), "", "")),
     ]
+    for name, ms in floors.items():
+        lines.append(_row((f"floor: `{name}` (launch → exit)", "", spread(ms, "{:.1f}"),
+                           f"{ratio(ms, times['nginx']):.2f}×", "")))
+    return lines
 
 
 def callgrind_table(per_request):

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import shlex
+import subprocess
 import sys
 import time
 
@@ -32,6 +33,8 @@ log = logging.getLogger("bench")
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 PARTS = ("wrk", "coldstart", "callgrind", "streams", "conns")
 COLDSTART_RUNS = 5
+# what the same interpreter costs before llmsim runs a line: the floor under its cold start
+COLDSTART_FLOORS = {"python -I -c pass": "pass", "python -I -c 'import uvloop'": "import uvloop"}
 READY_DEADLINE_S = 30.0
 HEALTH = http1.request_bytes("GET", HEALTH_PATH)
 
@@ -177,7 +180,13 @@ class Bench:
         workers = len(os.sched_getaffinity(0))
         scenario = self.args.scenarios[0]
         times = {"llmsim": [], "nginx": []}
+        floors = {name: [] for name in COLDSTART_FLOORS}
         for i in range(COLDSTART_RUNS):
+            for name, code in COLDSTART_FLOORS.items():
+                self.wait_idle()
+                t0 = time.monotonic()
+                subprocess.run([self.args.llmsim_python, "-I", "-c", code], check=True)
+                floors[name].append((time.monotonic() - t0) * 1e3)
             for name in ("llmsim", "nginx") if i % 2 == 0 else ("nginx", "llmsim"):
                 self.wait_idle()
                 srv = self.start_llmsim(workers=0) if name == "llmsim" else \
@@ -192,7 +201,7 @@ class Bench:
                     srv.stop()
                 times[name].append((t - srv.started) * 1e3)
                 log.info("cold start %s: %.1f ms", name, times[name][-1])
-        return times, workers
+        return times, floors, workers
 
     def callgrind_part(self):
         out = {}
@@ -229,8 +238,8 @@ class Bench:
             finally:
                 server.stop()
         if "coldstart" in a.parts:
-            times, workers = self.coldstart_part()
-            tables.append(("Cold start", report.coldstart_table(times, workers)))
+            times, floors, workers = self.coldstart_part()
+            tables.append(("Cold start", report.coldstart_table(times, floors, workers)))
         if "callgrind" in a.parts:
             tables.append(("Instructions per request (callgrind)",
                            report.callgrind_table(self.callgrind_part())))

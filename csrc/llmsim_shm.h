@@ -296,6 +296,14 @@ static inline void llmsim_rate_refund(llmsim_shm_t *s, unsigned i, uint64_t cost
     atomic_fetch_sub_explicit(&s->rate[i % LLMSIM_RATE_BUCKETS].tat, cost_ns, LLMSIM__RELAXED);
 }
 
+/* The ns until bucket i is full again at monotonic time `now` (0 when it is full); takes
+ * nothing. */
+static inline uint64_t llmsim_rate_backlog(llmsim_shm_t *s, unsigned i, uint64_t now)
+{
+    uint64_t tat = atomic_load_explicit(&s->rate[i % LLMSIM_RATE_BUCKETS].tat, LLMSIM__RELAXED);
+    return tat > now ? tat - now : 0;
+}
+
 /* The next number of the node-wide sequence of fault draws. */
 static inline uint64_t llmsim_fault_seq(llmsim_shm_t *s)
 {

@@ -59,7 +59,7 @@ def prometheus_text(segment, route_names: list) -> bytes:
     snap = segment.snapshot()
     out = []
     _header(out, "llmsim_requests_total", "counter",
-            "Requests answered, by route and status class.")
+            "Requests by route and status class (other: closed with no answer).")
     for (route_id, code), count in sorted(snap["requests"].items()):
         labels = _route_labels(route_id, route_names)
         out.append(f'llmsim_requests_total{{{labels},code="{code}"}} {count}\n')

@@ -234,10 +234,12 @@ def test_models_list_current_claude_ids_and_aliases(claude):
              "claude-haiku-4-5-20251001": "Claude Haiku 4.5",
              "claude-sonnet-4-5-20250929": "Claude Sonnet 4.5",
              "claude-opus-4-1-20250805": "Claude Opus 4.1",
-             "claude-opus-4-20250514": "Claude Opus 4", "claude-sonnet-4-20250514": "Claude Sonnet 4"}
+             "claude-opus-4-20250514": "Claude Opus 4", "claude-sonnet-4-20250514": "Claude Sonnet 4",
+             "claude-opus-4-8": "Claude Opus 4.8", "claude-opus-4-7": "Claude Opus 4.7",
+             "claude-sonnet-5-5": "Claude Sonnet 5.5", "claude-mythos-preview": "Claude Mythos Preview"}
     listed = list(claude.models.list(limit=100))
     ids = [m.id for m in listed]
-    assert set(names) <= set(ids) and ids[:2] == ["claude-sonnet-4-6", "claude-opus-4-6"]
+    assert set(names) <= set(ids)
     assert all(m.display_name == names[m.id] for m in listed if m.id in names)
     assert [m.created_at for m in listed] == sorted((m.created_at for m in listed), reverse=True)
     assert not any(i in ids for i in ("claude-opus-4-5", "claude-sonnet-4-5", "claude-haiku-4-5"))

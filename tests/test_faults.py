@@ -3,6 +3,7 @@ errors in each provider's shape, retry-after honoured, dropped connections, stre
 short, seeded reproducibility and config validation."""
 
 import json
+import re
 import socket
 import time
 
@@ -167,6 +168,33 @@ def test_disconnect_closes_with_no_answer(srv):
         generate(srv, "disconnect")
     # The server goes on answering.
     assert httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT).status_code == 200
+
+
+def test_metrics_count_every_request_dropped_ones_too(srv):
+    made = 0
+    for value in ("disconnect", "off", "disconnect", "error=500", "disconnect"):
+        try:
+            httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT, headers=forced(value))
+        except httpx.TransportError:
+            pass
+        made += 1
+    with pytest.raises(anthropic.APIConnectionError):
+        message(claude(srv, "disconnect"))
+    with pytest.raises(DROPPED):
+        generate(srv, "disconnect")
+    made += 2
+    counts = {}
+    for m in re.finditer(r'^llmsim_requests_total\{provider="[^"]*",route="([^"]*)",'
+                         r'code="([^"]*)"\} (\d+)$', httpx.get(srv.base_url + "/metrics").text,
+                         re.M):
+        if not m.group(1).startswith("admin."):   # the start-up health checks
+            counts[m.groups()[:2]] = int(m.group(3))
+    assert sum(counts.values()) == made
+    assert counts == {("openai.chat_completions", "other"): 3,
+                      ("openai.chat_completions", "2xx"): 1,
+                      ("openai.chat_completions", "5xx"): 1,
+                      ("anthropic.messages", "other"): 1,
+                      ("gemini.generate_content", "other"): 1}
 
 
 def test_openai_stream_abort_drops_the_connection(srv):

@@ -12,6 +12,10 @@ from openai_fakes import call, handlers
 
 # Current model ids as OpenAI's model pages and SDK type unions name them.
 CURRENT_OPENAI = {
+    "gpt-6-astra": "reasoning", "gpt-6.2-sol": "reasoning", "gpt-5.6-luna": "reasoning",
+    "gpt-5.5": "reasoning", "gpt-5.5-2026-04-23": "reasoning", "gpt-5.4": "reasoning",
+    "gpt-5.4-mini-2026-03-17": "reasoning", "gpt-5.3-chat-latest": "chat",
+    "gpt-5.2": "reasoning", "gpt-5.2-pro-2025-12-11": "reasoning", "gpt-5.2-chat-latest": "chat",
     "gpt-5.1": "reasoning", "gpt-5.1-2025-11-13": "reasoning", "gpt-5.1-codex": "reasoning",
     "gpt-5.1-codex-mini": "reasoning", "gpt-5.1-chat-latest": "reasoning",
     "gpt-5": "reasoning", "gpt-5-2025-08-07": "reasoning", "gpt-5-mini": "reasoning",
@@ -125,3 +129,7 @@ def test_every_builtin_model_has_a_named_latency_profile():
     assert latency.lookup("gemini-3-pro-preview").name == "reasoning"
     assert latency.lookup("gpt-5.1-codex-mini").name == "reasoning-fast"
     assert latency.lookup("claude-opus-4-5-20251101").name == "large"
+    assert latency.lookup("claude-sonnet-5-5").name == "standard"
+    assert latency.lookup("gpt-5.4-nano").name == "reasoning-fast"
+    assert latency.lookup("gemini-3.5-flash-lite").name == "fast-small"
+    assert latency.lookup("gemini-3.1-pro-preview").name == "reasoning"

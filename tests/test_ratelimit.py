@@ -1,6 +1,8 @@
 """Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
+import re
+
 import anthropic
 import httpx
 import openai
@@ -11,6 +13,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from llmsim import config
+from llmsim.core.shm import RATE_BUCKETS, Segment
 from llmsim.errors import ConfigError
 from llmsim.policy.ratelimit import go_duration, token_cost
 
@@ -115,6 +118,71 @@ def test_each_key_has_its_own_budget(server, tmp_path):
     assert two.models.list().data   # k2's budget is untouched
 
 
+def requests_by_route(srv):
+    """{(route, code): count} from llmsim_requests_total."""
+    out = {}
+    for m in re.finditer(r'^llmsim_requests_total\{provider="[^"]*",route="([^"]*)",'
+                         r'code="([^"]*)"\} (\d+)$', httpx.get(srv.base_url + "/metrics").text,
+                         re.M):
+        out[m.groups()[:2]] = int(m.group(3))
+    return out
+
+
+LONG = "word " * 200   # ~250 tokens of body: over the whole minute's 100 with its output
+
+
+def test_a_request_over_a_minutes_tokens_is_refused_for_good(server, tmp_path):
+    srv = start(server, tmp_path, {"requests_per_minute": 10, "tokens_per_minute": 100})
+    # The SDK retries 429s twice by default: x-should-retry: false stops it.
+    client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k", max_retries=2)
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model=GPT, max_tokens=5,
+                                       messages=[{"role": "user", "content": LONG}])
+    err = info.value
+    assert err.body["type"] == "tokens" and err.body["code"] == "rate_limit_exceeded"
+    requested = token_cost(err.request.content)
+    assert err.body["message"] == (
+        f"Request too large for {GPT} on tokens per min (TPM): Limit 100, Requested "
+        f"{requested}. The input or output tokens must be reduced in order to run "
+        f"successfully.")
+    h = err.response.headers
+    assert "retry-after" not in h and h["x-should-retry"] == "false"
+    # Nothing was charged: both budgets are still whole.
+    assert h["x-ratelimit-remaining-requests"] == "10"
+    assert h["x-ratelimit-remaining-tokens"] == "100"
+    assert requests_by_route(srv)[("openai.chat_completions", "4xx")] == 1
+    r = client.chat.completions.with_raw_response.create(
+        model=GPT, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert r.headers["x-ratelimit-remaining-requests"] == "9"
+
+
+def test_anthropic_and_gemini_refuse_an_oversized_request_for_good(server, tmp_path):
+    srv = start(server, tmp_path, {"tokens_per_minute": 100})
+    claude = anthropic.Anthropic(base_url=srv.base_url, api_key="k", max_retries=2)
+    with pytest.raises(anthropic.RateLimitError) as info:
+        claude.messages.create(model=CLAUDE, max_tokens=5,
+                               messages=[{"role": "user", "content": LONG}])
+    assert info.value.body["error"]["type"] == "rate_limit_error"
+    assert "of 100 tokens per minute" in info.value.body["error"]["message"]
+    h = info.value.response.headers
+    assert "retry-after" not in h and h["anthropic-ratelimit-tokens-remaining"] == "100"
+    assert requests_by_route(srv)[("anthropic.messages", "4xx")] == 1
+
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
+    with pytest.raises(genai_errors.ClientError) as ginfo:
+        client.models.generate_content(model=GEMINI, contents=LONG)
+    assert ginfo.value.code == 429 and ginfo.value.status == "RESOURCE_EXHAUSTED"
+    assert "limit: 100, model: " + GEMINI in ginfo.value.message
+    (quota,) = ginfo.value.details["error"]["details"]   # a QuotaFailure, no RetryInfo
+    assert quota["@type"] == "type.googleapis.com/google.rpc.QuotaFailure"
+    assert quota["violations"][0]["quotaValue"] == "100"
+    assert "retry-after" not in ginfo.value.response.headers
+    # The budget is whole: a request of most of a minute's worth still goes through.
+    assert client.models.generate_content(
+        model=GEMINI, contents="hi",
+        config=types.GenerateContentConfig(max_output_tokens=60)).text
+
+
 def test_no_limits_no_headers(server):
     srv = server("--workers", "1", "--no-latency")
     r = httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT)
@@ -145,3 +213,16 @@ def test_config_errors_name_the_field(tmp_path, limits, message):
     with pytest.raises(ConfigError) as info:
         config.load(str(path), environ={})
     assert message in str(info.value)
+
+
+def test_bucket_take_backlog_refund():
+    seg = Segment(1)
+    second = 1_000_000_000
+    assert seg.rate_backlog(3) == 0
+    wait, backlog = seg.rate_take(3, second, 60 * second)
+    assert wait == 0 and 0 < backlog <= second
+    assert 0 < seg.rate_backlog(3) <= second
+    seg.rate_refund(3, second)
+    assert seg.rate_backlog(3) == 0
+    with pytest.raises(IndexError):
+        seg.rate_backlog(RATE_BUCKETS)

@@ -24,13 +24,12 @@ from llmsim.api.anthropic_types import (COUNT_TOKENS, MESSAGES, DocumentBlock, I
                                         ToolResultBlock, ToolUseBlock)
 from llmsim.api.anthropic_wire import (JSON, SSE, decode_error, headers, message_id,
                                        model_not_found, random_text, tool_use_id)
-from llmsim.core.pieces import Run
 from llmsim.core.stream import Delayed
 from llmsim.errors import ApiError
+from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
-from llmsim.sim.text import CORPUS
-from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, Pieces, count
+from llmsim.sim.tokens import PER_MESSAGE, REPLY_PRIMING, count
 
 # Input token accounting (llmsim's documented approximations): the OpenAI-style framing of
 # llmsim.sim.tokens per message, an image or a non-text document at a fixed cost, and the
@@ -190,29 +189,25 @@ class Messages:
         """The Answer; `scripted` is a script's (tool name, JSON arguments) or None."""
         rng = plan.rng
         blocks = []
-        thinking = min(budget, plan.n_tokens // 2) if budget else 0
-        if thinking:
-            run = CORPUS.generate("", plan, thinking, rng.u64())[0]
+        thinking = 0
+        run = output.thought(plan, budget)
+        if run is not None:
+            thinking = run.count
             blocks.append(Block(render.THINKING, run, signature=random_text(120)))
         if scripted is None:
             tool = self.tool_to_call(r, tools, rng)
             if tool is not None:
                 scripted = (tool.name, _JSON_ENCODE(generate(tool.input_schema, rng)))
         if scripted is not None:
-            pieces = Pieces(scripted[1])
-            blocks.append(Block(render.TOOL_USE, Run(pieces, 0, pieces.count),
+            blocks.append(Block(render.TOOL_USE, output.capped(scripted[1], None)[0],
                                 id=tool_use_id(), name=scripted[0]))
             return Answer(message_id(), r.model, blocks, b"tool_use", None, n_in)
         cap = r.max_tokens - thinking
         fmt = r.output_config.format if r.output_config is not None else None
         if fmt is not None:
-            pieces = Pieces(_JSON_ENCODE(generate(fmt.schema, rng)))
-            run, truncated = Run(pieces, 0, min(pieces.count, cap)), pieces.count > cap
+            run, truncated = output.capped(_JSON_ENCODE(generate(fmt.schema, rng)), cap)
         else:
-            run, truncated = gen.generate(prompt, plan, cap, rng.u64())
-            if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
-                run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)
-                truncated = plan.truncated
+            run, truncated = output.text(gen, prompt, plan, cap, thinking)
         run, stop = cut(run, r.stop_sequences)
         if stop is not None:
             reason = b"stop_sequence"

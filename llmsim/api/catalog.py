@@ -47,8 +47,25 @@ def _ts(day):
     return (datetime.date.fromisoformat(day).toordinal() - _EPOCH) * 86400
 
 
+# Names checked on 2026-11-28 against the model lists of the openai (3.57) and anthropic
+# (2.14) Python SDKs and Google's Gemini model page. Release day: the snapshot's date where an
+# id carries one or it is published; otherwise (UNDATED) the day of that check. Max output
+# where not published: the figure of the family's previous model.
+UNDATED = "2026-11-28"
+
 # (ids sharing one entry, kind, owned_by, release day, max output tokens, dimensions)
 _OPENAI = (
+    ("gpt-6-astra gpt-6.2-astra gpt-6.1-sol gpt-6.2-sol gpt-6.1-terra gpt-6-sol gpt-6-luna "
+     "gpt-5.6-sol gpt-5.6-terra gpt-5.6-luna", "reasoning", "system", UNDATED, 128000, 0),
+    ("gpt-5.5 gpt-5.5-2026-04-23", "reasoning", "system", "2026-04-23", 128000, 0),
+    ("gpt-5.4-mini gpt-5.4-nano gpt-5.4-mini-2026-03-17 gpt-5.4-nano-2026-03-17", "reasoning",
+     "system", "2026-03-17", 128000, 0),
+    ("gpt-5.4", "reasoning", "system", UNDATED, 128000, 0),
+    ("gpt-5.3-chat-latest", "chat", "system", UNDATED, 16384, 0),
+    ("gpt-5.2 gpt-5.2-2025-12-11 gpt-5.2-pro gpt-5.2-pro-2025-12-11", "reasoning", "system",
+     "2025-12-11", 128000, 0),
+    ("gpt-5.2-chat-latest", "chat", "system", "2025-12-11", 16384, 0),
+    ("gpt-audio-mini gpt-audio-mini-2025-12-15", "chat", "system", "2025-12-15", 16384, 0),
     ("gpt-5.1 gpt-5.1-2025-11-13 gpt-5.1-chat-latest gpt-5.1-codex gpt-5.1-codex-mini",
      "reasoning", "system", "2025-11-13", 128000, 0),
     ("gpt-5-pro gpt-5-pro-2025-10-06", "reasoning", "system", "2025-10-06", 272000, 0),
@@ -83,6 +100,20 @@ _OPENAI = (
 )
 # (aliases, then the id the Models API lists; release day, max output tokens)
 _ANTHROPIC = (
+    ("claude-fable-5-2", UNDATED, 128000),
+    ("claude-mythos-5-2", UNDATED, 128000),
+    ("claude-haiku-5-5", UNDATED, 64000),
+    ("claude-sonnet-5-5", UNDATED, 128000),
+    ("claude-opus-5-5", UNDATED, 128000),
+    ("claude-fable-5-1", UNDATED, 128000),
+    ("claude-mythos-5-1", UNDATED, 128000),
+    ("claude-fable-5", UNDATED, 128000),
+    ("claude-mythos-5", UNDATED, 128000),
+    ("claude-sonnet-5", UNDATED, 128000),
+    ("claude-opus-5", UNDATED, 128000),
+    ("claude-opus-4-8", UNDATED, 128000),
+    ("claude-opus-4-7", UNDATED, 128000),
+    ("claude-mythos-preview", UNDATED, 128000),
     ("claude-sonnet-4-6", "2026-02-17", 128000),
     ("claude-opus-4-6", "2026-02-05", 128000),
     ("claude-opus-4-5 claude-opus-4-5-20251101", "2025-11-01", 64000),
@@ -97,6 +128,9 @@ _ANTHROPIC = (
     ("claude-3-haiku-20240307", "2024-03-07", 4096),
 )
 _GEMINI = (
+    ("gemini-3.6-flash gemini-3.5-flash", "chat", UNDATED, 65536, 0),
+    ("gemini-3.5-flash-lite gemini-3.1-flash-lite", "chat", UNDATED, 65536, 0),
+    ("gemini-3.1-pro-preview gemini-3-flash-preview", "chat", UNDATED, 65536, 0),
     ("gemini-3-pro-preview", "chat", "2025-11-18", 65536, 0),
     ("gemini-2.5-flash-lite-preview-09-2025 gemini-flash-lite-latest", "chat", "2025-09-25",
      65536, 0),

@@ -25,12 +25,11 @@ from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
 from llmsim.api.gemini_wire import (JSON, SSE, decode_error, headers, invalid,
                                     model_not_found, response_id)
-from llmsim.core.pieces import Run
 from llmsim.core.stream import Delayed
+from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
-from llmsim.sim.text import CORPUS
-from llmsim.sim.tokens import Pieces, count
+from llmsim.sim.tokens import count
 
 MEDIA_TOKENS = 258
 MAX_CANDIDATES = 8
@@ -184,9 +183,7 @@ class GenerateContent:
         t = g.thinking_config if g is not None else None
         if t is not None and (t.include_thoughts or (t.thinking_budget or 0) != 0):
             budget = t.thinking_budget if t.thinking_budget and t.thinking_budget > 0 else cap
-            k = min(budget, plan.n_tokens // 2)
-            if k:
-                thought = CORPUS.generate("", plan, k, rng.u64())[0]
+            thought = output.thought(plan, budget)
         thinking = thought.count if thought is not None else 0
         decls, mode = _functions(r)
         if scripted is None and decls and (
@@ -207,13 +204,9 @@ class GenerateContent:
             value = generate(schema, rng)
             text = value if mime == "text/x.enum" and isinstance(value, str) else \
                 _JSON_ENCODE(value)
-            pieces = Pieces(text)
-            run, truncated = Run(pieces, 0, min(pieces.count, room)), pieces.count > room
+            run, truncated = output.capped(text, room)
         else:
-            run, truncated = gen.generate(prompt, plan, room, rng.u64())
-            if thinking and run.count > plan.n_tokens - thinking:  # thinking took its share
-                run = Run(run.pieces, run.first, plan.n_tokens - thinking, run.skip)
-                truncated = plan.truncated
+            run, truncated = output.text(gen, prompt, plan, room, thinking)
         run, stop = cut(run, g.stop_sequences if g is not None else None)
         finish = b"MAX_TOKENS" if truncated and stop is None else b"STOP"
         return Candidate(thought, run, None, finish, run.count)

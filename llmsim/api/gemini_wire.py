@@ -15,6 +15,7 @@ SSE = b"text/event-stream"
 _HEADERS = Template(b"content-type: {{ctype:raw}}\r\nvary: Origin, X-Origin, Referer\r\n"
                     b"server-timing: gfet4t7; dur={{ms:int}}\r\n")
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+_NOWHERE = object()
 
 
 def response_id():
@@ -70,17 +71,10 @@ def decode_error(exc, body):
         proto = _PROTO_TYPES.get(want)
         if proto is None:
             return invalid(f"Invalid JSON payload received. Expected {want} at '{where}'.")
-        return invalid(f"Invalid value at '{where}' ({proto}), {_value_at(body, p.path)}")
+        v = decoding.value_at(body, p.path, _NOWHERE)
+        shown = "a value" if v is _NOWHERE else msgspec.json.encode(v).decode()
+        return invalid(f"Invalid value at '{where}' ({proto}), {shown}")
     if p.kind == decoding.VALUE:
         return invalid(f"Invalid value at '{where}' (TYPE_ENUM), {p.detail}")
     return invalid(f"Invalid JSON payload received at '{where}': {p.detail}")
 
-
-def _value_at(body, path):
-    try:
-        v = msgspec.json.decode(body)
-        for key in path:
-            v = v[key]
-        return msgspec.json.encode(v).decode()
-    except (msgspec.DecodeError, KeyError, IndexError, TypeError):
-        return "a value"

@@ -17,6 +17,7 @@ from llmsim.core.ids import alnum
 from llmsim.core.pieces import Run
 from llmsim.core.render import Template
 from llmsim.errors import ApiError
+from llmsim.sim import output
 from llmsim.sim.jsonschema_gen import generate
 from llmsim.sim.stop import cut
 from llmsim.sim.tokens import PER_MESSAGE, Pieces, count
@@ -94,10 +95,8 @@ def reasoning_tokens(model, effort, rng, cap):
 def json_answer(schema, rng, cap):
     """(Run of a JSON document valid against `schema` (None: the json_object default), whether
     `cap` cut it)."""
-    p = Pieces(msgspec.json.encode(generate(_ANSWER_SCHEMA if schema is None else schema, rng)))
-    if cap is not None and p.count > cap:
-        return Run(p, 0, cap), True
-    return Run(p, 0, p.count), False
+    return output.capped(msgspec.json.encode(generate(_ANSWER_SCHEMA if schema is None
+                                                      else schema, rng)), cap)
 
 
 class ChatCompletions(ChatCore):

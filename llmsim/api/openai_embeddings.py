@@ -2,9 +2,8 @@
 arrays; `dimensions`; `encoding_format` float or base64 (little-endian float32).
 
 The same input, model and dimensions always give the same vector (in any worker), and
-different inputs or models different ones; the
-rendered `data` element of recent inputs is cached per worker, so repeated inputs cost a
-dict lookup.
+different inputs or models different ones; the rendered `data` element of recent inputs (at
+their index) is cached per worker, so a repeated input costs a dict lookup and no copy.
 """
 
 from array import array
@@ -68,17 +67,18 @@ class Embeddings:
                 raise ApiError(400, "'$.input' is invalid. Please check the API reference: "
                                     "https://platform.openai.com/docs/api-reference.")
             n_prompt += tokens
-            ck = (r.model, dims, b64, value if type(value) is str else tuple(value))
-            vec = cache.get(ck)
-            if vec is None:
+            ck = (r.model, dims, b64, i, value if type(value) is str else tuple(value))
+            item = cache.get(ck)
+            if item is None:
                 key = key_of(value.encode()) if type(value) is str else \
                     key_of(array("q", value).tobytes(), True)
                 f32 = unit_vector(key ^ key_of(r.model.encode()), dims)
-                vec = b64encode(f32) if b64 else json_floats(f32)
+                item = (ITEM_BASE64 if b64 else ITEM_FLOAT).render(
+                    (i, b64encode(f32) if b64 else json_floats(f32)))
                 if len(cache) >= _CACHE_LIMIT:
                     cache.clear()
-                cache[ck] = vec
-            items.append((ITEM_BASE64 if b64 else ITEM_FLOAT).render((i, vec)))
+                cache[ck] = item
+            items.append(item)
         plan = planning.plan(self.env, req, r.model, n_prompt, None)
         delay = plan.total_ns
         out = BODY.render((b",".join(items), r.model, n_prompt, n_prompt))

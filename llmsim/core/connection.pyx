@@ -478,6 +478,7 @@ cdef class Connection:
                 result = handler(req)
         except errors.Disconnect:   # an injected fault: close once earlier answers are out
             self.closing = True
+            s.count(req.route, 0, now_ns() - self.last_active_ns, self.bytes_in, 0)  # "other"
             return 0
         except errors.ApiError as e:
             return self.answer_error(req.route, ep.provider, e)

@@ -85,6 +85,7 @@ cdef extern from "llmsim_shm.h" nogil:
     uint64_t llmsim_rate_take(llmsim_shm_t *s, unsigned i, uint64_t now, uint64_t cost_ns,
                               uint64_t window_ns, uint64_t *backlog)
     void llmsim_rate_refund(llmsim_shm_t *s, unsigned i, uint64_t cost_ns)
+    uint64_t llmsim_rate_backlog(llmsim_shm_t *s, unsigned i, uint64_t now)
     uint64_t llmsim_fault_seq(llmsim_shm_t *s)
 
     # cold path: the master and readers

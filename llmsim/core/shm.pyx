@@ -40,6 +40,12 @@ cdef dict _hist_dict(llmsim_hist_snap_t *h):
     return {"buckets": buckets, "count": sum(buckets), "sum_ns": h.sum_ns}
 
 
+cdef int _check_bucket(unsigned bucket) except -1:
+    if bucket >= LLMSIM_RATE_BUCKETS:
+        raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+    return 0
+
+
 cdef class Segment:
     """One anonymous MAP_SHARED mapping holding a block per worker process of this node.
 
@@ -188,8 +194,7 @@ cdef class Segment:
     def rate_take(self, unsigned bucket, uint64_t cost_ns, uint64_t window_ns):
         """Take `cost_ns` from `bucket` (capacity `window_ns`) now: (0, ns until it is full
         again) when admitted, else (ns to wait, current backlog ns) and nothing taken."""
-        if bucket >= LLMSIM_RATE_BUCKETS:
-            raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+        _check_bucket(bucket)
         cdef uint64_t backlog = 0
         cdef uint64_t wait = llmsim_rate_take(self.hdr, bucket, llmsim_now_ns(), cost_ns,
                                               window_ns, &backlog)
@@ -197,9 +202,13 @@ cdef class Segment:
 
     def rate_refund(self, unsigned bucket, uint64_t cost_ns):
         """Give back `cost_ns` that rate_take admitted from `bucket`."""
-        if bucket >= LLMSIM_RATE_BUCKETS:
-            raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+        _check_bucket(bucket)
         llmsim_rate_refund(self.hdr, bucket, cost_ns)
+
+    def rate_backlog(self, unsigned bucket):
+        """The ns until `bucket` is full again (0: full now); takes nothing."""
+        _check_bucket(bucket)
+        return llmsim_rate_backlog(self.hdr, bucket, llmsim_now_ns())
 
     def next_fault_draw(self):
         """The next number of this node's sequence of fault draws (0, 1, 2, ...)."""

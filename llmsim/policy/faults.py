@@ -231,7 +231,8 @@ class _Model(msgspec.Struct):
 _model_of_body = msgspec.json.Decoder(_Model).decode
 
 
-def _model(provider, req):
+def model_of(provider, req):
+    """The model a request names (Gemini: in its path), or None."""
     if provider == errors.GEMINI:
         return req.params[0].decode("latin-1") if req.params else None
     try:
@@ -259,7 +260,7 @@ class Faults:
                     or (rule.routes is not None and route not in rule.routes)):
                 continue
             if rule.models is not None:
-                model = model or _model(provider, req)
+                model = model or model_of(provider, req)
                 if model not in rule.models:
                     continue
             if n is None:

@@ -9,6 +9,8 @@ body's length / 4 (the prompt) plus the output it asks for at most (`max_tokens`
 `max_completion_tokens`, `max_output_tokens`, `generationConfig.maxOutputTokens`). Over a
 budget the answer is 429 in the provider's shape with `retry-after` (Gemini: RetryInfo);
 OpenAI and Anthropic answers, successful or not, carry the provider's rate-limit headers.
+A request that costs more tokens than the whole minute's budget could never be admitted: it
+gets a 429 with no `retry-after` and `x-should-retry: false`, and is charged nothing.
 """
 
 import functools
@@ -21,6 +23,7 @@ from llmsim import errors
 from llmsim.core.shm import RATE_BUCKETS, Segment
 from llmsim.errors import ApiError, ConfigError
 from llmsim.policy.auth import KEY_READERS
+from llmsim.policy.faults import model_of
 
 MINUTE_NS = 60_000_000_000
 _SECOND = 1_000_000_000
@@ -121,19 +124,24 @@ class Limiter:
     def __init__(self, spec, api_keys, segment):
         self.segment = segment
         self.keys = {k.encode(): i % (RATE_BUCKETS // 2) for i, k in enumerate(api_keys)}
+        self.tokens = (Budget("tokens", spec.tokens_per_minute, 1)
+                       if spec.tokens_per_minute else None)
         self.budgets = [b for b in (
             Budget("requests", spec.requests_per_minute, 0) if spec.requests_per_minute else None,
-            Budget("tokens", spec.tokens_per_minute, 1) if spec.tokens_per_minute else None,
-        ) if b is not None]
+            self.tokens) if b is not None]
 
     def take(self, provider, req):
         """[(budget, cost, backlog ns)] after admitting `req`; ApiError 429 if a budget is
-        spent (nothing is then taken from any)."""
+        spent or the request costs more tokens than a whole minute's (nothing is then taken
+        from any)."""
         read = KEY_READERS.get(provider)
         slot = self.keys.get(read(req), 0) if self.keys and read else 0
+        tokens = token_cost(req.body) if self.tokens else 0
+        if self.tokens and tokens > self.tokens.limit:
+            raise self.too_large(provider, req, slot, tokens)
         taken = []
         for b in self.budgets:
-            cost = 1 if b.name == "requests" else token_cost(req.body)
+            cost = 1 if b.name == "requests" else tokens
             bucket = b.first + 2 * slot
             wait, backlog = self.segment.rate_take(bucket, int(cost * b.unit_ns), MINUTE_NS)
             if wait:
@@ -142,6 +150,27 @@ class Limiter:
                 raise self.refusal(provider, b, cost, backlog, wait, taken)
             taken.append((b, cost, backlog))
         return taken
+
+    def too_large(self, provider, req, slot, tokens):
+        """The 429 of a request that no wait would admit: it costs more tokens than the
+        budget holds. No retry-after, and `x-should-retry: false`, which the OpenAI and
+        Anthropic SDKs obey instead of retrying a 429."""
+        limit = self.tokens.limit
+        state = [(b, 0, self.segment.rate_backlog(b.first + 2 * slot)) for b in self.budgets]
+        headers = b"x-should-retry: false\r\n" + headers_for(provider, state)
+        model = model_of(provider, req) or "this model"
+        if provider == errors.ANTHROPIC:
+            return ApiError(429, f"This request would exceed the rate limit for your "
+                                 f"organization of {limit:,} tokens per minute. Please reduce "
+                                 f"the prompt length or the maximum tokens requested.",
+                            headers=headers)
+        if provider == errors.GEMINI:
+            return ApiError(429, _GEMINI_QUOTA % (limit, model), headers=headers,
+                            details=_quota_failure(limit, model))
+        return ApiError(429, f"Request too large for {model} on tokens per min (TPM): Limit "
+                             f"{limit}, Requested {tokens}. The input or output tokens must be "
+                             f"reduced in order to run successfully.",
+                        type="tokens", code="rate_limit_exceeded", headers=headers)
 
     def refusal(self, provider, budget, cost, backlog, wait, taken):
         seconds = max(-(-wait // _SECOND), 1)
@@ -159,6 +188,23 @@ class Limiter:
         msg = (f"Rate limit reached on {budget.name} per min ({unit}): Limit {budget.limit}, "
                f"Used {used}, Requested {cost}. Please try again in {go_duration(wait)}.")
         return ApiError(429, msg, type=budget.name, code="rate_limit_exceeded", headers=headers)
+
+
+_GEMINI_QUOTA = ("You exceeded your current quota, please check your plan and billing details. "
+                 "For more information on this error, head to: "
+                 "https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for "
+                 "metric: generativelanguage.googleapis.com/generate_content_paid_tier_input_"
+                 "token_count, limit: %d, model: %s")
+
+
+def _quota_failure(limit, model):
+    """Gemini's error `details` naming the per-minute token quota (and no RetryInfo)."""
+    return [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
+        "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_"
+                       "token_count",
+        "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+        "quotaDimensions": {"location": "global", "model": model},
+        "quotaValue": str(limit)}]}]
 
 
 def headers_for(provider, state):
