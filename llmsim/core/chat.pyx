@@ -22,10 +22,10 @@ from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from llmsim.core.connection cimport Handler, Request, delayed
-from llmsim.core.ids cimport alnum
+from llmsim.core.ids cimport alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
-from llmsim.core.render cimport Template
+from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Template, utf8
 from llmsim.core.wire cimport Clock, headers
 
 from llmsim.api.catalog import ModelInfo
@@ -93,6 +93,14 @@ cdef inline bytes _tier(tier):
     return b"default" if tier is None else _TIERS.get(tier, b"default")
 
 
+# The slots of the common answer's template, in the order common() fills them.
+cdef tuple _SIMPLE_SLOTS = ("id", "created", "model", "index", "content", "finish", "prompt",
+                            "completion", "total", "reasoning", "tier", "fingerprint")
+cdef bytes _SIMPLE_KINDS = bytes([SLOT_RAW, SLOT_INT, SLOT_STR, SLOT_INT, SLOT_RAW, SLOT_RAW,
+                                  SLOT_INT, SLOT_INT, SLOT_INT, SLOT_INT, SLOT_RAW, SLOT_RAW])
+cdef enum:
+    ID_LEN = 29         # random characters after "chatcmpl-"
+    SIMPLE_SLOTS = 12
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -193,7 +201,10 @@ cdef class ChatCore(Handler):
     cdef tuple last_entry       # ... and its entry
 
     def __init__(self, env, Template simple):
-        """`simple`: the template of the common answer."""
+        """`simple`: the template of the common answer (slots as _SIMPLE_SLOTS)."""
+        if simple.slots != _SIMPLE_SLOTS or simple.kinds != _SIMPLE_KINDS:
+            raise ValueError(f"the common chat answer's template has slots {simple.slots}; "
+                             f"llmsim.core.chat fills {_SIMPLE_SLOTS}")
         self.models = env.catalog
         self.pick = env.generators.pick
         self.planner = env.planner
@@ -340,6 +351,10 @@ cdef class ChatCore(Handler):
         cdef Py_ssize_t completion, planned
         cdef uint64_t draw
         cdef int64_t delay
+        cdef char rid[ID_LEN]
+        cdef const char *vp[SIMPLE_SLOTS]
+        cdef Py_ssize_t vn[SIMPLE_SLOTS]
+        cdef int64_t vi[SIMPLE_SLOTS]
         if type(plan) is Plan:   # the planner's own: C fields, no int objects
             draw = (<Plan>plan).draw()
             planned = (<Plan>plan).n_tokens
@@ -352,10 +367,32 @@ cdef class ChatCore(Handler):
         delay = due(plan, completion - 1) if completion else plan.ttft_ns
         if completion < planned:
             self.planner.release(plan, received + delay)
-        out = self.simple.render((alnum(29), self.clock.created(received), name, 0, run.esc(),
-                                  b"length" if cut else b"stop", n_prompt, completion,
-                                  n_prompt + completion, 0, _tier(tier),
-                                  _f(model, M_FINGERPRINT)))
+        # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
+        cdef bytes text = run.esc()
+        cdef bytes finish = b"length" if cut else b"stop"
+        cdef bytes served_tier = _tier(tier)
+        fingerprint = _f(model, M_FINGERPRINT)
+        if type(fingerprint) is not bytes:
+            raise TypeError(f"system_fingerprint of {name!r} is not bytes")
+        alnum_into(rid, ID_LEN)
+        vp[0] = rid
+        vn[0] = ID_LEN
+        vi[1] = self.clock.seconds(received)
+        vp[2] = utf8(name, &vn[2])
+        vi[3] = 0
+        vp[4] = PyBytes_AS_STRING(text)
+        vn[4] = PyBytes_GET_SIZE(text)
+        vp[5] = PyBytes_AS_STRING(finish)
+        vn[5] = PyBytes_GET_SIZE(finish)
+        vi[6] = n_prompt
+        vi[7] = completion
+        vi[8] = n_prompt + completion
+        vi[9] = 0
+        vp[10] = PyBytes_AS_STRING(served_tier)
+        vn[10] = PyBytes_GET_SIZE(served_tier)
+        vp[11] = PyBytes_AS_STRING(fingerprint)
+        vn[11] = PyBytes_GET_SIZE(fingerprint)
+        out = self.simple.render_c(vp, vn, vi)
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
         return 200, headers(delay), delayed(out, delay) if delay > 0 else out

@@ -67,7 +67,12 @@ def u64():
 cpdef bytes alnum(Py_ssize_t n):
     """n random characters from [A-Za-z0-9] as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef char *p = PyBytes_AS_STRING(out)
+    alnum_into(PyBytes_AS_STRING(out), n)
+    return out
+
+
+cdef void alnum_into(char *p, Py_ssize_t n) noexcept:
+    """n random characters from [A-Za-z0-9] at p."""
     cdef char *end = p + n
     cdef uint64_t x
     while end - p >= 5:   # five digits a draw
@@ -83,7 +88,6 @@ cpdef bytes alnum(Py_ssize_t n):
         while p < end:
             p[0] = _ALNUM[llmsim_ids_digit62(&x)]
             p += 1
-    return out
 
 
 cpdef bytes hexstr(Py_ssize_t n):
