@@ -88,6 +88,11 @@ _decode = CHAT.decode
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 
 
+cdef inline object _header(dict hdrs, bytes name):
+    """A kept request header's value, or None; most requests keep none (no lookup then)."""
+    return hdrs.get(name) if hdrs else None
+
+
 cdef inline bytes _tier(tier):
     """The service_tier an answer reports for the requested one (None: not asked)."""
     return b"default" if tier is None else _TIERS.get(tier, b"default")
@@ -265,7 +270,7 @@ cdef class ChatCore(Handler):
             return None
         cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
                     s.max_tokens if s.max_tokens else None, model)
-        named = hdrs.get(b"x-llmsim-generator")
+        named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
         prompt = ""
@@ -307,7 +312,7 @@ cdef class ChatCore(Handler):
                                 "length 1, but got an empty array instead.",
                            param="messages", code="empty_array")
         cap = completion_cap(r, model)
-        named = hdrs.get(b"x-llmsim-generator")
+        named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
         prompt = last_user_text(messages) if gen.needs_prompt else ""
@@ -340,7 +345,7 @@ cdef class ChatCore(Handler):
         """The request's plan, admitted on its model's simulated server."""
         cdef PlannerCore planner = self.planner
         plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
-                            hdrs.get(b"x-llmsim-latency"))
+                            _header(hdrs, b"x-llmsim-latency"))
         planner.admit(plan, received)
         return plan
 
