@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "llmsim_bytes.h"
 #include "llmsim_tokens.h"
 
 typedef struct {
@@ -45,32 +46,9 @@ enum {
     LLMSIM_CS_STREAM_OPTIONS = 128
 };
 
-/* Byte classes of the scanned JSON: a byte a plain string may hold (printable ASCII but
- * '"' and '\\'), and JSON whitespace. */
-enum { LLMSIM_CS_PLAIN = 1, LLMSIM_CS_WS = 2 };
-
-static const unsigned char llmsim_cs_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 2, 0, 0,  /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
-    3, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x20 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x30 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x40 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,  /* 0x50 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x60 */
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  /* 0x70 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe0 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf0 */
-};
-
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
 {
-    while (p < end && (llmsim_cs_class[(unsigned char)*p] & LLMSIM_CS_WS))
+    while (p < end && (llmsim_byte_class[(unsigned char)*p] & LLMSIM_JSON_WS))
         p++;
     return p;
 }
@@ -78,22 +56,12 @@ static inline const char *llmsim_cs_ws(const char *p, const char *end)
 /* 1 when a[0:n] == b[0:n]; from 4 to 16 bytes in two overlapping loads, no call. */
 static inline int llmsim_cs_eq(const char *a, const char *b, size_t n)
 {
-    if (n >= 8 && n <= 16) {
-        uint64_t a0, a1, b0, b1;
-        memcpy(&a0, a, 8);
-        memcpy(&b0, b, 8);
-        memcpy(&a1, a + n - 8, 8);
-        memcpy(&b1, b + n - 8, 8);
-        return a0 == b0 && a1 == b1;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t a0, a1, b0, b1;
-        memcpy(&a0, a, 4);
-        memcpy(&b0, b, 4);
-        memcpy(&a1, a + n - 4, 4);
-        memcpy(&b1, b + n - 4, 4);
-        return a0 == b0 && a1 == b1;
-    }
+    if (n >= 8 && n <= 16)
+        return llmsim_load8(a) == llmsim_load8(b) &&
+               llmsim_load8(a + n - 8) == llmsim_load8(b + n - 8);
+    if (n >= 4 && n < 8)
+        return llmsim_load4(a) == llmsim_load4(b) &&
+               llmsim_load4(a + n - 4) == llmsim_load4(b + n - 4);
     return memcmp(a, b, n) == 0;
 }
 
@@ -104,13 +72,13 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
     const char *q;
     if (p >= end || *p != '"')
         return NULL;
-    const unsigned char *t = llmsim_cs_class;
+    const unsigned char *t = llmsim_byte_class;
     q = ++p;
     /* four bytes a test while they are all plain */
     while (end - q >= 4 && (t[(unsigned char)q[0]] & t[(unsigned char)q[1]] &
-                            t[(unsigned char)q[2]] & t[(unsigned char)q[3]] & LLMSIM_CS_PLAIN))
+                            t[(unsigned char)q[2]] & t[(unsigned char)q[3]] & LLMSIM_JSON_PLAIN))
         q += 4;
-    while (q < end && (t[(unsigned char)*q] & LLMSIM_CS_PLAIN))
+    while (q < end && (t[(unsigned char)*q] & LLMSIM_JSON_PLAIN))
         q++;
     if (q >= end || *q != '"')
         return NULL;

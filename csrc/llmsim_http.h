@@ -12,35 +12,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Byte classes of the request head, one table lookup a byte. */
-enum {
-    LLMSIM_TCHAR = 1,  /* RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA */
-    LLMSIM_VALUE = 2,  /* field-value byte: VCHAR, obs-text, SP, HTAB (no CTL, no DEL) */
-    LLMSIM_TARGET = 4, /* request-target byte: visible ASCII (RFC 3986 targets are ASCII) */
-};
-
-static const unsigned char llmsim_http_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,  /* 0x00 */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
-    2, 7, 6, 7, 7, 7, 7, 7, 6, 6, 7, 7, 6, 7, 7, 6,  /* 0x20 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6,  /* 0x30 */
-    6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,  /* 0x40 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 7, 7,  /* 0x50 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,  /* 0x60 */
-    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6, 7, 6, 7, 0,  /* 0x70 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x80 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0x90 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xa0 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xb0 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xc0 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xd0 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xe0 */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,  /* 0xf0 */
-};
+#include "llmsim_bytes.h"
 
 static inline int llmsim_is_tchar(unsigned char c)
 {
-    return llmsim_http_class[c] & LLMSIM_TCHAR;
+    return llmsim_byte_class[c] & LLMSIM_TCHAR;
 }
 
 /* 1 when every byte of [s, s+n) is of class `cls` (also when n == 0). The classes are
@@ -49,7 +25,7 @@ static inline int llmsim_is_tchar(unsigned char c)
 static inline int llmsim_all_of_class(const char *s, size_t n, unsigned cls)
 {
     const unsigned char *p = (const unsigned char *)s;
-    const unsigned char *t = llmsim_http_class;
+    const unsigned char *t = llmsim_byte_class;
     unsigned acc = cls;
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
@@ -96,20 +72,6 @@ static inline void llmsim_trim_ows(const char **s, size_t *n)
 static inline unsigned char llmsim_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
-}
-
-static inline uint64_t llmsim_load8(const char *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t llmsim_load4(const char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
 }
 
 /* 1 when [s, s+n) equals `lower` ignoring ASCII case, several bytes at a time.
