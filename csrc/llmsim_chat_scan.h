@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "llmsim_bytes.h"
 #include "llmsim_tokens.h"
 
 typedef struct {
@@ -47,9 +48,21 @@ enum {
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < end && (llmsim_byte_class[(unsigned char)*p] & LLMSIM_JSON_WS))
         p++;
     return p;
+}
+
+/* 1 when a[0:n] == b[0:n]; from 4 to 16 bytes in two overlapping loads, no call. */
+static inline int llmsim_cs_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16)
+        return llmsim_load8(a) == llmsim_load8(b) &&
+               llmsim_load8(a + n - 8) == llmsim_load8(b + n - 8);
+    if (n >= 4 && n < 8)
+        return llmsim_load4(a) == llmsim_load4(b) &&
+               llmsim_load4(a + n - 4) == llmsim_load4(b + n - 4);
+    return memcmp(a, b, n) == 0;
 }
 
 /* A string at p (on its opening quote): its bytes in *s, *n; the byte after it, or NULL. */
@@ -59,14 +72,15 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
     const char *q;
     if (p >= end || *p != '"')
         return NULL;
+    const unsigned char *t = llmsim_byte_class;
     q = ++p;
-    while (q < end && *q != '"') {
-        unsigned char c = (unsigned char)*q;
-        if (c < 0x20 || c >= 0x7f || c == '\\')
-            return NULL;
+    /* four bytes a test while they are all plain */
+    while (end - q >= 4 && (t[(unsigned char)q[0]] & t[(unsigned char)q[1]] &
+                            t[(unsigned char)q[2]] & t[(unsigned char)q[3]] & LLMSIM_JSON_PLAIN))
+        q += 4;
+    while (q < end && (t[(unsigned char)*q] & LLMSIM_JSON_PLAIN))
         q++;
-    }
-    if (q >= end)
+    if (q >= end || *q != '"')
         return NULL;
     *s = p;
     *n = (size_t)(q - p);
@@ -125,7 +139,7 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
 /* The key at p (on its quote) as one LLMSIM_CS_* bit, 0 when not one of ours. */
 static inline int llmsim_cs_key(const char *s, size_t n)
 {
-#define LLMSIM_CS_IS(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, n) == 0)
+#define LLMSIM_CS_IS(lit) (n == sizeof(lit) - 1 && llmsim_cs_eq(s, lit, sizeof(lit) - 1))
     if (LLMSIM_CS_IS("model")) return LLMSIM_CS_MODEL;
     if (LLMSIM_CS_IS("messages")) return LLMSIM_CS_MESSAGES;
     if (LLMSIM_CS_IS("max_tokens")) return LLMSIM_CS_MAX_TOKENS;
@@ -141,11 +155,11 @@ static inline int llmsim_cs_key(const char *s, size_t n)
 /* true or false at p into *v; the byte after it, or NULL. */
 static inline const char *llmsim_cs_bool(const char *p, const char *end, int *v)
 {
-    if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+    if (end - p >= 4 && llmsim_cs_eq(p, "true", 4)) {
         *v = 1;
         return p + 4;
     }
-    if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+    if (end - p >= 5 && llmsim_cs_eq(p, "false", 5)) {
         *v = 0;
         return p + 5;
     }
@@ -163,7 +177,7 @@ static inline const char *llmsim_cs_stream_options(const char *p, const char *en
     p = llmsim_cs_ws(p + 1, end);
     if (p < end && *p == '"') {
         p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL || kn != 13 || memcmp(k, "include_usage", 13) != 0)
+        if (p == NULL || kn != 13 || !llmsim_cs_eq(k, "include_usage", 13))
             return NULL;
         p = llmsim_cs_bool(p, end, &out->include_usage);
         if (p == NULL)
@@ -185,10 +199,10 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
         p = llmsim_cs_member(p, end, &k, &kn);
         if (p == NULL || (p = llmsim_cs_str(p, end, &v, &vn)) == NULL)
             return NULL;
-        if (kn == 4 && memcmp(k, "role", 4) == 0 && role == NULL) {
+        if (kn == 4 && llmsim_cs_eq(k, "role", 4) && role == NULL) {
             role = v;
             role_len = vn;
-        } else if (kn == 7 && memcmp(k, "content", 7) == 0 && content == NULL) {
+        } else if (kn == 7 && llmsim_cs_eq(k, "content", 7) && content == NULL) {
             content = v;
             content_len = vn;
         } else {
@@ -199,12 +213,12 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
         return NULL;
     if (role == NULL || content == NULL)
         return NULL;
-    if (role_len == 4 && memcmp(role, "user", 4) == 0) {
+    if (role_len == 4 && llmsim_cs_eq(role, "user", 4)) {
         out->last_user = content;
         out->last_user_len = content_len;
-    } else if (!((role_len == 6 && memcmp(role, "system", 6) == 0) ||
-                 (role_len == 9 && memcmp(role, "developer", 9) == 0) ||
-                 (role_len == 9 && memcmp(role, "assistant", 9) == 0))) {
+    } else if (!((role_len == 6 && llmsim_cs_eq(role, "system", 6)) ||
+                 (role_len == 9 && llmsim_cs_eq(role, "developer", 9)) ||
+                 (role_len == 9 && llmsim_cs_eq(role, "assistant", 9)))) {
         return NULL;
     }
     out->messages++;

@@ -12,53 +12,46 @@
 #include <stdint.h>
 #include <string.h>
 
-/* RFC 9110 tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA */
+#include "llmsim_bytes.h"
+
 static inline int llmsim_is_tchar(unsigned char c)
 {
-    static const uint32_t bits[8] = {
-        0x00000000u,             /* 0x00-0x1f: controls */
-        0x03ff6cfau,             /* 0x20-0x3f: ! # $ % & ' * + - . 0-9 */
-        0xc7fffffeu,             /* 0x40-0x5f: A-Z ^ _ */
-        0x57ffffffu,             /* 0x60-0x7f: ` a-z | ~ */
-        0, 0, 0, 0,
-    };
-    return (bits[c >> 5] >> (c & 31)) & 1u;
+    return llmsim_byte_class[c] & LLMSIM_TCHAR;
+}
+
+/* 1 when every byte of [s, s+n) is of class `cls` (also when n == 0). The classes are
+ * ANDed four bytes at a time without a branch per byte: heads are capped, so running to
+ * the end costs less than an early exit. */
+static inline int llmsim_all_of_class(const char *s, size_t n, unsigned cls)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *t = llmsim_byte_class;
+    unsigned acc = cls;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        acc &= (unsigned)(t[p[i]] & t[p[i + 1]]) & (unsigned)(t[p[i + 2]] & t[p[i + 3]]);
+    for (; i < n; i++)
+        acc &= t[p[i]];
+    return acc == cls;
 }
 
 /* 1 when [s, s+n) is a non-empty RFC 9110 token. */
 static inline int llmsim_is_token(const char *s, size_t n)
 {
-    if (n == 0)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!llmsim_is_tchar((unsigned char)s[i]))
-            return 0;
-    return 1;
+    return n != 0 && llmsim_all_of_class(s, n, LLMSIM_TCHAR);
 }
 
 /* 1 when a field value holds only VCHAR, obs-text, SP and HTAB (no CTL, no DEL). */
 static inline int llmsim_is_field_value(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return 0;
-    }
-    return 1;
+    return llmsim_all_of_class(s, n, LLMSIM_VALUE);
 }
 
 /* 1 when an origin-form request target is acceptable: starts with '/', visible ASCII only
  * (no CTL, SP, DEL or raw bytes >= 0x80: RFC 3986 targets are ASCII). */
 static inline int llmsim_is_origin_target(const char *s, size_t n)
 {
-    if (n == 0 || s[0] != '/')
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f)
-            return 0;
-    }
-    return 1;
+    return n != 0 && s[0] == '/' && llmsim_all_of_class(s, n, LLMSIM_TARGET);
 }
 
 /* Trim SP and HTAB from both ends of [*s, *s + *n). */
@@ -81,13 +74,28 @@ static inline unsigned char llmsim_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
 }
 
-/* 1 when [s, s+n) equals the lowercase ASCII `lower` ignoring case. */
+/* 1 when [s, s+n) equals `lower` ignoring ASCII case, several bytes at a time.
+ * `lower` holds only lowercase letters, digits and '-'; s only bytes already checked as
+ * tchar or field-value bytes. For those, c | 0x20 equals such a byte only when c is that
+ * byte or its uppercase letter: the other bytes that OR onto a digit or '-' are controls. */
 static inline int llmsim_ieq(const char *s, size_t n, const char *lower, size_t lower_len)
 {
+    const uint64_t m8 = 0x2020202020202020ull;
+    const uint32_t m4 = 0x20202020u;
     if (n != lower_len)
         return 0;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            if ((llmsim_load8(s + i) | m8) != llmsim_load8(lower + i))
+                return 0;
+        return i == n || (llmsim_load8(s + n - 8) | m8) == llmsim_load8(lower + n - 8);
+    }
+    if (n >= 4)
+        return (llmsim_load4(s) | m4) == llmsim_load4(lower)
+               && (llmsim_load4(s + n - 4) | m4) == llmsim_load4(lower + n - 4);
     for (size_t i = 0; i < n; i++)
-        if (llmsim_lower((unsigned char)s[i]) != (unsigned char)lower[i])
+        if (((unsigned char)s[i] | 0x20u) != (unsigned char)lower[i])
             return 0;
     return 1;
 }

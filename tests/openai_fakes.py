@@ -73,12 +73,16 @@ def handlers(models=None, generators=None, planner=None):
             for method, pattern, name, handler in openai.routes(ctx)}
 
 
+def sent(out):
+    """(body bytes, delay ns) of a non-streamed answer: bytes are a body due at once."""
+    return getattr(out, "body", out), getattr(out, "delay_ns", 0)
+
+
 def call(hs, name, body=b"", headers=None, params=()):
     """(status, header lines, body bytes, delay_ns) of one handler call."""
     method, pattern, handler = hs[name]
     status, head, out = handler(FakeReq(method, pattern.encode(), body, headers, params))
-    delay = getattr(out, "delay_ns", 0)
-    return status, head, getattr(out, "body", out), delay
+    return (status, head, *sent(out))
 
 
 def header_map(head):

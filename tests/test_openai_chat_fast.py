@@ -11,7 +11,7 @@ from llmsim.core.chat_stream import TextStream
 from llmsim.core.sse import EventStream, TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
-from openai_fakes import FakePlanner, FakeReq, handlers
+from openai_fakes import FakePlanner, FakeReq, handlers, sent
 
 CHAT = "openai.chat_completions"
 PARTS = [{"type": "text", "text": "Hello "}, {"type": "text", "text": "wörld \"quoted\"\n"}]
@@ -41,7 +41,8 @@ def answer(handler, body, headers, received_ns):
     req.received_ns = received_ns
     status, head, out = handler(req)
     assert status == 200
-    return _IDS.sub(b"ID", head), _IDS.sub(b"ID", out.body), out.delay_ns
+    body, delay = sent(out)
+    return _IDS.sub(b"ID", head), _IDS.sub(b"ID", body), delay
 
 
 @pytest.mark.parametrize("planner", [lambda: Planner({}, global_seed=7), FakePlanner],
@@ -209,7 +210,8 @@ def outcome(handler, body, headers):
         wire = b"".join(out.render(i, i + 1) for i in range(n))
         return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [
             out.due_ns(i) for i in range(n)]
-    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", out.body), out.delay_ns
+    body, delay = sent(out)
+    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", body), delay
 
 
 def decoded_spelling(body):

@@ -16,16 +16,16 @@ decoded bodies).
 import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
-from llmsim.core.connection cimport Request, delayed
+from llmsim.core.connection cimport Handler, Request, delayed
 from llmsim.core.fields cimport field as _f, slot as _slot
-from llmsim.core.ids cimport alnum
+from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
 from llmsim.core.plan cimport Plan, PlannerCore, due
-from llmsim.core.render cimport Template
+from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Template, utf8
 from llmsim.core.wire cimport Clock, headers
 from llmsim.core.wire import SSE
 
@@ -56,6 +56,26 @@ cdef extern from "llmsim_chat_scan.h":
 
 _decode = CHAT.decode
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
+
+
+cdef inline object _header(dict hdrs, bytes name):
+    """A kept request header's value, or None; most requests keep none (no lookup then)."""
+    return hdrs.get(name) if hdrs else None
+
+
+cdef inline bytes _tier(tier):
+    """The service_tier an answer reports for the requested one (None: not asked)."""
+    return b"default" if tier is None else _TIERS.get(tier, b"default")
+
+
+# The slots of the common answer's template, in the order common() fills them.
+cdef tuple _SIMPLE_SLOTS = ("id", "created", "model", "index", "content", "finish", "prompt",
+                            "completion", "total", "reasoning", "tier", "fingerprint")
+cdef bytes _SIMPLE_KINDS = bytes([SLOT_RAW, SLOT_INT, SLOT_STR, SLOT_INT, SLOT_RAW, SLOT_RAW,
+                                  SLOT_INT, SLOT_INT, SLOT_INT, SLOT_INT, SLOT_RAW, SLOT_RAW])
+cdef enum:
+    ID_LEN = 29         # random characters after "chatcmpl-"
+    SIMPLE_SLOTS = 12
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -143,7 +163,7 @@ cdef limit(given, max_tokens, model):
     return cap
 
 
-cdef class ChatCore:
+cdef class ChatCore(Handler):
     """The handler of POST /v1/chat/completions (see the module docstring)."""
     cdef object models, pick
     cdef readonly PlannerCore planner
@@ -152,9 +172,15 @@ cdef class ChatCore:
     cdef dict memo      # model name -> (catalog entry, generator without the header)
     cdef bytes last_name_raw    # the model name of the last scanned request, as sent ...
     cdef str last_name          # ... and as a str
+    cdef object last_key        # the name model() was last asked for (kept alive) ...
+    cdef tuple last_entry       # ... and its entry
 
     def __init__(self, env, Template simple, Template usage):
-        """`simple`: the template of the common answer; `usage`: of its usage object."""
+        """`simple`: the template of the common answer (slots as _SIMPLE_SLOTS); `usage`: of
+        its usage object."""
+        if simple.slots != _SIMPLE_SLOTS or simple.kinds != _SIMPLE_KINDS:
+            raise ValueError(f"the common chat answer's template has slots {simple.slots}; "
+                             f"llmsim.core.chat fills {_SIMPLE_SLOTS}")
         self.models = env.catalog
         self.pick = env.generators.pick
         self.planner = env.planner
@@ -164,10 +190,13 @@ cdef class ChatCore:
         self.memo = {}
         self.last_name_raw = b""
         self.last_name = ""
+        self.last_key = None
 
     cdef tuple model(self, name):
         """(the catalog entry of `name`, the generator it gets without the header); the
         catalog's 404 for an unknown name. Both are fixed for the worker's life."""
+        if name is self.last_key:   # the same str again (name_of keeps it): no hashing
+            return self.last_entry
         cdef tuple entry = self.memo.get(name)
         if entry is None:
             model = self.models.require(name)
@@ -176,18 +205,20 @@ cdef class ChatCore:
             entry = (model, self.pick(name, None))
             if len(self.memo) < _MEMO_LIMIT:
                 self.memo[name] = entry
+        self.last_key, self.last_entry = name, entry
         return entry
 
     def __call__(self, req):
-        cdef bytes body
-        cdef dict hdrs
-        cdef int64_t received
+        if type(req) is Request:
+            return self.handle(<Request>req)
+        return self.serve(req, req.body, req.headers, req.received_ns)
+
+    cdef handle(self, Request req):
+        return self.serve(req, req.body, req.headers, req.received_ns)
+
+    cdef serve(self, req, bytes body, dict hdrs, int64_t received):
+        """The answer to `req` (its body, kept headers and receive time given)."""
         cdef llmsim_chat_scan_t s
-        if type(req) is Request:   # the server's: fields by offset, not attribute lookups
-            body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
-                                    (<Request>req).received_ns)
-        else:
-            body, hdrs, received = req.body, req.headers, req.received_ns
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
             out = self.scanned(req, body, hdrs, received, &s)
             if out is not None:
@@ -211,7 +242,7 @@ cdef class ChatCore:
             return None
         cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
                     s.max_tokens if s.max_tokens else None, model)
-        named = hdrs.get(b"x-llmsim-generator")
+        named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
         prompt = ""
@@ -252,7 +283,7 @@ cdef class ChatCore:
                                 "length 1, but got an empty array instead.",
                            param="messages", code="empty_array")
         cap = completion_cap(r, model)
-        named = hdrs.get(b"x-llmsim-generator")
+        named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
         prompt = last_user_text(messages) if gen.needs_prompt else ""
@@ -277,53 +308,94 @@ cdef class ChatCore:
             return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
-                           n_prompt, self.clock.seconds(received),
-                           _TIERS.get(_f(r, R_TIER), b"default"))
+                           n_prompt, self.clock.created(received),
+                           _tier(_f(r, R_TIER)))
 
     cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
               seed):
         """The request's plan, admitted on its model's simulated server."""
         cdef PlannerCore planner = self.planner
         plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
-                            hdrs.get(b"x-llmsim-latency"))
+                            _header(hdrs, b"x-llmsim-latency"))
         planner.admit(plan, received)
         return plan
 
-    cdef tuple say(self, int64_t received, plan, gen, prompt, cap):
-        """(Run of the one text choice, whether the cap cut it, when it is complete); an
-        answer shorter than the plan frees its slot on the load model when it ends."""
+    cdef Run say(self, int64_t received, plan, gen, prompt, cap, bint *cut, int64_t *delay):
+        """The Run of the one text choice; `cut`: the cap cut it; `delay`: when it is
+        complete. An answer shorter than the plan frees its slot on the load model when it
+        ends. The planner's own Plan is read as C fields (no int objects)."""
         cdef Run run
-        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
-        run, cut = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-                    else gen.generate(prompt, plan, cap, draw))
-        delay = due(plan, run.count - 1) if run.count else plan.ttft_ns
-        if run.count < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
-            self.planner.release(plan, received + delay)
-        return run, cut, delay
+        cdef uint64_t draw
+        cdef Py_ssize_t planned
+        if type(plan) is Plan:
+            draw = (<Plan>plan).draw()
+            planned = (<Plan>plan).n_tokens
+        else:
+            draw = plan.rng.u64()
+            planned = plan.n_tokens
+        run, c = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+                  else gen.generate(prompt, plan, cap, draw))
+        cut[0] = c
+        delay[0] = due(plan, run.count - 1) if run.count else plan.ttft_ns
+        if run.count < planned:
+            self.planner.release(plan, received + delay[0])
+        return run
 
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
         cdef Run run
         cdef Py_ssize_t completion
-        run, cut, delay = self.say(received, plan, gen, prompt, cap)
+        cdef bint cut
+        cdef int64_t delay
+        cdef char rid[ID_LEN]
+        cdef const char *vp[SIMPLE_SLOTS]
+        cdef Py_ssize_t vn[SIMPLE_SLOTS]
+        cdef int64_t vi[SIMPLE_SLOTS]
+        run = self.say(received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
         req.tokens_used = n_prompt + completion
-        out = self.simple.render((alnum(29), self.clock.seconds(received), name, 0, run.esc(),
-                                  b"length" if cut else b"stop", n_prompt, completion,
-                                  n_prompt + completion, 0, _TIERS.get(tier, b"default"),
-                                  _f(model, M_FINGERPRINT)))
-        return 200, headers(delay), delayed(out, delay)
+        # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
+        cdef bytes text = run.esc()
+        cdef bytes finish = b"length" if cut else b"stop"
+        cdef bytes served_tier = _tier(tier)
+        fingerprint = _f(model, M_FINGERPRINT)
+        if type(fingerprint) is not bytes:
+            raise TypeError(f"system_fingerprint of {name!r} is not bytes")
+        alnum_into(rid, ID_LEN)
+        vp[0] = rid
+        vn[0] = ID_LEN
+        vi[1] = self.clock.seconds(received)
+        vp[2] = utf8(name, &vn[2])
+        vi[3] = 0
+        vp[4] = PyBytes_AS_STRING(text)
+        vn[4] = PyBytes_GET_SIZE(text)
+        vp[5] = PyBytes_AS_STRING(finish)
+        vn[5] = PyBytes_GET_SIZE(finish)
+        vi[6] = n_prompt
+        vi[7] = completion
+        vi[8] = n_prompt + completion
+        vi[9] = 0
+        vp[10] = PyBytes_AS_STRING(served_tier)
+        vn[10] = PyBytes_GET_SIZE(served_tier)
+        vp[11] = PyBytes_AS_STRING(fingerprint)
+        vn[11] = PyBytes_GET_SIZE(fingerprint)
+        out = self.simple.render_c(vp, vn, vi)
+        # due at once, the body is its bytes: the core sends them as it would a Delayed due
+        # now, and no object is made
+        return 200, headers(delay), delayed(out, delay) if delay > 0 else out
 
     cdef streamed(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                   Py_ssize_t n_prompt, tier, bint include_usage):
         """The common stream: one text choice, each event rendered when it is sent."""
         cdef Run run
-        run, cut, _ = self.say(received, plan, gen, prompt, cap)
+        cdef bint cut
+        cdef int64_t delay
+        run = self.say(received, plan, gen, prompt, cap, &cut, &delay)
         req.tokens_used = n_prompt + run.count
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)
         stream = text_stream(run, cut, plan, self.planner,
-                             (alnum(29), self.clock.seconds(received), name,
-                              _TIERS.get(tier, b"default"), _f(model, M_FINGERPRINT)), usage)
+                             (alnum(ID_LEN), self.clock.seconds(received), name, _tier(tier),
+                              _f(model, M_FINGERPRINT)), usage)
         return 200, headers(plan.ttft_ns, SSE), stream

@@ -26,6 +26,9 @@ cdef class Request:
     cdef public object tokens_used   # prompt + output tokens of the answer, set by a
                                      # generating handler once it is planned; else None
 
+cdef class Handler:
+    cdef handle(self, Request req)
+
 cdef class Server:
     cdef char *rbuf                  # the worker's read buffer
     cdef Head *head

@@ -124,6 +124,15 @@ cdef class Request:
         return f"Request({self.method!r}, {self.path!r})"
 
 
+cdef class Handler:
+    """A compiled handler: the core calls `handle` directly instead of through Python's call
+    protocol. Subclasses are callable too (policy wrappers call them), like any other route
+    handler."""
+
+    cdef handle(self, Request req):
+        raise NotImplementedError
+
+
 cdef class Server:
     """Per-worker state shared by all connections: buffers, limits, routes, timers."""
 
@@ -478,8 +487,12 @@ cdef class Connection:
                     headers=b"allow: " + entry.allow + b"\r\n"))
         req.route = ep.id
         req.params = router.params
+        handler = ep.handler
         try:
-            result = ep.handler(req)
+            if isinstance(handler, Handler):
+                result = (<Handler>handler).handle(req)
+            else:
+                result = handler(req)
         except errors.Disconnect:   # an injected fault: close once earlier answers are out
             self.closing = True
             s.count(req.route, 0, now_ns() - self.last_active_ns, self.bytes_in, 0)  # "other"

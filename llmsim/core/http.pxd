@@ -41,6 +41,7 @@ cdef struct Head:
     bint chunked
     bint keep_alive
     bint expect_continue
+    size_t n_kept            # headers kept_headers() returns
     phr_header headers[MAX_HEADERS_CAP]
 
 # Per-request framing state kept across reads. Offsets are relative to the request start, so

@@ -144,6 +144,28 @@ cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
     return 1
 
 
+# Headers handlers can read, matched in C so other headers cost nothing; plus x-llmsim-*.
+cdef enum:
+    N_KEPT = 6
+cdef const char *KEPT_NAMES[N_KEPT]
+KEPT_NAMES[:] = [b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
+                 b"anthropic-beta", b"x-stainless-retry-count"]
+cdef size_t KEPT_LENS[N_KEPT]
+KEPT_LENS[:] = [13, 9, 14, 17, 14, 22]
+cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(N_KEPT))
+
+
+cdef inline int _kept_index(const char *name, size_t n) noexcept:
+    """Index into KEPT_NAMES, N_KEPT for an x-llmsim-* header, or -1."""
+    cdef int i
+    for i in range(N_KEPT):
+        if KEPT_LENS[i] == n and llmsim_ieq(name, n, KEPT_NAMES[i], n):
+            return i
+    if n > 9 and llmsim_ieq(name, 9, b"x-llmsim-", 9):
+        return N_KEPT
+    return -1
+
+
 cdef bint _only_chunked(const char *s, size_t n) noexcept:
     """True when the list value names `chunked` and nothing else (e.g. "chunked, chunked")."""
     cdef size_t i = 0, start
@@ -172,6 +194,7 @@ cdef int _check_headers(Head *h) except -1:
     h.content_length = -1
     h.chunked = False
     h.expect_continue = False
+    h.n_kept = 0
     for i in range(h.num_headers):
         f = &h.headers[i]
         if f.name == NULL:
@@ -203,6 +226,8 @@ cdef int _check_headers(Head *h) except -1:
             if not llmsim_ieq(f.value, f.value_len, b"100-continue", 12):
                 raise HttpError(417, "only Expect: 100-continue is supported")
             h.expect_continue = h.minor == 1
+        elif _kept_index(f.name, f.name_len) >= 0:
+            h.n_kept += 1
     if te > 1:
         raise HttpError(400, "repeated Transfer-Encoding")
     if te and (cls or h.minor == 0):
@@ -248,30 +273,15 @@ cdef int frame_request(Framing *st, char *buf, size_t length, Head *h, const Lim
     return FRAME_COMPLETE
 
 
-# Headers handlers can read, matched in C so other headers cost nothing; plus x-llmsim-*.
-cdef enum:
-    N_KEPT = 6
-cdef const char *KEPT_NAMES[N_KEPT]
-KEPT_NAMES[:] = [b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
-                 b"anthropic-beta", b"x-stainless-retry-count"]
-cdef size_t KEPT_LENS[N_KEPT]
-KEPT_LENS[:] = [13, 9, 14, 17, 14, 22]
-cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(N_KEPT))
-
-
-cdef inline int _kept_index(const char *name, size_t n) noexcept:
-    """Index into KEPT_NAMES, N_KEPT for an x-llmsim-* header, or -1."""
-    cdef int i
-    for i in range(N_KEPT):
-        if KEPT_LENS[i] == n and llmsim_ieq(name, n, KEPT_NAMES[i], n):
-            return i
-    if n > 9 and llmsim_ieq(name, 9, b"x-llmsim-", 9):
-        return N_KEPT
-    return -1
+# The headers of a request that sent none of the kept ones: shared, never written to.
+cdef dict _NO_HEADERS = {}
 
 
 cdef dict kept_headers(Head *h):
-    """The headers handlers use, as {lowercase name: value}."""
+    """The headers handlers use, as {lowercase name: value} (read-only: a request without
+    any shares one empty dict)."""
+    if h.n_kept == 0:
+        return _NO_HEADERS
     cdef dict out = {}
     cdef size_t i, j
     cdef int k

@@ -67,14 +67,27 @@ def u64():
 cpdef bytes alnum(Py_ssize_t n):
     """n random characters from [A-Za-z0-9] as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
-    cdef char *p = PyBytes_AS_STRING(out)
-    cdef Py_ssize_t i
-    cdef uint64_t x = 0
-    for i in range(n):
-        if i % 5 == 0:
-            x = _next()
-        p[i] = _ALNUM[llmsim_ids_digit62(&x)]
+    alnum_into(PyBytes_AS_STRING(out), n)
     return out
+
+
+cdef void alnum_into(char *p, Py_ssize_t n) noexcept:
+    """n random characters from [A-Za-z0-9] at p."""
+    cdef char *end = p + n
+    cdef uint64_t x
+    while end - p >= 5:   # five digits a draw
+        x = _next()
+        p[0] = _ALNUM[llmsim_ids_digit62(&x)]
+        p[1] = _ALNUM[llmsim_ids_digit62(&x)]
+        p[2] = _ALNUM[llmsim_ids_digit62(&x)]
+        p[3] = _ALNUM[llmsim_ids_digit62(&x)]
+        p[4] = _ALNUM[llmsim_ids_digit62(&x)]
+        p += 5
+    if p < end:
+        x = _next()
+        while p < end:
+            p[0] = _ALNUM[llmsim_ids_digit62(&x)]
+            p += 1
 
 
 cpdef bytes hexstr(Py_ssize_t n):

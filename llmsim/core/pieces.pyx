@@ -187,11 +187,11 @@ cdef class Cyclic:
         self.starts = [(i, 1 if p.token(i)[:1] == b" " else 0) for i in starts]
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
-        cdef Py_ssize_t first, skip
+        cdef Py_ssize_t first, skip, n
         first, skip = self.starts[r % <uint64_t>len(self.starts)]
         cdef bint typed = type(plan) is Plan   # read by offset, not by attribute lookup
         n = (<Plan>plan).n_tokens if typed else plan.n_tokens
-        if cap is not None and n >= cap:
+        if cap is not None and n >= <Py_ssize_t>cap:
             return run_of(self.pieces, first, cap, skip), True
         return run_of(self.pieces, first, n, skip), ((<Plan>plan).truncated if typed
                                                      else plan.truncated)

@@ -34,6 +34,8 @@ cdef class Compiled:
 
 cdef class PlannerCore:
     cdef readonly dict _by_model     # model -> Compiled (filled by the subclass's _profile)
+    cdef object _last_model          # the model plan() last served (kept alive) ...
+    cdef Compiled _last_compiled     # ... and its Compiled
     cdef object _global_seed
     cdef uint64_t seed
     cdef public bint no_latency

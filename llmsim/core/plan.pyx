@@ -277,13 +277,18 @@ cdef class PlannerCore:
     cpdef plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override):
         """Plan one response; `override` is the raw x-llmsim-latency header value or None.
         Bad override: ApiError 400."""
-        cdef Compiled c = self._by_model.get(model)
+        cdef Compiled c
         cdef double scale = 0.0 if self.no_latency else self._multiplier
         cdef Py_ssize_t forced = -1, cap = -1
         cdef uint64_t k
         cdef Plan p = Plan.__new__(Plan)
-        if c is None:
-            c = self._profile(model)
+        if model is self._last_model and self._last_compiled is not None:
+            c = self._last_compiled   # the same name object again: no hashing
+        else:
+            c = self._by_model.get(model)
+            if c is None:
+                c = self._profile(model)
+            self._last_model, self._last_compiled = model, c
         if override is not None:
             ov, c = self._override(override, c)
             scale = 0.0 if ov.off else scale * ov.multiplier

@@ -55,7 +55,9 @@ cdef class Template:
     cdef Py_ssize_t literal_len                 # sum of part_len
 
     cdef int write(self, Buffer out, tuple values) except -1
+    cdef int emit(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi) except -1
     cpdef bytes render(self, tuple values)
+    cdef bytes render_c(self, const char **vp, Py_ssize_t *vn, int64_t *vi)
 
 
 cdef Buffer scratch()

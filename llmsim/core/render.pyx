@@ -162,14 +162,13 @@ cdef class Template:
             self.literal_len += self.part_len[i]
 
     cdef int write(self, Buffer out, tuple values) except -1:
-        """One reservation for the whole answer, then plain copies."""
-        cdef Py_ssize_t i, need = self.literal_len
+        """The values, checked against the slot kinds, then emit()."""
+        cdef Py_ssize_t i
         cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
         cdef const char *vp[MAX_SLOTS]
         cdef Py_ssize_t vn[MAX_SLOTS]
         cdef int64_t vi[MAX_SLOTS]
         cdef object v
-        cdef char *dst
         if len(values) != self.n_slots:
             raise ValueError(f"template wants {self.n_slots} values {self.slots}, "
                              f"got {len(values)}")
@@ -180,13 +179,20 @@ cdef class Template:
                     raise TypeError(f"slot {self.slots[i]!r} wants bytes, got {type(v).__name__}")
                 vp[i] = PyBytes_AS_STRING(v)
                 vn[i] = PyBytes_GET_SIZE(v)
-                need += vn[i]
             elif kinds[i] == SLOT_INT:
                 vi[i] = v
-                need += 20
             else:
                 vp[i] = utf8(v, &vn[i])
-                need += 6 * vn[i]
+        return self.emit(out, vp, vn, vi)
+
+    cdef int emit(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi) except -1:
+        """Slot i from vp[i], vn[i] (raw: bytes; str: UTF-8 to escape) or vi[i] (int); the
+        entries of the other kind are not read. One reservation, then plain copies."""
+        cdef Py_ssize_t i, need = self.literal_len
+        cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
+        cdef char *dst
+        for i in range(self.n_slots):
+            need += vn[i] if kinds[i] == SLOT_RAW else 20 if kinds[i] == SLOT_INT else 6 * vn[i]
         out.reserve(need)
         dst = out.data + out.length
         for i in range(self.n_slots):
@@ -206,6 +212,12 @@ cdef class Template:
     cpdef bytes render(self, tuple values):
         cdef Buffer out = scratch()
         self.write(out, values)
+        return out.take()
+
+    cdef bytes render_c(self, const char **vp, Py_ssize_t *vn, int64_t *vi):
+        """render() from C values as emit() takes them: no tuple, no int objects."""
+        cdef Buffer out = scratch()
+        self.emit(out, vp, vn, vi)
         return out.take()
 
     def __repr__(self):

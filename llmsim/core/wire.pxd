@@ -4,8 +4,11 @@ from libc.stdint cimport int64_t
 
 cdef class Clock:
     cdef int64_t mono0, wall0
+    cdef int64_t last_seconds
+    cdef object last_created
 
     cdef int64_t seconds(self, int64_t mono_ns) noexcept   # `unix(mono_ns)` from Python
+    cdef object created(self, int64_t mono_ns)
 
 
 cpdef bytes headers(int64_t processing_ns, bytes ctype=*)
