@@ -1,7 +1,6 @@
 """Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
-import re
 import signal
 
 import anthropic
@@ -14,6 +13,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from conftest import wait_for
+from test_metrics_routes import requests_by_label
 
 from llmsim import config
 from llmsim.core.shm import RATE_BUCKETS, Segment
@@ -121,16 +121,6 @@ def test_each_key_has_its_own_budget(server, tmp_path):
     assert two.models.list().data   # k2's budget is untouched
 
 
-def requests_by_route(srv):
-    """{(route, code): count} from llmsim_requests_total."""
-    out = {}
-    for m in re.finditer(r'^llmsim_requests_total\{provider="[^"]*",route="([^"]*)",'
-                         r'code="([^"]*)"\} (\d+)$', httpx.get(srv.base_url + "/metrics").text,
-                         re.M):
-        out[m.groups()[:2]] = int(m.group(3))
-    return out
-
-
 LONG = "word " * 200   # ~250 tokens of body: over the whole minute's 100 with its output
 
 
@@ -153,7 +143,7 @@ def test_a_request_over_a_minutes_tokens_is_refused_for_good(server, tmp_path):
     # Nothing was charged: both budgets are still whole.
     assert h["x-ratelimit-remaining-requests"] == "10"
     assert h["x-ratelimit-remaining-tokens"] == "100"
-    assert requests_by_route(srv)[("openai.chat_completions", "4xx")] == 1
+    assert requests_by_label(srv)[("openai", "openai.chat_completions", "4xx")] == 1
     r = client.chat.completions.with_raw_response.create(
         model=GPT, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert r.headers["x-ratelimit-remaining-requests"] == "9"
@@ -169,7 +159,7 @@ def test_anthropic_and_gemini_refuse_an_oversized_request_for_good(server, tmp_p
     assert "of 100 tokens per minute" in info.value.body["error"]["message"]
     h = info.value.response.headers
     assert "retry-after" not in h and h["anthropic-ratelimit-tokens-remaining"] == "100"
-    assert requests_by_route(srv)[("anthropic.messages", "4xx")] == 1
+    assert requests_by_label(srv)[("anthropic", "anthropic.messages", "4xx")] == 1
 
     client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
     with pytest.raises(genai_errors.ClientError) as ginfo:
