@@ -16,15 +16,15 @@ decoded bodies).
 import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
 from llmsim.core.connection cimport Handler, Request, delayed
 from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum, alnum_into
-from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count
-from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count, planned_text
+from llmsim.core.plan cimport PlannerCore
 from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Template, utf8
 from llmsim.core.wire cimport Clock, headers
 from llmsim.core.wire import SSE
@@ -320,27 +320,6 @@ cdef class ChatCore(Handler):
         planner.admit(plan, received)
         return plan
 
-    cdef Run say(self, int64_t received, plan, gen, prompt, cap, bint *cut, int64_t *delay):
-        """The Run of the one text choice; `cut`: the cap cut it; `delay`: when it is
-        complete. An answer shorter than the plan frees its slot on the load model when it
-        ends. The planner's own Plan is read as C fields (no int objects)."""
-        cdef Run run
-        cdef uint64_t draw
-        cdef Py_ssize_t planned
-        if type(plan) is Plan:
-            draw = (<Plan>plan).draw()
-            planned = (<Plan>plan).n_tokens
-        else:
-            draw = plan.rng.u64()
-            planned = plan.n_tokens
-        run, c = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-                  else gen.generate(prompt, plan, cap, draw))
-        cut[0] = c
-        delay[0] = due(plan, run.count - 1) if run.count else plan.ttft_ns
-        if run.count < planned:
-            self.planner.release(plan, received + delay[0])
-        return run
-
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice, rendered in one template pass."""
@@ -352,7 +331,7 @@ cdef class ChatCore(Handler):
         cdef const char *vp[SIMPLE_SLOTS]
         cdef Py_ssize_t vn[SIMPLE_SLOTS]
         cdef int64_t vi[SIMPLE_SLOTS]
-        run = self.say(received, plan, gen, prompt, cap, &cut, &delay)
+        run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
         req.tokens_used = n_prompt + completion
         # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
@@ -391,7 +370,7 @@ cdef class ChatCore(Handler):
         cdef Run run
         cdef bint cut
         cdef int64_t delay
-        run = self.say(received, plan, gen, prompt, cap, &cut, &delay)
+        run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         req.tokens_used = n_prompt + run.count
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)

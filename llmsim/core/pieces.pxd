@@ -1,5 +1,7 @@
 # Token sequences as escaped byte runs: what the renderer streams one token at a time.
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+from llmsim.core.plan cimport PlannerCore
 
 cdef extern from "llmsim_tokens.h":
     size_t llmsim_tok_next(const char *s, size_t n, size_t i) noexcept nogil
@@ -40,3 +42,7 @@ cdef class Cyclic:
     cdef readonly list starts          # (first token, leading bytes to skip) per sentence
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r)
+
+
+cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,
+                      int64_t *done)

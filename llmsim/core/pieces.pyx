@@ -14,7 +14,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStri
 from libc.stdint cimport uint32_t
 from libc.stdlib cimport malloc, free
 
-from llmsim.core.plan cimport Plan
+from llmsim.core.plan cimport Plan, PlannerCore, due
 from llmsim.core.render cimport Buffer, scratch, utf8
 
 
@@ -195,3 +195,26 @@ cdef class Cyclic:
             return run_of(self.pieces, first, cap, skip), True
         return run_of(self.pieces, first, n, skip), ((<Plan>plan).truncated if typed
                                                      else plan.truncated)
+
+
+cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,
+                      int64_t *done):
+    """The one text answer `gen` says for `plan` (booked at `received`); `cut`: the cap cut
+    it; `done`: when its last token is due. An answer shorter than the plan frees its slot
+    on the load model when it ends. The planner's own Plan is read as C fields."""
+    cdef Run run
+    cdef uint64_t draw
+    cdef Py_ssize_t planned
+    if type(plan) is Plan:
+        draw = (<Plan>plan).draw()
+        planned = (<Plan>plan).n_tokens
+    else:
+        draw = plan.rng.u64()
+        planned = plan.n_tokens
+    run, c = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
+              else gen.generate(prompt, plan, cap, draw))
+    cut[0] = c
+    done[0] = due(plan, run.count - 1) if run.count else plan.ttft_ns
+    if run.count < planned:
+        planner.release(plan, received + done[0])
+    return run

@@ -22,8 +22,8 @@ from llmsim.core.connection cimport Request, delayed
 from llmsim.core.fields cimport field as _f, slot
 from llmsim.core.gemini_checks cimport check
 from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
-from llmsim.core.pieces cimport Cyclic, Run
-from llmsim.core.plan cimport Plan, PlannerCore, due
+from llmsim.core.pieces cimport Cyclic, Run, planned_text
+from llmsim.core.plan cimport PlannerCore
 from llmsim.core.prompts cimport input_tokens, prompt_tokens
 from llmsim.core.render cimport Template
 
@@ -95,7 +95,7 @@ cdef class _Core:
         the generator's text, the slot freed when the text ends before the plan does (what
         llmsim.api.planning does for every other answer). `turns`: the conversation."""
         cdef Run run
-        cdef Py_ssize_t sent
+        cdef bint truncated
         cdef int64_t delay
         cdef PlannerCore planner = self.planner
         gen = entry[1]
@@ -111,13 +111,7 @@ cdef class _Core:
         plan = planner.plan(entry[2], n_in, cap, planner.request_key(seed, body),
                             hdrs.get(LATENCY_HEADER))
         planner.admit(plan, received)
-        draw = (<Plan>plan).draw() if type(plan) is Plan else plan.rng.u64()
-        run, truncated = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-                          else gen.generate(prompt, plan, cap, draw))
-        sent = run.count
-        delay = due(plan, sent - 1) if sent else plan.ttft_ns
-        if sent < ((<Plan>plan).n_tokens if type(plan) is Plan else plan.n_tokens):
-            planner.release(plan, received + delay)
+        run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
         return run, truncated, delay
 
 
