@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from llmsim.core.chat_stream import TextStream
+from llmsim.core.chat_stream import ChatTextStream
 from llmsim.core.sse import EventStream, TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
@@ -108,7 +108,7 @@ def test_common_stream_is_the_general_stream_byte_for_byte(planner, headers):
         for base in STREAMS:
             body = dict(base, seed=seed, stream=True)
             fast = streamed(handler, planner, body, headers, 1)
-            assert fast[0] is TextStream
+            assert fast[0] is ChatTextStream
             for step in (3, fast[2].count(b"\n\n")):
                 assert streamed(handler, planner, body, headers, step)[1:] == fast[1:]
             for extra in GENERAL_STREAM:
