@@ -1,18 +1,22 @@
-"""The compiled common answers of Anthropic Messages and Gemini generateContent
-(llmsim.core.textreply) say byte for byte what the handlers' general paths say for the same
-request, and the requests they do not answer go to the general path."""
+"""The compiled common answers and streams of Anthropic Messages and Gemini
+generateContent / streamGenerateContent (llmsim.core.textreply) say byte for byte what the
+handlers' general paths say for the same request, and the requests they do not answer go to
+the general path."""
 
 import json
 import re
+import zlib
 
 import pytest
 
+from llmsim.core.sse import TokenStream
+from llmsim.core.textstream import TextStream
 from llmsim.sim.timing import Planner
 from openai_fakes import FakePlanner, FakeReq
 from provider_fakes import handlers
 
 _IDS = re.compile(rb'msg_01[A-Za-z0-9]{22}|req_011C[A-Za-z0-9]{20}|'
-                  rb'"responseId":"[A-Za-z0-9]{23}"')
+                  rb'(?<="responseId":")[A-Za-z0-9]{23}')
 TEXT = "Tell me about \u2603, \"quotes\" and\ttabs."
 CLAUDE = [
     {"model": "claude-haiku-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]},
@@ -78,7 +82,7 @@ def test_common_answer_is_the_general_answer_byte_for_byte(planner, headers, nam
             assert taken.pop()
 
 
-def test_streams_and_errors_go_to_the_general_path():
+def test_errors_go_to_the_general_path():
     hs = handlers(planner=Planner({}, global_seed=7))
     claude = hs["anthropic.messages"][2]
     gemini = hs["gemini.stream_generate_content"][2]
@@ -89,5 +93,122 @@ def test_streams_and_errors_go_to_the_general_path():
         with pytest.raises(Exception):
             claude(FakeReq(b"POST", b"/v1/messages", body))
     assert seen == [None, seen[1]] and seen[1] is not None
-    gemini(FakeReq(b"POST", b"/", GEMINI[0], {}, (b"gemini-2.5-flash",)))
-    assert len(seen) == 3 and seen[2] is None
+    for params, body in (((b"gemini-nope",), GEMINI[0]), ((b"gemini-2.5-flash",), b"[")):
+        with pytest.raises(Exception):
+            gemini(FakeReq(b"POST", b"/", body, {}, params))
+    assert seen[2:] == [None, None]
+
+
+class KeyedPlanner(FakePlanner):
+    """The fake planner (which records releases) keyed by the body when there is no seed, as
+    the real one is under a global seed."""
+
+    def request_key(self, seed, body):
+        return seed if seed is not None else zlib.crc32(body)
+
+
+def streamed(handler, planner, body, headers, params, query, step):
+    """(stream type, normalised head and wire, due times, release times) of one stream
+    rendered `step` events at a time and closed."""
+    before = len(planner.released)
+    req = FakeReq(b"POST", b"/", body, dict(headers), params)
+    req.query = query
+    req.received_ns = 10**12
+    status, head, s = handler(req)
+    assert status == 200
+    n = s.n_events
+    wire = b"".join(s.render(i, i + step) for i in range(0, n, step))
+    dues = [s.due_ns(i) for i in range(n)]
+    s.close()
+    return (type(s), _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues,
+            [t for _, t in planner.released[before:]])
+
+
+def anthropic_events(wire):
+    """[(event name, data)] of an Anthropic stream."""
+    out = []
+    for frame in wire.split(b"\n\n")[:-1]:
+        name, data = frame.split(b"\n")
+        out.append((name.removeprefix(b"event: ").decode(),
+                    json.loads(data.removeprefix(b"data: "))))
+    return out
+
+
+def check_anthropic(wire, generated):
+    names = [name for name, _ in anthropic_events(wire)]
+    opening = ["message_start", "content_block_start", "ping"]
+    deltas = ["content_block_delta"] * generated
+    assert names == opening + deltas + ["content_block_stop", "message_delta", "message_stop"]
+    usage = anthropic_events(wire)[-2][1]["usage"]
+    assert usage["output_tokens"] == generated
+
+
+def check_gemini(wire, generated, query):
+    if query:
+        frames = wire.split(b"\r\n\r\n")
+        assert frames[-1] == b"" and all(f.startswith(b"data: ") for f in frames[:-1])
+        chunks = [json.loads(f.removeprefix(b"data: ")) for f in frames[:-1]]
+    else:
+        chunks = json.loads(wire)
+    assert len(chunks) == generated + 1
+    for c in chunks[:-1]:
+        assert "finishReason" not in c["candidates"][0]
+        assert "candidatesTokenCount" not in c["usageMetadata"]
+    last = chunks[-1]
+    assert last["candidates"][0]["finishReason"] in ("STOP", "MAX_TOKENS")
+    assert last["usageMetadata"]["candidatesTokenCount"] == generated
+
+
+STREAM_CASES = [
+    ("anthropic.messages", (), b"", [dict(b, stream=True) for b in CLAUDE], CLAUDE_GENERAL),
+    ("gemini.stream_generate_content", (b"gemini-2.5-flash",), b"alt=sse", GEMINI,
+     GEMINI_GENERAL),
+    ("gemini.stream_generate_content", (b"gemini-2.5-flash",), b"key=k&alt=sse", GEMINI, ()),
+    ("gemini.stream_generate_content", (b"gemini-2.5-flash",), b"", GEMINI, ()),
+]
+
+
+@pytest.mark.parametrize("length", [20, 1, 0])
+@pytest.mark.parametrize("headers", HEADERS, ids=["plain", "echo", "lorem", "latency"])
+@pytest.mark.parametrize("name, params, query, requests, general", STREAM_CASES,
+                         ids=["anthropic", "gemini-sse", "gemini-sse-key", "gemini-array"])
+def test_common_stream_is_the_general_stream_byte_for_byte(length, headers, name, params,
+                                                           query, requests, general):
+    planner = KeyedPlanner(length=length)
+    handler = handlers(planner=planner)[name][2]
+    slow = handler.general
+    taken = []
+    handler.general = lambda req, r: taken.append(1) or slow(req, r)
+    for base in requests:
+        body = json.dumps(base).encode()
+        fast = streamed(handler, planner, body, headers, params, query, 1)
+        assert fast[0] is TextStream and not taken
+        generated = len(fast[3]) - 2     # events: the lead, one per token, the last
+        if name.startswith("anthropic"):
+            check_anthropic(fast[2], generated)
+        else:
+            check_gemini(fast[2], generated, query)
+        for step in (3, len(fast[3])):
+            assert streamed(handler, planner, body, headers, params, query, step)[1:] == \
+                fast[1:]
+        in_full = streamed(lambda req: slow(req, None), planner, body, headers, params, query, 2)
+        assert in_full[0] is TokenStream and in_full[1:] == fast[1:]
+        for extra in general:
+            got = streamed(handler, planner, json.dumps(dict(base, **extra)).encode(), headers,
+                           params, query, 2)
+            assert got[0] is TokenStream and taken.pop()
+
+
+@pytest.mark.parametrize("name, params, query, requests, general", STREAM_CASES[:2],
+                         ids=["anthropic", "gemini"])
+def test_a_cancelled_common_stream_frees_its_slot_once(name, params, query, requests, general):
+    planner = KeyedPlanner(length=20)
+    handler = handlers(planner=planner)[name][2]
+    req = FakeReq(b"POST", b"/", json.dumps(requests[0]).encode(), {}, params)
+    req.query = query
+    status, head, s = handler(req)
+    assert type(s) is TextStream and planner.released == []
+    s.render(0, 3)
+    s.close()
+    s.close()
+    assert len(planner.released) == 1

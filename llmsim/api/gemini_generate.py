@@ -23,8 +23,8 @@ import msgspec
 from llmsim.api import gemini_render as render, planning
 from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
-from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
-                                    invalid, model_of, response_id)
+from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, alt_sse, decode,
+                                    headers, invalid, model_of, response_id)
 from llmsim.core.gemini_checks import check
 from llmsim.core.prompts import contents_tokens, prompt_tokens
 from llmsim.core.stream import Delayed
@@ -101,7 +101,7 @@ class GenerateContent(GenerateCore):
         t = g.thinking_config if g is not None else None
         a = Answer(response_id(), name, cands, n_in, bool(t and t.include_thoughts))
         if self.stream:
-            framing = render.SSE if _alt_sse(req.query) else render.ARRAY
+            framing = render.SSE if alt_sse(req.query) else render.ARRAY
             ctype = SSE if framing is render.SSE else JSON
             return 200, headers(plan.ttft_ns, ctype), render.stream(
                 a, framing, plan, planning.releaser(env.planner, plan))
@@ -166,10 +166,6 @@ def json_schema(s):
         elif k not in ("nullable", "propertyOrdering", "property_ordering"):
             out[k] = v
     return out
-
-
-def _alt_sse(query):
-    return bool(query) and b"alt=sse" in query.split(b"&")
 
 
 class CountTokens:

@@ -34,6 +34,12 @@ def model_not_found(name, version, method):
                          "models and their supported methods.", code="NOT_FOUND")
 
 
+def alt_sse(query):
+    """Whether a stream's query string asks for server-sent events (`alt=sse`) rather than one
+    JSON array."""
+    return bool(query) and b"alt=sse" in query.split(b"&")
+
+
 def invalid(message):
     return ApiError(400, message, code="INVALID_ARGUMENT")
 
