@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from llmsim.core.heads import alt_sse
 from llmsim.core.sse import TokenStream
 from llmsim.core.textstream import TextStream
 from llmsim.sim.timing import Planner
@@ -212,3 +213,10 @@ def test_a_cancelled_common_stream_frees_its_slot_once(name, params, query, requ
     s.close()
     s.close()
     assert len(planner.released) == 1
+
+
+@pytest.mark.parametrize("query, sse", [(b"", False), (b"alt=sse", True), (b"key=k&alt=sse", True),
+                                        (b"alt=sse&", True), (b"alt=ssex", False),
+                                        (b"xalt=sse", False), (b"alt=ss", False), (b"&", False)])
+def test_a_stream_is_sse_when_its_query_has_the_item_alt_sse(query, sse):
+    assert alt_sse(query) is sse

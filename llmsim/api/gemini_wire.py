@@ -1,6 +1,6 @@
-"""What every Gemini answer carries: response ids and headers (compiled, llmsim.core.heads),
-and request-decoding failures worded as the Gemini API words them (proto-JSON parse errors,
-INVALID_ARGUMENT)."""
+"""What every Gemini answer carries: response ids, headers and a stream's framing (`alt_sse`),
+compiled in llmsim.core.heads, and request-decoding failures worded as the Gemini API words
+them (proto-JSON parse errors, INVALID_ARGUMENT)."""
 
 import re
 
@@ -8,7 +8,7 @@ import msgspec
 
 from llmsim.api import decoding
 from llmsim.core.heads import GEMINI_JSON as JSON, GEMINI_SSE as SSE
-from llmsim.core.heads import gemini_headers as headers, response_id
+from llmsim.core.heads import alt_sse, gemini_headers as headers, response_id
 from llmsim.errors import ApiError
 
 CHAT_KINDS = ("chat", "reasoning")
@@ -32,12 +32,6 @@ def model_not_found(name, version, method):
     return ApiError(404, f"models/{name} is not found for API version {version}, or is not "
                          f"supported for {method}. Call ListModels to see the list of available "
                          "models and their supported methods.", code="NOT_FOUND")
-
-
-def alt_sse(query):
-    """Whether a stream's query string asks for server-sent events (`alt=sse`) rather than one
-    JSON array."""
-    return bool(query) and b"alt=sse" in query.split(b"&")
 
 
 def invalid(message):

@@ -4,7 +4,9 @@
 """
 
 cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t
+from libc.string cimport memcmp
 
 from llmsim.core.ids cimport alnum
 from llmsim.core.render cimport Template
@@ -35,6 +37,22 @@ cpdef bytes anthropic_headers(bytes ctype=_ANTHROPIC_JSON):
 
 cpdef bytes response_id():
     return alnum(23)
+
+
+cpdef bint alt_sse(bytes query):
+    """Whether a Gemini stream's query string asks for server-sent events (`alt=sse`, one of
+    its &-separated items) rather than one JSON array (its content type: GEMINI_SSE, else
+    GEMINI_JSON)."""
+    cdef const char *q = PyBytes_AS_STRING(query)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(query), start = 0, end
+    while start <= n:
+        end = start
+        while end < n and q[end] != b"&":
+            end += 1
+        if end - start == 7 and memcmp(q + start, b"alt=sse", 7) == 0:
+            return True
+        start = end + 1
+    return False
 
 
 @cython.cdivision(False)

@@ -24,7 +24,8 @@ from libc.stdint cimport int64_t
 from llmsim.core.connection cimport Request, delayed
 from llmsim.core.fields cimport field as _f, slot
 from llmsim.core.gemini_checks cimport check
-from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
+from llmsim.core.heads cimport (alt_sse, anthropic_headers, gemini_headers, message_id,
+                                response_id)
 from llmsim.core.pieces cimport Cyclic, Run, planned_text
 from llmsim.core.plan cimport PlannerCore
 from llmsim.core.prompts cimport input_tokens, prompt_tokens
@@ -34,7 +35,7 @@ from llmsim.core.textstream cimport framed
 from llmsim.api import anthropic_render, gemini_render
 from llmsim.api.anthropic_types import MESSAGES, MessagesRequest, OutputConfig
 from llmsim.api.gemini_types import GENERATE, GenerateContentRequest, GenerationConfig
-from llmsim.api.gemini_wire import FORMATS, alt_sse
+from llmsim.api.gemini_wire import FORMATS
 from llmsim.api.planning import LATENCY_HEADER
 from llmsim.core.heads import ANTHROPIC_SSE, GEMINI_JSON, GEMINI_SSE
 
@@ -181,12 +182,15 @@ cdef class GenerateCore(_Core):
         cdef bytes body
         cdef dict hdrs
         cdef tuple params
+        cdef bytes query
         cdef int64_t received
         if type(req) is Request:
-            body, hdrs, params, received = ((<Request>req).body, (<Request>req).headers,
-                                            (<Request>req).params, (<Request>req).received_ns)
+            body, hdrs, params, query, received = (
+                (<Request>req).body, (<Request>req).headers, (<Request>req).params,
+                (<Request>req).query, (<Request>req).received_ns)
         else:
-            body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
+            body, hdrs, params, query, received = (req.body, req.headers, req.params, req.query,
+                                                   req.received_ns)
         entry = self.chat_model(params[0])
         if entry is None:
             return self.general(req, None)
@@ -212,7 +216,7 @@ cdef class GenerateCore(_Core):
         name = entry[2]
         rid = response_id()
         if self.streams:
-            sse = alt_sse(req.query)
+            sse = alt_sse(query)
             frames = _FRAMES_SSE if sse else _FRAMES_ARRAY
             return 200, gemini_headers(plan.ttft_ns, _GEMINI_SSE if sse else _GEMINI_JSON), framed(
                 frames[0], frames[1], (<Template>frames[2]).render((n_in, n_in, n_in, name, rid)),
