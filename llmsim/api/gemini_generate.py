@@ -85,7 +85,7 @@ class GenerateContent(GenerateCore):
         name, model = model_of(env.catalog, req, self.version, self.method, CHAT_KINDS)
         if r is None:
             r = decode(GENERATE, req.body)
-        cap, n = check(r, model)
+        cap, n = check(r, model.max_output)
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         prompt = _last_user_text(r.contents) if gen.needs_prompt else ""

@@ -77,7 +77,7 @@ cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
 cdef class _Core:
     cdef object catalog, pick, last_user_text
     cdef PlannerCore planner
-    cdef dict models    # model name (Gemini: path bytes) -> (catalog entry, generator, name)
+    cdef dict models    # model name (Gemini: path bytes) -> (generator, name, most output tokens)
 
     def __init__(self, env, last_user_text):
         self.catalog = env.catalog
@@ -87,16 +87,16 @@ cdef class _Core:
         self.models = {}
 
     cdef tuple chat_model(self, key):
-        """(catalog entry, the generator it gets without the header, name as a str) of the
-        model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model, else
-        None. They are fixed for the worker's life."""
+        """(the generator it gets without the header, name as a str, its most output tokens)
+        of the model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model,
+        else None. They are fixed for the worker's life."""
         cdef tuple entry = self.models.get(key)
         if entry is None:
             name = key if type(key) is str else key.decode("utf-8", "replace")
             model = self.catalog.get(name)
             if model is None or model.kind not in _CHAT_KINDS:
                 return None
-            entry = (model, self.pick(name, None), name)
+            entry = (self.pick(name, None), name, model.max_output)
             if len(self.models) < _MEMO_LIMIT:
                 self.models[key] = entry
         return entry
@@ -111,17 +111,17 @@ cdef class _Core:
         cdef bint truncated
         cdef int64_t delay
         cdef PlannerCore planner = self.planner
-        gen = entry[1]
+        gen = entry[0]
         named = hdrs.get(b"x-llmsim-generator")
         if named is not None:
-            gen = self.pick(entry[2], named)
+            gen = self.pick(entry[1], named)
         prompt = ""
         if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
             if gen.scripted:
                 return None
             if gen.needs_prompt:
                 prompt = self.last_user_text(turns)
-        plan = planner.plan(entry[2], n_in, cap, planner.request_key(seed, body),
+        plan = planner.plan(entry[1], n_in, cap, planner.request_key(seed, body),
                             hdrs.get(LATENCY_HEADER))
         planner.admit(plan, received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
@@ -148,7 +148,7 @@ cdef class MessagesCore(_Core):
         entry = self.chat_model(name)
         output = _f(r, A_OUTPUT)
         max_tokens = _f(r, A_MAX_TOKENS)
-        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[0].max_output
+        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[2]
                 or _f(r, A_TOOLS) is not None or _f(r, A_TOOL_CHOICE) is not None
                 or _f(r, A_THINKING) is not None or _f(r, A_STOPS)
                 or output is not None and _f(output, A_FORMAT) is not None):
@@ -198,7 +198,7 @@ cdef class GenerateCore(_Core):
             r = _decode_generate(body)
         except _DecodeError:
             return self.general(req, None)
-        cap, n = check(r, entry[0])
+        cap, n = check(r, entry[2])
         g = _f(r, G_CONFIG)
         if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
                 or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
@@ -213,7 +213,7 @@ cdef class GenerateCore(_Core):
         sent = (<Run>run).count
         req.tokens_used = n_in + sent               # its usage, which rate limits charge
         finish = b"MAX_TOKENS" if truncated else b"STOP"
-        name = entry[2]
+        name = entry[1]
         rid = response_id()
         if self.streams:
             sse = alt_sse(query)
