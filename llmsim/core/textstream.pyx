@@ -74,7 +74,8 @@ cdef class TextStream(EventStream):
                     if self.prefix is not None:
                         out.write_bytes(self.prefix)
                 need = open_len + n + tail_len
-                out.reserve(need)
+                if out.length + need > out.capacity:
+                    out.reserve(need)
                 dst = out.data + out.length
                 memcpy(dst, open, open_len)
                 memcpy(dst + open_len, s, n)
