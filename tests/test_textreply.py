@@ -7,6 +7,7 @@ import json
 import re
 import zlib
 
+import httpx
 import pytest
 
 from llmsim.core.heads import alt_sse
@@ -220,3 +221,20 @@ def test_a_cancelled_common_stream_frees_its_slot_once(name, params, query, requ
                                         (b"xalt=sse", False), (b"alt=ss", False), (b"&", False)])
 def test_a_stream_is_sse_when_its_query_has_the_item_alt_sse(query, sse):
     assert alt_sse(query) is sse
+
+
+@pytest.mark.parametrize("query", ["?alt=sse", ""], ids=["sse", "array"])
+def test_a_served_common_gemini_stream_is_the_general_one(server, query):
+    """Through a real server (chunked, latency on): the same seeded request answered by the
+    compiled stream and, with a tool config that changes nothing, by the general one."""
+    srv = server("--workers", "1", "--itl", "1ms", "--ttft", "5ms")
+    url = srv.base_url + "/v1beta/models/gemini-2.5-flash:streamGenerateContent" + query
+    body = {"contents": [{"role": "user", "parts": [{"text": TEXT}]}],
+            "generationConfig": {"maxOutputTokens": 30, "seed": 11}}
+    got = []
+    for extra in ({}, {"toolConfig": {"functionCallingConfig": {"mode": "NONE"}}}):
+        r = httpx.post(url, json=dict(body, **extra), timeout=30)
+        assert r.status_code == 200 and r.headers["transfer-encoding"] == "chunked"
+        got.append((r.headers["content-type"], _IDS.sub(b"ID", r.content)))
+    assert got[0] == got[1]
+    assert got[0][1].count(b'"finishReason"') == 1
