@@ -7,7 +7,9 @@ and content_block_stop, a ping after the first block start, then message_delta (
 cumulative usage) and message_stop. Deltas are rendered per token from the shared escaped
 text when the scheduler sends them (a llmsim.core.sse.TokenStream of one lane); only the few
 framing events are rendered ahead. A block's opening events leave with its first token, its
-closing ones with the next block's first token or with the message's end.
+closing ones with the next block's first token or with the message's end. The common stream
+(one text block) is sent by llmsim.core.textreply from the TEXT_* frames below instead, the
+same bytes.
 """
 
 from typing import NamedTuple

@@ -9,7 +9,8 @@ One last chunk carries every candidate's finishReason (with empty text, or its f
 call) and the full usageMetadata, counting all candidates; earlier chunks carry the prompt
 count only. Thoughts are streamed as `thought` parts when includeThoughts is set, else they
 only take their time before the first chunk. A function call leaves whole in the last chunk,
-due with its last token.
+due with its last token. The common stream (one text candidate, no thoughts) is sent by
+llmsim.core.textreply from the TEXT_STREAM_* frames below instead, the same bytes.
 """
 
 from array import array
