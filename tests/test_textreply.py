@@ -14,7 +14,7 @@ from llmsim.core.heads import alt_sse
 from llmsim.core.sse import TokenStream
 from llmsim.core.textstream import TextStream
 from llmsim.sim.timing import Planner
-from openai_fakes import FakePlanner, FakeReq
+from openai_fakes import FakePlanner, FakeReq, run_stream
 from provider_fakes import handlers
 
 _IDS = re.compile(rb'msg_01[A-Za-z0-9]{22}|req_011C[A-Za-z0-9]{20}|'
@@ -112,18 +112,11 @@ class KeyedPlanner(FakePlanner):
 def streamed(handler, planner, body, headers, params, query, step):
     """(stream type, normalised head and wire, due times, release times) of one stream
     rendered `step` events at a time and closed."""
-    before = len(planner.released)
     req = FakeReq(b"POST", b"/", body, dict(headers), params)
     req.query = query
     req.received_ns = 10**12
-    status, head, s = handler(req)
-    assert status == 200
-    n = s.n_events
-    wire = b"".join(s.render(i, i + step) for i in range(0, n, step))
-    dues = [s.due_ns(i) for i in range(n)]
-    s.close()
-    return (type(s), _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues,
-            [t for _, t in planner.released[before:]])
+    kind, head, wire, dues, freed = run_stream(handler, req, step, planner.released)
+    return kind, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues, freed
 
 
 def anthropic_events(wire):
