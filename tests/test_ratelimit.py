@@ -1,8 +1,6 @@
 """Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
-import signal
-
 import anthropic
 import httpx
 import openai
@@ -12,7 +10,6 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from conftest import wait_for
 from test_metrics_routes import requests_by_label
 
 from llmsim import config
@@ -233,16 +230,6 @@ def test_anthropic_tokens_are_charged_as_used(server, tmp_path):
         usage.input_tokens + usage.output_tokens)
 
 
-def reload(srv, path, settings):
-    """Rewrite the config, SIGHUP, and wait until only the new worker serves."""
-    before = set(srv.workers())
-    path.write_text(yaml.safe_dump({"no_latency": True, **settings}))
-    srv.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: len(srv.workers()) == 1 and not set(srv.workers()) & before, 30,
-             "the worker to be replaced")
-    wait_for(srv.healthy, 30, "the new worker to serve")
-
-
 def left(srv):
     r = httpx.post(srv.base_url + "/v1/chat/completions", json=CHAT)
     return r.status_code, r.headers.get("x-ratelimit-remaining-requests")
@@ -251,10 +238,10 @@ def left(srv):
 def test_reload_with_new_limits_starts_full_buckets(server, tmp_path):
     srv = start(server, tmp_path, {"requests_per_minute": 1})
     assert [left(srv) for _ in range(2)] == [(200, "0"), (429, "0")]
-    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 2}})
+    srv.reload(tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 2}})
     assert left(srv) == (200, "1")   # a whole new minute's worth, not the spent old one
     # Back to the old limit: that is a change too, and its buckets start full again.
-    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 1}})
+    srv.reload(tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 1}})
     assert left(srv) == (200, "0")
 
 
@@ -262,7 +249,7 @@ def test_reload_with_the_same_limits_keeps_their_state(server, tmp_path):
     srv = start(server, tmp_path, {"requests_per_minute": 1})
     assert left(srv) == (200, "0")
     # Another setting changes, the limits do not: what was spent stays spent.
-    reload(srv, tmp_path / "limits.yaml", {"seed": 5, "rate_limits": {"requests_per_minute": 1}})
+    srv.reload(tmp_path / "limits.yaml", {"seed": 5, "rate_limits": {"requests_per_minute": 1}})
     assert left(srv) == (429, "0")
 
 
