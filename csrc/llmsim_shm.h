@@ -30,7 +30,7 @@
 #define LLMSIM_MAX_WORKERS 256
 #define LLMSIM_MAX_ROUTES 64 /* ids 0..62 are routes; 63 and anything above: unmatched */
 #define LLMSIM_STATUS_CLASSES 6 /* 1xx 2xx 3xx 4xx 5xx other */
-#define LLMSIM_RATE_BUCKETS 256 /* rate-limit buckets: (API key, requests | tokens) pairs */
+#define LLMSIM_RATE_BUCKETS 1024 /* rate-limit buckets: (bank, API key, budget kind) */
 #define LLMSIM_RULE_COUNTERS 256 /* uses of scripted rules with `times`, node-wide */
 
 /* Histogram buckets, in nanoseconds, each holding observations in (lower, upper]:

@@ -145,7 +145,8 @@ cdef class MessagesCore(_Core):
         if got is None:
             return self.general(req, r)
         run, truncated, delay = got
-        req.tokens_used = n_in + (<Run>run).count   # its usage, which rate limits charge
+        req.tokens_in = n_in                        # its usage, which rate limits charge
+        req.tokens_out = (<Run>run).count
         out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
                                b"max_tokens" if truncated else b"end_turn", n_in,
                                (<Run>run).count))
@@ -192,7 +193,8 @@ cdef class GenerateCore(_Core):
             return self.general(req, r)
         run, truncated, delay = got
         sent = (<Run>run).count
-        req.tokens_used = n_in + sent               # its usage, which rate limits charge
+        req.tokens_in = n_in                        # its usage, which rate limits charge
+        req.tokens_out = sent
         out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
                                 n_in, sent, n_in + sent, n_in, entry[2], response_id()))
         return 200, gemini_headers(delay), delayed(out, delay)
