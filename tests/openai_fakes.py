@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from llmsim.api import openai
 from llmsim.core.plan import PlannerCore
 from llmsim.core.rng import Stream
+from llmsim.sim.generators import Generators
 
 
 class FakePlan:
@@ -68,7 +69,8 @@ def handlers(models=None, generators=None, planner=None):
     """{route name: handler} of the OpenAI routes over a fake context."""
     ctx = SimpleNamespace(config=SimpleNamespace(models=models or {},
                                                  generators=generators or {}),
-                          planner=planner or FakePlanner(), worker_index=0)
+                          planner=planner or FakePlanner(), worker_index=0,
+                          generators=Generators(generators))
     return {name: (method, pattern, handler)
             for method, pattern, name, handler in openai.routes(ctx)}
 

@@ -96,8 +96,7 @@ class GenerateContent(GenerateCore):
         plan = planning.plan(env, req, name, n_in, cap, g.seed if g is not None else None)
         cands = [self.candidate(r, gen, prompt, scripted, plan, cap) for _ in range(n)]
         sent = max(c.thoughts + c.visible for c in cands)
-        planning.settle(env, req, plan, sent,
-                        n_in + sum(c.thoughts + c.visible for c in cands))
+        planning.settle(env, req, plan, sent, n_in, sum(c.thoughts + c.visible for c in cands))
         t = g.thinking_config if g is not None else None
         a = Answer(response_id(), name, cands, n_in, bool(t and t.include_thoughts))
         if self.stream:

@@ -23,8 +23,9 @@ cdef class Request:
     cdef public int route            # metrics route id (a shared path's handler sets its own)
     cdef readonly int64_t received_ns
     cdef readonly bint keep_alive
-    cdef public object tokens_used   # prompt + output tokens of the answer, set by a
-                                     # generating handler once it is planned; else None
+    # Usage of the answer (prompt, output tokens), set by a generating handler once it is
+    # planned, for the rate limits; tokens_out is -1 until then.
+    cdef public int64_t tokens_in, tokens_out
 
 cdef class Handler:
     cdef handle(self, Request req)

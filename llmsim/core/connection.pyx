@@ -455,6 +455,7 @@ cdef class Connection:
         cdef PathEntry entry
         cdef Endpoint ep = router.recall(h.method, h.method_len, h.target, h.path_len)
         req.received_ns = self.last_active_ns
+        req.tokens_out = -1
         if ep is not None:
             req.method = router.last_method
             req.path = router.last_path

@@ -159,7 +159,8 @@ cdef class MessagesCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        req.tokens_used = n_in + sent               # its usage, which rate limits charge
+        req.tokens_in = n_in                        # its usage, which rate limits charge
+        req.tokens_out = sent
         stop = b"max_tokens" if truncated else b"end_turn"
         if _f(r, A_STREAM):
             return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
@@ -211,7 +212,8 @@ cdef class GenerateCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        req.tokens_used = n_in + sent               # its usage, which rate limits charge
+        req.tokens_in = n_in                        # its usage, which rate limits charge
+        req.tokens_out = sent
         finish = b"MAX_TOKENS" if truncated else b"STOP"
         name = entry[1]
         rid = response_id()
