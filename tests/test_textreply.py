@@ -9,6 +9,7 @@ import zlib
 
 import httpx
 import pytest
+import yaml
 
 from llmsim.core.heads import alt_sse
 from llmsim.core.sse import TokenStream
@@ -231,3 +232,27 @@ def test_a_served_common_gemini_stream_is_the_general_one(server, query):
         got.append((r.headers["content-type"], _IDS.sub(b"ID", r.content)))
     assert got[0] == got[1]
     assert got[0][1].count(b'"finishReason"') == 1
+
+
+def test_common_streams_are_charged_as_used(server, tmp_path):
+    """An Anthropic and a Gemini common stream, each allowed 2,000 tokens and using 50, give
+    the unused rest back to a 5,000-token minute when they end: a third request allowed 2,000
+    then fits (charged on admission only, it would get a 429)."""
+    path = tmp_path / "limits.yaml"
+    path.write_text(yaml.safe_dump({"no_latency": True,
+                                    "rate_limits": {"tokens_per_minute": 5000}}))
+    srv = server("--workers", "1", "--config", path)
+    latency = {"x-llmsim-latency": "tokens=50"}
+    claude = dict(latency, **{"anthropic-version": "2023-06-01"})
+    message = {"model": "claude-haiku-4-5", "max_tokens": 2000,
+               "messages": [{"role": "user", "content": "Hi"}]}
+    gemini = {"contents": [{"parts": [{"text": "Hi"}]}],
+              "generationConfig": {"maxOutputTokens": 2000}}
+    r = httpx.post(srv.base_url + "/v1/messages", json=dict(message, stream=True),
+                   headers=claude, timeout=30)
+    assert r.status_code == 200 and r.content.count(b"event: content_block_delta") == 50
+    r = httpx.post(srv.base_url + "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+                   "?alt=sse", json=gemini, headers=latency, timeout=30)
+    assert r.status_code == 200 and r.content.count(b"data: ") == 51
+    r = httpx.post(srv.base_url + "/v1/messages", json=message, headers=claude, timeout=30)
+    assert r.status_code == 200, r.text

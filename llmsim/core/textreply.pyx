@@ -74,6 +74,17 @@ cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
 cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
 
 
+cdef inline int _used(req, Py_ssize_t n_in, Py_ssize_t sent) except -1:
+    """Record the answer's usage on `req`, which the rate limits charge."""
+    if type(req) is Request:   # the server's: C fields, no int objects
+        (<Request>req).tokens_in = n_in
+        (<Request>req).tokens_out = sent
+    else:
+        req.tokens_in = n_in
+        req.tokens_out = sent
+    return 0
+
+
 cdef class _Core:
     cdef object catalog, pick, last_user_text
     cdef PlannerCore planner
@@ -159,8 +170,7 @@ cdef class MessagesCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        req.tokens_in = n_in                        # its usage, which rate limits charge
-        req.tokens_out = sent
+        _used(req, n_in, sent)
         stop = b"max_tokens" if truncated else b"end_turn"
         if _f(r, A_STREAM):
             return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
@@ -212,8 +222,7 @@ cdef class GenerateCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        req.tokens_in = n_in                        # its usage, which rate limits charge
-        req.tokens_out = sent
+        _used(req, n_in, sent)
         finish = b"MAX_TOKENS" if truncated else b"STOP"
         name = entry[1]
         rid = response_id()
