@@ -6,12 +6,12 @@ Most requests to them ask for one plain text answer: no tools, thinking, output 
 sequences or script (and for Gemini one candidate). `MessagesCore` and `GenerateCore` decode
 such a request, plan it, take the generator's text and render the answer in one template
 pass, or its stream as a llmsim.core.textstream.TextStream in the provider's frames (from
-llmsim.api.anthropic_render and gemini_render, whose general streams say the same).
-Anything else, including every request that fails a check, goes
-whole to `general(req, r)` (`r`: the body decoded, or None) of the Python handler that
-subclasses them (llmsim.api.anthropic_messages.Messages,
-llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
-bytes are the same either way, and nothing random is drawn before a request is handed on.
+llmsim.api.anthropic_render and gemini_render, whose general streams say the same). Anything
+else, including every request that fails a check, goes whole to `general(req, r)` (`r`: the
+body decoded, or None) of the Python handler that subclasses them
+(llmsim.api.anthropic_messages.Messages, llmsim.api.gemini_generate.GenerateContent), which
+answers it as it answers any request: the bytes are the same either way, and nothing random
+is drawn before a request is handed on.
 The checks and counts the common answer needs are the handler's own, called from here:
 `last_user_text(messages)` (Anthropic) and `last_user_text(contents)` (Gemini); prompts are
 counted by llmsim.core.prompts, Gemini's checks made by llmsim.core.gemini_checks.
@@ -42,11 +42,13 @@ from llmsim.core.heads import ANTHROPIC_SSE, GEMINI_JSON, GEMINI_SSE
 cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
 cdef Template _MESSAGE_START = anthropic_render.MESSAGE_START
 cdef bytes _OPENING = anthropic_render.TEXT_OPENING
-cdef bytes _DELTA_HEAD = anthropic_render.TEXT_DELTA[0], _DELTA_TAIL = anthropic_render.TEXT_DELTA[1]
+cdef bytes _DELTA_HEAD = anthropic_render.TEXT_DELTA[0]
+cdef bytes _DELTA_TAIL = anthropic_render.TEXT_DELTA[1]
 cdef Template _MESSAGE_END = anthropic_render.TEXT_END
 cdef bytes _ANTHROPIC_SSE = ANTHROPIC_SSE
 cdef Template _RESPONSE = gemini_render.TEXT_RESPONSE
-cdef tuple _FRAMES_SSE = gemini_render.TEXT_STREAM_SSE, _FRAMES_ARRAY = gemini_render.TEXT_STREAM_ARRAY
+cdef tuple _FRAMES_SSE = gemini_render.TEXT_STREAM_SSE
+cdef tuple _FRAMES_ARRAY = gemini_render.TEXT_STREAM_ARRAY
 cdef bytes _GEMINI_SSE = GEMINI_SSE, _GEMINI_JSON = GEMINI_JSON
 _decode_messages = MESSAGES.decode
 _decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to `general`
@@ -114,8 +116,8 @@ cdef class _Core:
 
     cdef tuple text(self, tuple entry, turns, bytes body, dict hdrs, int64_t received,
                     Py_ssize_t n_in, cap, seed):
-        """(run, truncated, delay_ns, plan) of a plain text answer, or None when the generator runs
-        a script (`general` resolves it): the plan booked on the model's simulated server,
+        """(run, truncated, delay_ns, plan) of a plain text answer, or None when the generator
+        runs a script (`general` resolves it): the plan booked on the model's simulated server,
         the generator's text, the slot freed when the text ends before the plan does (what
         llmsim.api.planning does for every other answer). `turns`: the conversation."""
         cdef Run run
@@ -229,7 +231,8 @@ cdef class GenerateCore(_Core):
         if self.streams:
             sse = alt_sse(query)
             frames = _FRAMES_SSE if sse else _FRAMES_ARRAY
-            return 200, gemini_headers(plan.ttft_ns, _GEMINI_SSE if sse else _GEMINI_JSON), framed(
+            head = gemini_headers(plan.ttft_ns, _GEMINI_SSE if sse else _GEMINI_JSON)
+            return 200, head, framed(
                 frames[0], frames[1], (<Template>frames[2]).render((n_in, n_in, n_in, name, rid)),
                 None, (<Template>frames[3]).render((finish, n_in, sent, n_in + sent, n_in, name,
                                                     rid)), run, plan, self.planner)
