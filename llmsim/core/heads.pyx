@@ -4,9 +4,9 @@
 """
 
 cimport cython
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.render cimport Template
@@ -29,7 +29,12 @@ cdef Template _GEMINI = Template(b"content-type: {{ctype:raw}}\r\n"
 
 
 cpdef bytes message_id():
-    return b"msg_01" + alnum(22)
+    """msg_01 and 22 random base-62 characters, made in place."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, 28)
+    cdef char *p = PyBytes_AS_STRING(out)
+    memcpy(p, b"msg_01", 6)
+    alnum_into(p + 6, 22)
+    return out
 
 
 cpdef bytes anthropic_headers(bytes ctype=_ANTHROPIC_JSON):
