@@ -22,8 +22,9 @@ from llmsim.api.planning import LATENCY_HEADER
 cdef bytes _LATENCY = LATENCY_HEADER
 # Kept answers: each one at most ANSWER_MAX bytes (with its request body), all of them at
 # most KEPT_MAX; past that the whole set is dropped and fills again.
-cdef Py_ssize_t ANSWER_MAX = 1 << 20
-cdef Py_ssize_t KEPT_MAX = 16 << 20
+ANSWER_MAX = 256 << 10
+KEPT_MAX = 8 << 20
+cdef Py_ssize_t _ANSWER_MAX = ANSWER_MAX, _KEPT_MAX = KEPT_MAX
 
 
 cdef class EmbeddingsCore(Handler):
@@ -62,9 +63,9 @@ cdef class EmbeddingsCore(Handler):
     cdef keep(self, bytes body, tuple known):
         """Keep `known`, the answer to `body`, within the size bounds."""
         cdef Py_ssize_t size = PyBytes_GET_SIZE(body) + PyBytes_GET_SIZE(<bytes>known[2])
-        if size > ANSWER_MAX:
+        if size > _ANSWER_MAX:
             return
-        if self.kept + size > KEPT_MAX:
+        if self.kept + size > _KEPT_MAX:
             self.answers.clear()
             self.kept = 0
         self.answers[body] = known
