@@ -132,9 +132,10 @@ def counting(handler):
 def test_a_kept_answer_is_the_general_answer_byte_for_byte(planner):
     handler = handlers(models=MODELS, planner=planner())[NAME][2]
     general = counting(handler)
+    firsts = {}
     for doc in REQUESTS:
         body = json.dumps(doc).encode()
-        first = answer(handler, body)
+        first = firsts[body] = answer(handler, body)
         assert general.pop() == body
         assert answer(handler, body) == first and not general   # kept: the same bytes
         # a fresh handler (nothing kept) says the same; so does the request spelled otherwise
@@ -142,7 +143,9 @@ def test_a_kept_answer_is_the_general_answer_byte_for_byte(planner):
         assert answer(handlers(models=MODELS, planner=planner())[NAME][2], body) == first
         respelled = json.dumps(dict(reversed(doc.items())), indent=1).encode()
         assert answer(handler, respelled)[2] == first[2] and general.pop() == respelled
-    assert json.loads(first[2])["model"] == "text-embedding-ada-002"
+    for body, first in firsts.items():   # each kept while others were asked for
+        assert answer(handler, body) == first
+    assert not general and json.loads(first[2])["model"] == "text-embedding-ada-002"
 
 
 def test_every_request_is_planned_kept_or_not():
@@ -189,10 +192,13 @@ def embeddings_request(doc):
             b"content-length: %d\r\n\r\n%s" % (len(body), body))
 
 
-def test_large_answers_on_the_wire_in_order_and_intact(server):
-    """Bodies of 4 KB and more leave uncopied after their head: pipelined with small answers
-    they keep their order and bytes, also when the client reads only after sending 64."""
-    srv = server("--workers", "1", "--no-latency")
+@pytest.mark.parametrize("latency", [("--no-latency",), ("--latency-multiplier", "0.05")],
+                         ids=["at-once", "delayed"])
+def test_large_answers_on_the_wire_in_order_and_intact(server, latency):
+    """Bodies of 4 KB and more leave uncopied after their head, at once or when due:
+    pipelined with small answers they keep their order and bytes, also when the client
+    reads only after sending 70 requests."""
+    srv = server("--workers", "1", *latency)
     docs = REQUESTS[:3]
     with httpx.Client(base_url=srv.base_url) as client:
         expected = [client.post("/v1/embeddings", json=doc).content for doc in docs]

@@ -271,10 +271,13 @@ cdef class Server:
             out.clear()
         return 0
 
-
-    cdef int write_with(self, transport, bytes body) except -1:
-        """Send the gathered output and then `body`, a large answer body, as it is: bytes
-        are immutable, so the transport may keep it unsent without a copy (one writev)."""
+    cdef int put_body(self, bytes body, transport) except -1:
+        """An answer body after its head: copied into the gathered output; or, when it is
+        large and `transport` (its connection's, None once closed) is given, sent at once
+        after the gathered output, as it is (one writev: bytes are immutable, so the transport
+        may keep it unsent without a copy)."""
+        if PyBytes_GET_SIZE(body) < LEND_MIN or transport is None:
+            return self.out.write_bytes(body)
         transport.writelines((self.out.take(), body))
         return 0
 
@@ -544,10 +547,7 @@ cdef class Connection:
         cdef size_t sent
         s.put_head(status, headers, n, self.keep_alive, self.minor)
         sent = s.out.length - before + n
-        if n < LEND_MIN or self.closed:
-            s.out.write_bytes(body)
-        else:
-            s.write_with(self.transport, body)
+        s.put_body(body, None if self.closed else self.transport)
         if not self.keep_alive:
             self.closing = True
         if s.blk != NULL:

@@ -10,8 +10,9 @@ with those bytes, which the connection sends without copying them. Any other bod
 decodes, checks and renders it (or raises its error: errors are not kept).
 """
 
-from cpython.bytes cimport PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t
+from libc.string cimport memcmp
 
 from llmsim.core.connection cimport Handler, Request, delayed
 from llmsim.core.plan cimport Plan, PlannerCore
@@ -32,6 +33,8 @@ cdef class EmbeddingsCore(Handler):
     cdef PlannerCore planner
     cdef dict answers    # request body -> (model name as sent, prompt tokens, answer body)
     cdef Py_ssize_t kept  # bytes of the request and answer bodies in `answers`
+    cdef bytes last_body  # the last request body answered with a kept answer ...
+    cdef tuple last       # ... and its entry (a repeated body is not hashed)
 
     def __init__(self, PlannerCore planner):
         self.planner = planner
@@ -48,11 +51,20 @@ cdef class EmbeddingsCore(Handler):
 
     cdef serve(self, bytes body, dict hdrs, int64_t received):
         cdef PlannerCore planner = self.planner
-        cdef tuple known = self.answers.get(body)
+        cdef bytes last = self.last_body
+        cdef tuple known
         cdef int64_t delay
-        if known is None:
-            known = self.general(body)
-            self.keep(body, known)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
+        if last is not None and PyBytes_GET_SIZE(last) == n and not memcmp(
+                PyBytes_AS_STRING(last), PyBytes_AS_STRING(body), n):
+            known = self.last
+        else:
+            known = self.answers.get(body)
+            if known is None:
+                known = self.general(body)
+                self.keep(body, known)
+            else:
+                self.last_body, self.last = body, known
         plan = planner.plan(known[0], known[1], None, planner.request_key(None, body),
                             hdrs.get(_LATENCY) if hdrs else None)
         planner.admit(plan, received)
@@ -70,3 +82,4 @@ cdef class EmbeddingsCore(Handler):
             self.kept = 0
         self.answers[body] = known
         self.kept += size
+        self.last_body, self.last = body, known
