@@ -74,7 +74,8 @@ cdef class EmbeddingsCore(Handler):
 
     cdef keep(self, bytes body, tuple known):
         """Keep `known`, the answer to `body`, within the size bounds."""
-        cdef Py_ssize_t size = PyBytes_GET_SIZE(body) + PyBytes_GET_SIZE(<bytes>known[2])
+        cdef bytes answer = known[2]
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(body) + PyBytes_GET_SIZE(answer)
         if size > _ANSWER_MAX:
             return
         if self.kept + size > _KEPT_MAX:
