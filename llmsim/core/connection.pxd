@@ -54,6 +54,7 @@ cdef class Server:
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
                     size_t bytes_out) noexcept
     cdef int write_to(self, transport) except -1
+    cdef int put_body(self, bytes body, transport) except -1
 
 cdef class Connection:
     cdef Server server

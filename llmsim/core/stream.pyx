@@ -242,9 +242,9 @@ cdef class Responder:
         cdef size_t before = s.out.length
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
                    self.conn.minor)
-        s.out.write_bytes(body)
-        self.bytes_out = s.out.length - before
-        if not self.inline:
+        self.bytes_out = s.out.length - before + PyBytes_GET_SIZE(body)
+        s.put_body(body, None if self.conn.closed else self.conn.transport)
+        if not self.inline and s.out.length:
             self.conn.flush()
         self.ended()
         return 0
