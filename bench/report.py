@@ -135,6 +135,17 @@ def callgrind_table(per_request):
     return lines
 
 
+def streamcost_table(per_delta, alone):
+    """per_delta: llmsim instructions per timed stream delta; alone: the share of deltas
+    the client read one per read (1.0: none was sent bunched with the next)."""
+    return [
+        _row(("measure", "llmsim")),
+        _row(("---", "---:")),
+        _row(("instructions per timed stream delta", f"{per_delta:,.0f}")),
+        _row(("deltas read alone", f"{alone:.0%}")),
+    ]
+
+
 # streaming fidelity: metric key, label, number format, target (op, bound) or None;
 # "|≤|" bounds the size of a signed error
 STREAM_METRICS = (
@@ -146,6 +157,7 @@ STREAM_METRICS = (
     ("send_late_p99", "request send lateness p99, ms", "{:.2f}", None),
     ("cpu_us", "server CPU µs/content delta", "{:.1f}", None),
     ("server_cpu", "server CPU, share of one CPU", "{:.0%}", None),
+    ("server_kernel", "server CPU spent in the kernel", "{:.0%}", None),
     ("client_cpu_us", "client CPU µs/content delta (all processes)", "{:.1f}", None),
     ("client_cpu_max", "busiest client process CPU", "{:.0%}", ("≤", 0.8)),
     ("streams_ok", "streams completed in full (whole run)", "{:,.0f}", None),
