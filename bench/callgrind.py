@@ -87,7 +87,7 @@ def per_request(start, scenario, out_dir):
 # on time in its own write. Counting is zeroed once every stream has sent its first delta
 # and dumped when all have ended (callgrind_control), so the count covers steady streaming
 # only: timer wakes, rendering, chunk framing, writes, and the streams' ends.
-STREAMS = 20
+STREAMS = 50
 STREAM_DELTAS = 60
 STREAM_TTFT_MS, STREAM_ITL_MS = 100, 100
 STREAM_DELTA = b'"delta":{"content":"'

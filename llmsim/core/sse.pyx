@@ -37,13 +37,27 @@ cdef class EventStream:
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
         raise NotImplementedError
 
-    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1:
-        """The end of the events from `start` due `elapsed` ns after the request arrived
-        (all of them at once when the last one is: a stream with latency off)."""
-        cdef Py_ssize_t stop = start
-        if self.n_events and self.event_due(self.n_events - 1) <= elapsed:
-            return self.n_events
-        while stop < self.n_events and self.event_due(stop) <= elapsed:
+    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed, int64_t max_gap) except -1:
+        """The end of the events from `start` that go out together `elapsed` ns after the
+        request arrived: `start` if it is due, and each next one that is due and planned at
+        most `max_gap` ns after the one before it (all of them at once when the last one is
+        due and they span no more than max_gap: a stream with latency off)."""
+        cdef Py_ssize_t stop = start, n = self.n_events
+        cdef int64_t prev, t
+        if start >= n:
+            return start
+        prev = self.event_due(start)
+        if prev > elapsed:
+            return start
+        t = self.event_due(n - 1)
+        if t <= elapsed and t - prev <= max_gap:
+            return n
+        stop += 1
+        while stop < n:
+            t = self.event_due(stop)
+            if t > elapsed or t - prev > max_gap:
+                break
+            prev = t
             stop += 1
         return stop
 

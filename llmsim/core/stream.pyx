@@ -7,6 +7,19 @@ events due by then in one write (one HTTP chunk, rendered in place in the worker
 buffer with its framing: csrc/llmsim_chunk.h): no loop timer and no Python object per
 token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
+
+Spacing: an event leaves at its planned time (rounded up to a tick), and never sooner than
+its planned gap minus one tick after the write before it. So a stream the worker served
+late (a busy machine) catches up by at most one tick per event instead of sending the next
+event early or in the same write: a client never sees a gap more than a tick shorter than
+planned. After back-pressure (the client did not read) everything due goes at once, as the
+bytes a real API sent meanwhile would be waiting in the socket.
+
+Writes: while the transport holds none of a connection's output, a stream's chunk goes
+straight to the socket with one send(2), as uvloop's own write would first try, without
+making a bytes object or calling into the transport; what the socket does not take (or an
+error) goes to the transport, which then owns ordering, back-pressure and errors until it
+is empty again.
 """
 
 import asyncio
@@ -32,6 +45,11 @@ from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_whee
                                 llmsim_wheel_insert, llmsim_wheel_cancel, llmsim_wheel_advance,
                                 llmsim_wheel_next_due_ns, llmsim_wheel_node_wake_ns)
 from llmsim.core.timer cimport llmsim_timer_open, llmsim_timer_set
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    enum: MSG_DONTWAIT
+    enum: MSG_NOSIGNAL
 
 cdef extern from *:
     """
@@ -74,6 +92,7 @@ cdef class Scheduler:
     cdef object loop
     cdef int fd
     cdef int64_t armed_at         # when the timer fires; INT64_MAX when disarmed
+    cdef int64_t tick_ns
     cdef bint ticking             # inside tick: inserts wait for its one re-arm
 
     def __cinit__(self, loop, int64_t tick_ns=TICK_NS):
@@ -82,6 +101,7 @@ cdef class Scheduler:
         self.wheel = <llmsim_wheel_t *>calloc(1, sizeof(llmsim_wheel_t))
         if self.wheel == NULL:
             raise MemoryError()
+        self.tick_ns = tick_ns
         llmsim_wheel_init(self.wheel, tick_ns, llmsim_stream_now_ns())
         llmsim_wheel_list_init(&self.due)
         self.fd = llmsim_timer_open()
@@ -171,9 +191,13 @@ cdef class Responder:
     cdef bytes headers
     cdef int status, route
     cdef int64_t t0, last_send_ns
+    cdef int64_t wrote_ns         # when the last events were written (after the write)
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
     cdef bint paused, chunked
+    cdef bint burst               # resumed after back-pressure: what is due goes at once
+    cdef object sock              # the transport's socket (None: not looked up; False: none)
+    cdef bint handed              # the transport may hold output of this connection
     cdef readonly bint done
     cdef bint inline             # answering inside the request's read: gather, don't write
 
@@ -198,13 +222,21 @@ cdef class Responder:
     def resume(self):
         if self.paused and not self.done:
             self.paused = False
+            self.burst = True
             self.schedule()
 
     # -- scheduling ------------------------------------------------------------------------
     cdef int64_t next_due(self) except? -1:
+        """When the next event may leave: its planned time, or, if the last write was late,
+        its planned gap minus a tick after that write (see Spacing above)."""
         if self.stream is None:
             return self.t0 + <int64_t>self.delayed.delay_ns
-        return self.t0 + self.stream.event_due(self.sent)
+        cdef int64_t due = self.stream.event_due(self.sent), spaced
+        if self.sent == 0 or self.burst:
+            return self.t0 + due
+        spaced = (self.wrote_ns + due - self.stream.event_due(self.sent - 1)
+                  - self.sched.tick_ns)
+        return spaced if spaced > self.t0 + due else self.t0 + due
 
     cdef void schedule(self) noexcept:
         try:
@@ -256,7 +288,9 @@ cdef class Responder:
         cdef Buffer out = s.out
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = stream.due_by(self.sent, elapsed), opened = 0
+        cdef Py_ssize_t stop = stream.due_by(
+            self.sent, elapsed, INT64_MAX if self.burst else self.sched.tick_ns)
+        cdef Py_ssize_t opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
         cdef bint last = stop >= self.n_events
@@ -279,7 +313,9 @@ cdef class Responder:
             out.write(b"0\r\n\r\n", 5)
         self.bytes_out += out.length - out.start - size
         if not self.inline and out.length > out.start:
-            self.conn.flush()
+            self.push()
+        self.wrote_ns = llmsim_stream_now_ns()
+        self.burst = False
         if drops:   # inline: the connection closes once this read's answers are out
             self.finish()
             self.conn.closing = True
@@ -294,6 +330,37 @@ cdef class Responder:
             if not self.paused:
                 self.schedule()
         return 0
+
+    cdef int push(self) except -1:
+        """Out with the worker's output (this stream's chunk): straight to the socket while
+        the transport holds none of this connection's output, else through the transport."""
+        cdef Connection conn = self.conn
+        cdef Buffer out = conn.server.out
+        cdef Py_ssize_t n = out.length - out.start
+        cdef ssize_t sent
+        cdef int fd
+        if conn.closed:
+            return conn.flush()
+        if self.handed:
+            if conn.transport.get_write_buffer_size():
+                return conn.flush()   # behind what the transport holds
+            self.handed = False
+        if self.sock is None:
+            self.sock = conn.transport.get_extra_info("socket") or False
+        if self.sock is False:
+            self.handed = True
+            return conn.flush()
+        fd = self.sock.fileno()   # -1 once the transport closed it (never a reused number)
+        if fd >= 0:
+            sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+            if sent == n:
+                out.clear()
+                return 0
+            if sent > 0:
+                out.start += sent
+        # the socket is full, or an error the transport will meet and report
+        self.handed = True
+        return conn.flush()
 
     cdef void finish(self) noexcept:
         """End the answer (complete or cancelled): free the stream, count the request."""
@@ -351,6 +418,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     r.headers = headers
     r.route = req.route
     r.t0 = req.received_ns
+    r.handed = True   # the head goes out through the transport
     if isinstance(body, DelayedBody):
         r.delayed = body
     else:

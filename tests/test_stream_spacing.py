@@ -1,0 +1,61 @@
+"""Catching up after a late write keeps the planned spacing (lower bounds only).
+
+A worker that could not run for a while (here: stopped with SIGSTOP, as a busy machine
+would hold it) used to send every event that fell due meanwhile in one write and then go
+on at the planned times, so the gap after the late write came out shorter than planned.
+Now each event leaves alone, no sooner than its planned gap minus one wheel tick after the
+write before it. The worker's own ITL histogram (/metrics), which times its writes, shows
+it: every stream event after the stall is written on its own, none sooner than that.
+"""
+
+import os
+import re
+import signal
+import socket
+import time
+
+import httpx
+
+from conftest import wait_for
+from test_stream_timer import CONTENT, chat_request
+
+ITL_NS = 50_000_000
+TICK_NS = 250_000
+N_TOKENS = 12
+BUCKET = re.compile(rb'^llmsim_itl_seconds_bucket\{le="([^"]+)"\} (\d+)', re.M)
+
+
+def itl_buckets(srv):
+    """(upper bound in ns, cumulative count) of the node's ITL histogram."""
+    text = httpx.get(srv.base_url + "/metrics").content
+    return [(float(le) * 1e9, int(n)) for le, n in BUCKET.findall(text)]
+
+
+def test_a_stream_served_late_catches_up_without_undercutting_its_gaps(server):
+    srv = server("--workers", "1", "--ttft", "20ms", "--itl", "50ms")
+    (worker,) = wait_for(lambda: list(srv.workers()), 10, "the worker")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(chat_request(N_TOKENS))
+        data = b""
+        while data.count(CONTENT) == 0:
+            got = sock.recv(65536)
+            assert got, "connection closed before the first token"
+            data += got
+        os.kill(worker, signal.SIGSTOP)   # the worker misses the next two token times
+        try:
+            time.sleep(3 * ITL_NS / 1e9)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        while not data.endswith(b"\r\n0\r\n\r\n"):
+            got = sock.recv(65536)
+            assert got, "connection closed mid-stream"
+            data += got
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.count(CONTENT) == N_TOKENS
+    buckets = itl_buckets(srv)
+    # one write per token after the first (none bunched) ...
+    assert buckets[-1][1] == N_TOKENS - 1
+    # ... and none sooner than its planned gap less one tick after the write before it
+    short = [n for upper, n in buckets if upper < ITL_NS - TICK_NS]
+    assert short[-1] == 0
