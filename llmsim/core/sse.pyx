@@ -37,30 +37,6 @@ cdef class EventStream:
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
         raise NotImplementedError
 
-    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed, int64_t max_gap) except -1:
-        """The end of the events from `start` that go out together `elapsed` ns after the
-        request arrived: `start` if it is due, and each next one that is due and planned at
-        most `max_gap` ns after the one before it (all of them at once when the last one is
-        due and they span no more than max_gap: a stream with latency off)."""
-        cdef Py_ssize_t stop = start, n = self.n_events
-        cdef int64_t prev, t
-        if start >= n:
-            return start
-        prev = self.event_due(start)
-        if prev > elapsed:
-            return start
-        t = self.event_due(n - 1)
-        if t <= elapsed and t - prev <= max_gap:
-            return n
-        stop += 1
-        while stop < n:
-            t = self.event_due(stop)
-            if t > elapsed or t - prev > max_gap:
-                break
-            prev = t
-            stop += 1
-        return stop
-
     cdef int closing(self) except -1:
         """What closing does (`finished`: all was sent, else the stream was cancelled)."""
         return 0

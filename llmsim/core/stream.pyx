@@ -192,11 +192,13 @@ cdef class Responder:
     cdef int status, route
     cdef int64_t t0, last_send_ns
     cdef int64_t wrote_ns         # when the last events were written (after the write)
+    cdef int64_t due_off, prev_off  # planned offsets of event `sent` and of the one before
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
     cdef bint paused, chunked
     cdef bint burst               # resumed after back-pressure: what is due goes at once
-    cdef object sock              # the transport's socket (None: not looked up; False: none)
+    cdef object fileno            # the transport's socket's fileno (None: not looked up;
+                                  # False: the transport has no socket)
     cdef bint handed              # the transport may hold output of this connection
     cdef readonly bint done
     cdef bint inline             # answering inside the request's read: gather, don't write
@@ -231,12 +233,39 @@ cdef class Responder:
         its planned gap minus a tick after that write (see Spacing above)."""
         if self.stream is None:
             return self.t0 + <int64_t>self.delayed.delay_ns
-        cdef int64_t due = self.stream.event_due(self.sent), spaced
+        cdef int64_t due = self.t0 + self.due_off, spaced
         if self.sent == 0 or self.burst:
-            return self.t0 + due
-        spaced = (self.wrote_ns + due - self.stream.event_due(self.sent - 1)
-                  - self.sched.tick_ns)
-        return spaced if spaced > self.t0 + due else self.t0 + due
+            return due
+        spaced = self.wrote_ns + self.due_off - self.prev_off - self.sched.tick_ns
+        return spaced if spaced > due else due
+
+    cdef Py_ssize_t due_stop(self, int64_t elapsed, int64_t max_gap) except -1:
+        """The end of the events from `sent` that go out together `elapsed` ns after the
+        request arrived: `sent` if it is due, and each next one that is due and planned at
+        most max_gap after the one before it. Leaves due_off and prev_off at the planned
+        offsets of the event after them and of their last one."""
+        cdef EventStream stream = self.stream
+        cdef Py_ssize_t stop = self.sent, n = self.n_events
+        cdef int64_t prev = self.due_off, t = 0, last
+        if stop >= n or prev > elapsed:
+            return stop
+        stop += 1
+        while stop < n:
+            t = stream.event_due(stop)
+            if t > elapsed or t - prev > max_gap:
+                break
+            if stop == self.sent + 1:
+                # a run: all at once when the last event is due within max_gap of the
+                # first (latency off), without visiting each
+                last = stream.event_due(n - 1)
+                if last <= elapsed and last - self.due_off <= max_gap:
+                    self.prev_off = last
+                    return n
+            prev = t
+            stop += 1
+        self.prev_off = prev
+        self.due_off = t
+        return stop
 
     cdef void schedule(self) noexcept:
         try:
@@ -288,8 +317,8 @@ cdef class Responder:
         cdef Buffer out = s.out
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = stream.due_by(
-            self.sent, elapsed, INT64_MAX if self.burst else self.sched.tick_ns)
+        cdef Py_ssize_t stop = self.due_stop(
+            elapsed, INT64_MAX if self.burst else self.sched.tick_ns)
         cdef Py_ssize_t opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
@@ -345,12 +374,13 @@ cdef class Responder:
             if conn.transport.get_write_buffer_size():
                 return conn.flush()   # behind what the transport holds
             self.handed = False
-        if self.sock is None:
-            self.sock = conn.transport.get_extra_info("socket") or False
-        if self.sock is False:
+        if self.fileno is None:
+            sock = conn.transport.get_extra_info("socket")
+            self.fileno = sock.fileno if sock is not None else False
+        if self.fileno is False:
             self.handed = True
             return conn.flush()
-        fd = self.sock.fileno()   # -1 once the transport closed it (never a reused number)
+        fd = self.fileno()   # -1 once the transport closed it (never a reused number)
         if fd >= 0:
             sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
             if sent == n:
@@ -431,6 +461,8 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         if s.blk != NULL:
             llmsim_stream_opened(s.blk)
     cdef int64_t now = llmsim_stream_now_ns()
+    if r.stream is not None:
+        r.due_off = r.stream.event_due(0)
     r.inline = r.next_due() <= now
     if r.stream is not None:
         before = s.out.length
