@@ -380,14 +380,16 @@ cdef class Responder:
         if self.fileno is False:
             self.handed = True
             return conn.flush()
-        fd = self.fileno()   # -1 once the transport closed it (never a reused number)
-        if fd >= 0:
-            sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-            if sent == n:
-                out.clear()
-                return 0
-            if sent > 0:
-                out.start += sent
+        fd = self.fileno()
+        if fd < 0:   # the transport closed its socket; connection_lost cancels the stream
+            out.clear()
+            return 0
+        sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+        if sent == n:
+            out.clear()
+            return 0
+        if sent > 0:
+            out.start += sent
         # the socket is full, or an error the transport will meet and report
         self.handed = True
         return conn.flush()
