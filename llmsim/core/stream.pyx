@@ -9,11 +9,12 @@ token. A stream pauses while its transport is over its high-water mark and catch
 resume; a disconnect cancels it at once.
 
 Spacing: an event leaves at its planned time (rounded up to a tick), and never sooner than
-its planned gap minus one tick after the write before it. So a stream the worker served
-late (a busy machine) catches up by at most one tick per event instead of sending the next
-event early or in the same write: a client never sees a gap more than a tick shorter than
-planned. After back-pressure (the client did not read) everything due goes at once, as the
-bytes a real API sent meanwhile would be waiting in the socket.
+its planned gap less CATCH_UP_NS (1 ms) after the write before it; events planned closer
+than that may share a write. So a stream the worker served late (a busy machine) catches
+up by at most 1 ms per event instead of sending the events due meanwhile in one write and
+the next one early: a client never sees a gap more than 1 ms shorter than planned. After
+back-pressure (the client did not read) everything due goes at once, as the bytes a real
+API sent meanwhile would be waiting in the socket.
 
 Writes: while the transport holds none of a connection's output, a stream's chunk goes
 straight to the socket with one send(2), as uvloop's own write would first try, without
@@ -73,6 +74,13 @@ log = logging.getLogger("llmsim.worker")
 # worker costs ~50 µs of CPU here: 100 µs ticks woke more often for no measurable gain.
 cdef int64_t TICK_NS = 250000
 
+# How much shorter than planned a gap may come out while a late stream catches up. The
+# smaller, the longer a stream served late stays late: one tick (a gap never more than
+# 250 µs short) made streams on a busy machine drift (the median gap grew by the typical
+# wake delay); without a bound (every due event in one write) gaps came out ~4.5 ms short
+# (ITL p1 at K = 1,000). 1 ms is the streams bench's median tolerance.
+cdef int64_t CATCH_UP_NS = 1000000
+
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
 # pointer is a Timer pointer).
@@ -92,7 +100,6 @@ cdef class Scheduler:
     cdef object loop
     cdef int fd
     cdef int64_t armed_at         # when the timer fires; INT64_MAX when disarmed
-    cdef int64_t tick_ns
     cdef bint ticking             # inside tick: inserts wait for its one re-arm
 
     def __cinit__(self, loop, int64_t tick_ns=TICK_NS):
@@ -101,7 +108,6 @@ cdef class Scheduler:
         self.wheel = <llmsim_wheel_t *>calloc(1, sizeof(llmsim_wheel_t))
         if self.wheel == NULL:
             raise MemoryError()
-        self.tick_ns = tick_ns
         llmsim_wheel_init(self.wheel, tick_ns, llmsim_stream_now_ns())
         llmsim_wheel_list_init(&self.due)
         self.fd = llmsim_timer_open()
@@ -230,13 +236,13 @@ cdef class Responder:
     # -- scheduling ------------------------------------------------------------------------
     cdef int64_t next_due(self) except? -1:
         """When the next event may leave: its planned time, or, if the last write was late,
-        its planned gap minus a tick after that write (see Spacing above)."""
+        its planned gap less CATCH_UP_NS after that write (see Spacing above)."""
         if self.stream is None:
             return self.t0 + <int64_t>self.delayed.delay_ns
         cdef int64_t due = self.t0 + self.due_off, spaced
         if self.sent == 0 or self.burst:
             return due
-        spaced = self.wrote_ns + self.due_off - self.prev_off - self.sched.tick_ns
+        spaced = self.wrote_ns + self.due_off - self.prev_off - CATCH_UP_NS
         return spaced if spaced > due else due
 
     cdef Py_ssize_t due_stop(self, int64_t elapsed, int64_t max_gap) except -1:
@@ -318,7 +324,7 @@ cdef class Responder:
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
         cdef Py_ssize_t stop = self.due_stop(
-            elapsed, INT64_MAX if self.burst else self.sched.tick_ns)
+            elapsed, INT64_MAX if self.burst else CATCH_UP_NS)
         cdef Py_ssize_t opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
