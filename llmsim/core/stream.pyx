@@ -9,12 +9,13 @@ token. A stream pauses while its transport is over its high-water mark and catch
 resume; a disconnect cancels it at once.
 
 Spacing: an event leaves at its planned time (rounded up to a tick), and never sooner than
-its planned gap less CATCH_UP_NS (1 ms) after the write before it; events planned closer
-than that may share a write. So a stream the worker served late (a busy machine) catches
-up by at most 1 ms per event instead of sending the events due meanwhile in one write and
-the next one early: a client never sees a gap more than 1 ms shorter than planned. After
-back-pressure (the client did not read) everything due goes at once, as the bytes a real
-API sent meanwhile would be waiting in the socket.
+its planned gap less CATCH_UP_NS (1 ms) after the write before it. So a stream the worker
+served a little late (a busy machine) catches up by at most 1 ms per event instead of
+sending its next event early: a client sees no gap more than 1 ms shorter than planned
+unless the worker fell a whole gap or more behind; then everything due goes in one write
+(fewer writes for an overloaded worker) and the spacing holds from there. After
+back-pressure (the client did not read) everything due goes at once too, with no spacing
+before it: the bytes a real API sent meanwhile would be waiting in the socket.
 
 Writes: while the transport holds none of a connection's output, a stream's chunk goes
 straight to the socket with one send(2), as uvloop's own write would first try, without
@@ -77,8 +78,8 @@ cdef int64_t TICK_NS = 250000
 # How much shorter than planned a gap may come out while a late stream catches up. The
 # smaller, the longer a stream served late stays late: one tick (a gap never more than
 # 250 µs short) made streams on a busy machine drift (the median gap grew by the typical
-# wake delay); without a bound (every due event in one write) gaps came out ~4.5 ms short
-# (ITL p1 at K = 1,000). 1 ms is the streams bench's median tolerance.
+# wake delay); with no spacing at all gaps after a late write came out ~4.5 ms short (ITL
+# p1 at K = 1,000). 1 ms is the streams bench's median tolerance.
 cdef int64_t CATCH_UP_NS = 1000000
 
 
@@ -245,30 +246,27 @@ cdef class Responder:
         spaced = self.wrote_ns + self.due_off - self.prev_off - CATCH_UP_NS
         return spaced if spaced > due else due
 
-    cdef Py_ssize_t due_stop(self, int64_t elapsed, int64_t max_gap) except -1:
-        """The end of the events from `sent` that go out together `elapsed` ns after the
-        request arrived: `sent` if it is due, and each next one that is due and planned at
-        most max_gap after the one before it. Leaves due_off and prev_off at the planned
-        offsets of the event after them and of their last one."""
+    cdef Py_ssize_t due_stop(self, int64_t elapsed) except -1:
+        """The end of the events from `sent` due `elapsed` ns after the request arrived (all
+        of them at once when the last one is: a stream with latency off). Leaves due_off and
+        prev_off at the planned offsets of the event after them and of their last one."""
         cdef EventStream stream = self.stream
         cdef Py_ssize_t stop = self.sent, n = self.n_events
         cdef int64_t prev = self.due_off, t = 0, last
         if stop >= n or prev > elapsed:
             return stop
         stop += 1
-        while stop < n:
+        if stop < n:
             t = stream.event_due(stop)
-            if t > elapsed or t - prev > max_gap:
-                break
-            if stop == self.sent + 1:
-                # a run: all at once when the last event is due within max_gap of the
-                # first (latency off), without visiting each
+            if t <= elapsed:
                 last = stream.event_due(n - 1)
-                if last <= elapsed and last - self.due_off <= max_gap:
+                if last <= elapsed:
                     self.prev_off = last
                     return n
-            prev = t
-            stop += 1
+                while t <= elapsed:
+                    prev = t
+                    stop += 1
+                    t = stream.event_due(stop)   # stop < n: the last event is not due
         self.prev_off = prev
         self.due_off = t
         return stop
@@ -323,8 +321,7 @@ cdef class Responder:
         cdef Buffer out = s.out
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = self.due_stop(
-            elapsed, INT64_MAX if self.burst else CATCH_UP_NS)
+        cdef Py_ssize_t stop = self.due_stop(elapsed)
         cdef Py_ssize_t opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
