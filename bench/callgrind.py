@@ -91,6 +91,10 @@ STREAMS = 50
 STREAM_DELTAS = 60
 STREAM_TTFT_MS, STREAM_ITL_MS = 100, 100
 STREAM_DELTA = b'"delta":{"content":"'
+# the scheduler's wake (one per timer expiry) and one stream's send within it (C names that
+# Cython gives llmsim.core.stream's Scheduler.tick and Responder.fire)
+WAKE_FN = re.compile(r"Scheduler_\d*tick$")
+SEND_FN = re.compile(r"Responder_fire$")
 STREAM_END = b"\r\n0\r\n\r\n"
 
 
@@ -156,9 +160,31 @@ def _drive_streams(port, raw, count, on_first, timeout=120.0):
     return deltas, reads
 
 
+def _calls(path, fn):
+    """(calls, inclusive instructions) of the calls to functions whose name matches fn."""
+    calls = cost = 0
+    target, pending = False, False
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("cfn="):
+                target = fn.search(line[4:].rstrip("\n")) is not None
+            elif line.startswith("calls="):
+                pending = target
+                if target:
+                    calls += int(line[6:].split()[0])
+            elif pending and line[:1].isdigit() or pending and line[:1] in "+-*":
+                cost += int(line.split()[1])
+                pending = False
+    return calls, cost
+
+
 def per_delta(start, out_dir):
-    """Instructions per timed stream delta, and the share of deltas the client read one per
-    read, for start(wrapper, log_dir) -> procs.Server, a server with latency on."""
+    """For start(wrapper, log_dir) -> procs.Server, a server with latency on: a dict of
+    instructions per timed stream delta (`delta`), per stream send within a wake (`send`:
+    rendering, framing, the write call, rescheduling), timer wakes per delta (`wakes`) and
+    the share of deltas the client read one per read (`alone`). How many streams share a
+    wake depends on how fast the server took their requests, so `delta` moves with the
+    machine's load; `send` does not."""
     os.makedirs(out_dir, exist_ok=True)
     wrapper = tuple("--vgdb=yes" if a == "--vgdb=no" else a for a in VALGRIND) + (
         # names in full: each dump is read on its own (callgrind_annotate)
@@ -179,7 +205,13 @@ def per_delta(start, out_dir):
         raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(pids)} processes")
     if deltas < STREAMS * (STREAM_DELTAS - 1) * 0.9:
         raise RuntimeError(f"only {deltas} deltas after every stream's first")
-    return sum(_total(p) for p in dumps) / deltas, reads / deltas
+    wakes = sends = send_cost = 0
+    for p in dumps:
+        wakes += _calls(p, WAKE_FN)[0]
+        n, cost = _calls(p, SEND_FN)
+        sends, send_cost = sends + n, send_cost + cost
+    return {"delta": sum(_total(p) for p in dumps) / deltas, "send": send_cost / sends,
+            "wakes": wakes / deltas, "alone": reads / deltas}
 
 
 def describe_streams():
@@ -190,4 +222,5 @@ def describe_streams():
             f"user-space instructions of all server processes from the moment every stream "
             f"has sent its first content delta to the end of the last stream "
             f"(callgrind_control -z / -d), divided by the content deltas sent in between; "
-            f"kernel work (the write itself) not counted")
+            f"per send: inclusive instructions of one stream's send within a timer wake "
+            f"(Responder.fire); kernel work (the write itself) not counted")

@@ -135,14 +135,15 @@ def callgrind_table(per_request):
     return lines
 
 
-def streamcost_table(per_delta, alone):
-    """per_delta: llmsim instructions per timed stream delta; alone: the share of deltas
-    the client read one per read (1.0: none was sent bunched with the next)."""
+def streamcost_table(m):
+    """m: callgrind.per_delta's measures of llmsim."""
     return [
         _row(("measure", "llmsim")),
         _row(("---", "---:")),
-        _row(("instructions per timed stream delta", f"{per_delta:,.0f}")),
-        _row(("deltas read alone", f"{alone:.0%}")),
+        _row(("instructions per timed stream delta", f"{m['delta']:,.0f}")),
+        _row(("instructions per stream send within a wake", f"{m['send']:,.0f}")),
+        _row(("timer wakes per delta", f"{m['wakes']:.2f}")),
+        _row(("deltas read alone", f"{m['alone']:.0%}")),
     ]
 
 

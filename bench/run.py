@@ -220,10 +220,11 @@ class Bench:
         """Instructions per timed stream delta (latency on: the server's default profile,
         each request timed by its x-llmsim-latency header)."""
         start = functools.partial(self.start_llmsim, 1, serve_args=())
-        count, alone = callgrind.per_delta(start, os.path.join(self.out, "callgrind"))
-        log.info("callgrind per stream delta: %.0f instructions, %.0f%% of deltas read alone",
-                 count, alone * 100)
-        return count, alone
+        m = callgrind.per_delta(start, os.path.join(self.out, "callgrind"))
+        log.info("callgrind per stream delta: %.0f instructions (%.0f per send within a "
+                 "wake, %.2f wakes per delta), %.0f%% of deltas read alone", m["delta"],
+                 m["send"], m["wakes"], m["alone"] * 100)
+        return m
 
     # whole run --------------------------------------------------------------------------
     def run(self):
@@ -255,7 +256,7 @@ class Bench:
                            report.callgrind_table(self.callgrind_part())))
         if "streamcost" in a.parts:
             tables.append(("Instructions per timed stream delta (callgrind)",
-                           report.streamcost_table(*self.streamcost_part())))
+                           report.streamcost_table(self.streamcost_part())))
         if "streams" in a.parts:
             lines, failures = report.streams_table(fidelity.part(self))
             tables.append(("Streaming fidelity", lines))
