@@ -7,6 +7,7 @@ once with N2. Start-up, imports, warm-up and shutdown cost the same in both laun
 (instructions of launch 2 - instructions of launch 1) / (N2 - N1) is the per-request cost
 of the whole server (master included) at steady state.
 """
+import contextlib
 import glob
 import logging
 import os
@@ -48,22 +49,29 @@ def _drive(port, requests):
         conn.close()
 
 
-def _launch(start, out_dir, requests):
-    """Run one traced server through requests; return the summed instruction count."""
+@contextlib.contextmanager
+def _traced(start, out_dir, valgrind=VALGRIND):
+    """A server started under valgrind (argv prefix `valgrind`, one output file per process
+    in out_dir), answering; stopped on leaving."""
     os.makedirs(out_dir, exist_ok=True)
-    wrapper = (*VALGRIND, f"--callgrind-out-file={out_dir}/callgrind.out.%p")
-    t0 = time.monotonic()
-    server = start(wrapper, out_dir)
+    server = start((*valgrind, f"--callgrind-out-file={out_dir}/callgrind.out.%p"), out_dir)
     try:
         health = http1.request_bytes("GET", HEALTH_PATH)
         http1.wait_ok(server.port, health, time.monotonic() + START_DEADLINE_S, server.alive,
                       retry_s=0.05)
+        yield server
+    finally:
+        server.stop(timeout=60.0)
+
+
+def _launch(start, out_dir, requests):
+    """Run one traced server through requests; return the summed instruction count."""
+    t0 = time.monotonic()
+    with _traced(start, out_dir) as server:
         pids = server.pids()
         t1 = time.monotonic()
         _drive(server.port, requests)
         t2 = time.monotonic()
-    finally:
-        server.stop(timeout=60.0)
     log.info("callgrind %s: start %.1f s, %d requests %.1f s, stop %.1f s",
              os.path.basename(out_dir), t1 - t0, len(requests), t2 - t1, time.monotonic() - t2)
     files = glob.glob(os.path.join(out_dir, "callgrind.out.*"))
@@ -185,21 +193,14 @@ def per_delta(start, out_dir):
     the share of deltas the client read one per read (`alone`). How many streams share a
     wake depends on how fast the server took their requests, so `delta` moves with the
     machine's load; `send` does not."""
-    os.makedirs(out_dir, exist_ok=True)
-    wrapper = tuple("--vgdb=yes" if a == "--vgdb=no" else a for a in VALGRIND) + (
-        # names in full: each dump is read on its own (callgrind_annotate)
-        "--compress-strings=no", f"--callgrind-out-file={out_dir}/callgrind.out.%p")
-    server = start(wrapper, out_dir)
-    try:
-        health = http1.request_bytes("GET", HEALTH_PATH)
-        http1.wait_ok(server.port, health, time.monotonic() + START_DEADLINE_S, server.alive,
-                      retry_s=0.05)
+    # callgrind_control needs vgdb; names in full, as each dump is read on its own
+    valgrind = (*("--vgdb=yes" if a == "--vgdb=no" else a for a in VALGRIND),
+                "--compress-strings=no")
+    with _traced(start, out_dir, valgrind) as server:
         pids = server.pids()
         deltas, reads = _drive_streams(server.port, stream_request(STREAM_DELTAS), STREAMS,
                                        lambda: _control("-z", pids))
         _control("-d", pids)
-    finally:
-        server.stop(timeout=60.0)
     dumps = [p for p in glob.glob(os.path.join(out_dir, "callgrind.out.*.*"))]
     if len(dumps) != len(pids):
         raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(pids)} processes")
