@@ -203,7 +203,7 @@ cdef class Responder:
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
     cdef bint paused, chunked
-    cdef bint burst               # resumed after back-pressure: what is due goes at once
+    cdef bint burst               # resumed after back-pressure: next write not spaced
     cdef object fileno            # the transport's socket's fileno (None: not looked up;
                                   # False: the transport has no socket)
     cdef bint handed              # the transport may hold output of this connection
