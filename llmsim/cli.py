@@ -77,7 +77,7 @@ def _flag_type(name):
 def _config_flags():
     """A parser holding only the config flags, for `serve` and `doctor` to take as a parent
     (one set of add_argument calls instead of one per command)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, formatter_class=_UnsizedFormatter)
     parser.add_argument("--config", default=os.environ.get("LLMSIM_CONFIG"),
                         help="YAML or TOML config file (env LLMSIM_CONFIG)")
     for name, text in FLAGS.items():
@@ -100,16 +100,34 @@ def _config_flags():
     return parser
 
 
+class _UnsizedFormatter(argparse.HelpFormatter):
+    """The formatter the parsers use while they are built. argparse makes one for every
+    add_argument only to check its metavar, and HelpFormatter sizes each to the terminal,
+    which imports shutil (and with it bz2, lzma and zlib: ~2.5 ms of every start). Built
+    parsers switch back to HelpFormatter, so --help and usage errors fit the terminal."""
+
+    def __init__(self, prog):
+        super().__init__(prog, width=80)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="llmsim", description="Simulator of the OpenAI, Anthropic and Gemini HTTP APIs.")
+        prog="llmsim", description="Simulator of the OpenAI, Anthropic and Gemini HTTP APIs.",
+        formatter_class=_UnsizedFormatter)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     flags = _config_flags()
-    commands.add_parser("serve", help="run the prefork server", parents=[flags])
-    commands.add_parser(
-        "doctor", help="report tuning, build flags and the parser's SSE4.2 path; do not serve",
-        parents=[flags])
-    commands.add_parser("version", help="print the version")
+    built = [
+        parser,
+        commands.add_parser("serve", help="run the prefork server", parents=[flags],
+                            formatter_class=_UnsizedFormatter),
+        commands.add_parser(
+            "doctor", help="report tuning, build flags and the parser's SSE4.2 path; do not serve",
+            parents=[flags], formatter_class=_UnsizedFormatter),
+        commands.add_parser("version", help="print the version",
+                            formatter_class=_UnsizedFormatter),
+    ]
+    for each in built:
+        each.formatter_class = argparse.HelpFormatter
     return parser
 
 
