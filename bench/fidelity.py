@@ -83,9 +83,10 @@ def part(bench):
                 r = run_once(bench, server, k, args.duration, f"{k}-{rep}")
                 r["workers"] = workers_for(k)
                 log.info("streams K=%d: TTFT error p50 %.2f p99 %.2f ms, ITL error p50 %.2f "
-                         "p99 %.2f ms, %.0f deltas/s, %.1f server CPU µs/delta, %.0f server "
-                         "wakes/s, client CPU max %.0f%%%s", k, r["ttft_p50"], r["ttft_p99"],
-                         r["itl_p50"], r["itl_p99"], r["events_per_s"], r["cpu_us"],
+                         "p99 %.2f p1 %.2f ms, %.0f deltas/s, %.1f server CPU µs/delta (%.0f%% "
+                         "in the kernel), %.0f server wakes/s, client CPU max %.0f%%%s", k,
+                         r["ttft_p50"], r["ttft_p99"], r["itl_p50"], r["itl_p99"], r["itl_p1"],
+                         r["events_per_s"], r["cpu_us"], r["server_kernel"] * 100,
                          r["server_wakes_per_s"], r["client_cpu_max"] * 100,
                          f", errors {r['errors']}" if r["errors"] else "")
                 results.setdefault(k, []).append(r)
@@ -146,17 +147,21 @@ def run_once(bench, server, k, duration, tag):
         server_pids, client_pids = server.pids(), clients.pids()
         sleep_until(w0)
         t0, cpu0 = time.monotonic(), procs.cpu_seconds(server_pids)
+        sys0 = procs.system_seconds(server_pids)
         wakes0 = sleeps(server_pids)
         ccpu0 = [procs.cpu_seconds([p]) for p in client_pids]
         sleep_until(w1)
         t1, cpu1 = time.monotonic(), procs.cpu_seconds(server_pids)
+        sys1 = procs.system_seconds(server_pids)
         wakes1 = sleeps(server_pids)
         ccpu1 = [procs.cpu_seconds([p]) for p in client_pids]
         results = clients.results(time.monotonic() + CYCLE_S + DEADLINE_SLACK_S + 5)
     finally:
         clients.stop()
-    return metrics(k, results, duration, cpu1 - cpu0,
-                   [b - a for a, b in zip(ccpu0, ccpu1)], t1 - t0, wakes1 - wakes0)
+    r = metrics(k, results, duration, cpu1 - cpu0,
+                [b - a for a, b in zip(ccpu0, ccpu1)], t1 - t0, wakes1 - wakes0)
+    r["server_kernel"] = (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else float("nan")
+    return r
 
 
 def metrics(k, results, window, server_cpu, client_cpu, cpu_window, server_wakes):

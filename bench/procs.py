@@ -57,6 +57,17 @@ def cpu_seconds(pids):
     return ticks / CLK_TCK
 
 
+def system_seconds(pids):
+    """Sum of stime (time in the kernel) of the given processes, in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            ticks += int(_stat_fields(pid)[12])
+        except OSError:
+            continue
+    return ticks / CLK_TCK
+
+
 def sched_ms(pid):
     """(CPU time, time spent runnable but waiting for a CPU) of one process so far, in ms,
     from /proc/PID/schedstat (nanoseconds, unlike the clock ticks of /proc/PID/stat)."""

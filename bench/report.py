@@ -146,6 +146,18 @@ def callgrind_table(per_request):
     return lines
 
 
+def streamcost_table(m):
+    """m: callgrind.per_delta's measures of llmsim."""
+    return [
+        _row(("measure", "llmsim")),
+        _row(("---", "---:")),
+        _row(("instructions per timed stream delta", f"{m['delta']:,.0f}")),
+        _row(("instructions per stream send within a wake", f"{m['send']:,.0f}")),
+        _row(("timer wakes per delta", f"{m['wakes']:.2f}")),
+        _row(("deltas read alone", f"{m['alone']:.0%}")),
+    ]
+
+
 # streaming fidelity: metric key, label, number format, target (op, bound) or None;
 # "|≤|" bounds the size of a signed error
 STREAM_METRICS = (
@@ -157,6 +169,7 @@ STREAM_METRICS = (
     ("send_late_p99", "request send lateness p99, ms", "{:.2f}", None),
     ("cpu_us", "server CPU µs/content delta", "{:.1f}", None),
     ("server_cpu", "server CPU, share of one CPU", "{:.0%}", None),
+    ("server_kernel", "server CPU spent in the kernel", "{:.0%}", None),
     ("client_cpu_us", "client CPU µs/content delta (all processes)", "{:.1f}", None),
     ("client_cpu_max", "busiest client process CPU", "{:.0%}", ("≤", 0.8)),
     ("streams_ok", "streams completed in full (whole run)", "{:,.0f}", None),

@@ -31,7 +31,7 @@ from scenarios import HEALTH_PATH, SCENARIOS
 
 log = logging.getLogger("bench")
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-PARTS = ("wrk", "coldstart", "callgrind", "streams", "conns")
+PARTS = ("wrk", "coldstart", "callgrind", "streamcost", "streams", "conns")
 COLDSTART_RUNS = 5
 # what the same interpreter costs before llmsim runs a line: the floor under its cold start
 COLDSTART_FLOORS = {"python -I -c pass": "pass", "python -I -c 'import uvloop'": "import uvloop"}
@@ -231,10 +231,21 @@ class Bench:
             log.info("callgrind %s: %s", s.name, out[s.name])
         return out
 
+    def streamcost_part(self):
+        """Instructions per timed stream delta (latency on: the server's default profile,
+        each request timed by its x-llmsim-latency header)."""
+        start = functools.partial(self.start_llmsim, 1, serve_args=())
+        m = callgrind.per_delta(start, os.path.join(self.out, "callgrind"))
+        log.info("callgrind per stream delta: %.0f instructions (%.0f per send within a "
+                 "wake, %.2f wakes per delta), %.0f%% of deltas read alone", m["delta"],
+                 m["send"], m["wakes"], m["alone"] * 100)
+        return m
+
     # whole run --------------------------------------------------------------------------
     def run(self):
         a = self.args
-        tools = {"wrk", "nginx", "objdump"} | ({"valgrind"} if "callgrind" in a.parts else set())
+        tools = {"wrk", "nginx", "objdump"} | (
+            {"valgrind"} if a.parts & {"callgrind", "streamcost"} else set())
         machine.ensure_tools(tools)
         tables = []
         if a.parts & {"wrk", "callgrind"}:
@@ -259,6 +270,9 @@ class Bench:
         if "callgrind" in a.parts:
             tables.append(("Instructions per request (callgrind)",
                            report.callgrind_table(self.callgrind_part())))
+        if "streamcost" in a.parts:
+            tables.append(("Instructions per timed stream delta (callgrind)",
+                           report.streamcost_table(self.streamcost_part())))
         if "streams" in a.parts:
             lines, failures = report.streams_table(fidelity.part(self))
             tables.append(("Streaming fidelity", lines))
@@ -306,6 +320,8 @@ class Bench:
                 f"(launch with {callgrind.N2} requests − launch with {callgrind.N1}) / "
                 f"{callgrind.N2 - callgrind.N1}, one keep-alive connection; kernel work "
                 f"is not counted")
+        if "streamcost" in a.parts:
+            lines.append(f"- streamcost: {callgrind.describe_streams()}")
         lines += [
             f"- machine: {machine.describe(py)}",
             *[f"- {n}" for n in self.notes],

@@ -30,7 +30,8 @@
 #define LLMSIM_MAX_WORKERS 256
 #define LLMSIM_MAX_ROUTES 64 /* ids 0..62 are routes; 63 and anything above: unmatched */
 #define LLMSIM_STATUS_CLASSES 6 /* 1xx 2xx 3xx 4xx 5xx other */
-#define LLMSIM_RATE_BUCKETS 256 /* rate-limit buckets: (API key, requests | tokens) pairs */
+#define LLMSIM_RATE_BUCKETS 1024 /* rate-limit buckets: (bank, API key, budget kind) */
+#define LLMSIM_RULE_COUNTERS 256 /* uses of scripted rules with `times`, node-wide */
 
 /* Histogram buckets, in nanoseconds, each holding observations in (lower, upper]:
  *   bucket 0:           v <= 2^10 ns (1.024 us)
@@ -95,6 +96,7 @@ typedef struct {
     /* After the worker blocks, so the fields above keep their offsets. */
     _Alignas(64) _Atomic uint64_t fault_seq; /* fault draws taken on this node */
     llmsim_rate_bucket_t rate[LLMSIM_RATE_BUCKETS];
+    _Atomic uint64_t rule_uses[LLMSIM_RULE_COUNTERS];
 } llmsim_shm_t;
 
 /* A plain copy of the summed counters, for readers. */
@@ -322,6 +324,27 @@ static inline void llmsim_rate_reset(llmsim_shm_t *s, unsigned first, unsigned n
 static inline uint64_t llmsim_fault_seq(llmsim_shm_t *s)
 {
     return atomic_fetch_add_explicit(&s->fault_seq, 1, LLMSIM__RELAXED);
+}
+
+/* One use of a rule allowed `times` uses, counted in counter i: 1 if it is granted (fewer
+ * than `times` taken before, by any worker), else 0 and nothing counted. */
+static inline int llmsim_rule_use(llmsim_shm_t *s, unsigned i, uint64_t times)
+{
+    _Atomic uint64_t *p = &s->rule_uses[i % LLMSIM_RULE_COUNTERS];
+    uint64_t used = atomic_load_explicit(p, LLMSIM__RELAXED);
+    do {
+        if (used >= times)
+            return 0;
+    } while (!atomic_compare_exchange_weak_explicit(p, &used, used + 1, LLMSIM__RELAXED,
+                                                    LLMSIM__RELAXED));
+    return 1;
+}
+
+/* Zero rule counters first..first+n-1, before the workers of a new configuration use them. */
+static inline void llmsim_rule_reset(llmsim_shm_t *s, unsigned first, unsigned n)
+{
+    for (unsigned i = first; i < first + n && i < LLMSIM_RULE_COUNTERS; i++)
+        atomic_store_explicit(&s->rule_uses[i], 0, LLMSIM__RELAXED);
 }
 
 /* ---- cold path: the master and readers ----------------------------------------------- */

@@ -37,6 +37,7 @@ from llmsim.core import proc
 from llmsim.core.shm import BOOTING, DRAINING, MAX_WORKERS, SERVING, Segment
 from llmsim.errors import LlmsimError
 from llmsim.policy import ratelimit
+from llmsim.sim import script
 
 log = logging.getLogger("llmsim.master")
 
@@ -118,6 +119,7 @@ class Generation:
         self.sockets = sockets
         self.cpus = cpus
         self.rate_bank = 0                      # its workers' rate-limit buckets
+        self.rule_bank = 0                      # and scripted rules' use counters
         self.backoff = [0.0] * len(cpus)        # next respawn delay per slot
         self.respawn_at = [0.0] * len(cpus)     # monotonic time a slot may respawn
 
@@ -423,7 +425,7 @@ class Master:
             setproctitle(f"llmsim: worker {slot}")
             code = 1   # from here on a crash is respawned, not a boot error
             code = llmsim.worker.run(gen.config, block, sock, self.segment, gen.rate_bank,
-                                     pin=functools.partial(_pin, slot, gen.cpus[slot]))
+                                     gen.rule_bank, functools.partial(_pin, slot, gen.cpus[slot]))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
@@ -486,9 +488,11 @@ class Master:
             notify.notify("READY=1")
             return
         # No other generation's workers are left (_reload_busy): the bank it does not use
-        # is free to be emptied for the new limits.
+        # is free to be emptied for the new limits (and rules).
         gen.rate_bank = ratelimit.bank_after_reload(self.current.rate_bank, self.current.config,
                                                     config, self.segment)
+        gen.rule_bank = script.bank_after_reload(self.current.rule_bank, self.current.config,
+                                                 config, self.segment)
         logging.getLogger().setLevel(config.log_level.upper())
         self.previous, self.current = self.current, gen
 

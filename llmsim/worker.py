@@ -20,6 +20,8 @@ from llmsim.config import planner
 from llmsim.core import stream
 from llmsim.core.connection import Server
 from llmsim.core.router import Router
+from llmsim.sim.generators import Generators
+from llmsim.sim.script import RuleUses
 
 log = logging.getLogger("llmsim.worker")
 
@@ -48,28 +50,30 @@ def preload():
 
 
 class WorkerContext:
-    """What API modules get to build their handlers: config, planner, segment, worker index
-    and the segment's bank of rate-limit buckets (llmsim.policy.ratelimit)."""
+    """What API modules get to build their handlers: config, planner, segment, worker index,
+    the segment's bank of rate-limit buckets (llmsim.policy.ratelimit) and the content
+    generators, whose scripted rules count uses in the segment's bank `rule_bank`."""
 
-    def __init__(self, config, index, segment, rate_bank=0):
+    def __init__(self, config, index, segment, rate_bank=0, rule_bank=0):
         self.config = config
         self.worker_index = index
         self.segment = segment
         self.rate_bank = rate_bank
+        self.generators = Generators(config.generators, RuleUses(segment, rule_bank))
         self.planner = None
         self.route_names = []
 
 
-def build(config, index, segment, rate_bank=0):
+def build(config, index, segment, rate_bank=0, rule_bank=0):
     """The protocol server for this worker: routes compiled once, handlers bound to ctx."""
-    ctx = WorkerContext(config, index, segment, rate_bank)
+    ctx = WorkerContext(config, index, segment, rate_bank, rule_bank)
     ctx.planner = planner(config)
     router = Router(api.routes(ctx))
     ctx.route_names[:0] = router.names   # then the routes only a shared path's handler answers
     return Server(router, config, stream.start, segment, index)
 
 
-def run(config, index, sock, segment, rate_bank=0, pin=None):
+def run(config, index, sock, segment, rate_bank=0, rule_bank=0, pin=None):
     """Serve until told to stop; returns the process exit code. `pin` (the master's CPU
     pinning) runs once the server is built, before the worker reports serving: a worker
     pinned while it boots waits for its CPU even when another one is idle (the master forks
@@ -77,7 +81,7 @@ def run(config, index, sock, segment, rate_bank=0, pin=None):
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        server = build(config, index, segment, rate_bank)
+        server = build(config, index, segment, rate_bank, rule_bank)
         listener = loop.run_until_complete(
             loop.create_server(server.protocol_factory, sock=sock, backlog=config.backlog))
         if pin is not None:

@@ -15,6 +15,7 @@ import time
 import httpx
 import psutil
 import pytest
+import yaml
 
 START_DEADLINE = 30.0     # seconds; the machine is small and shared
 STOP_DEADLINE = 15.0
@@ -62,6 +63,16 @@ class Server:
             except psutil.NoSuchProcess:
                 pass
         return out
+
+    def reload(self, path, settings, workers=1):
+        """Write `settings` (latency off) to the config file `path`, SIGHUP, and wait until
+        `workers` new workers serve and none of the old ones is left."""
+        before = set(self.workers())
+        path.write_text(yaml.safe_dump({"no_latency": True, **settings}))
+        self.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: len(self.workers()) == workers and not set(self.workers()) & before,
+                 30, "the workers to be replaced")
+        wait_for(self.healthy, 30, "the new workers to serve")
 
     def healthy(self):
         try:

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from llmsim.api import openai
 from llmsim.core.plan import PlannerCore
 from llmsim.core.rng import Stream
+from llmsim.sim.generators import Generators
 
 
 class FakePlan:
@@ -68,9 +69,25 @@ def handlers(models=None, generators=None, planner=None):
     """{route name: handler} of the OpenAI routes over a fake context."""
     ctx = SimpleNamespace(config=SimpleNamespace(models=models or {},
                                                  generators=generators or {}),
-                          planner=planner or FakePlanner(), worker_index=0)
+                          planner=planner or FakePlanner(), worker_index=0,
+                          generators=Generators(generators))
     return {name: (method, pattern, handler)
             for method, pattern, name, handler in openai.routes(ctx)}
+
+
+def run_stream(handler, req, step, released=None):
+    """(stream type, head, wire bytes, due times, release times) of the stream `handler`
+    answers `req` with, rendered `step` events at a time and closed; `released`: the fake
+    planner's record of releases (None: no release times)."""
+    before = len(released) if released is not None else 0
+    status, head, s = handler(req)
+    assert status == 200
+    n = s.n_events
+    wire = b"".join(s.render(i, i + step) for i in range(0, n, step))
+    dues = [s.due_ns(i) for i in range(n)]
+    s.close()
+    return (type(s), head, wire, dues,
+            [t for _, t in released[before:]] if released is not None else None)
 
 
 def sent(out):

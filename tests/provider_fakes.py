@@ -5,6 +5,7 @@ in full."""
 from types import SimpleNamespace
 
 from llmsim import api
+from llmsim.sim.generators import Generators
 from openai_fakes import FakePlanner, FakeReq
 
 
@@ -15,7 +16,7 @@ def context(models=None, generators=None, planner=None, api_keys=()):
                                                   api_keys=list(api_keys), faults=None,
                                                   rate_limits={}),
                            planner=planner or FakePlanner(), worker_index=0, segment=None,
-                           rate_bank=0, route_names=[])
+                           rate_bank=0, route_names=[], generators=Generators(generators))
 
 
 def handlers(**kw):

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from llmsim.core.chat_stream import TextStream
+from llmsim.core.chat_stream import ChatTextStream
 from llmsim.core.sse import EventStream, TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
-from openai_fakes import FakePlanner, FakeReq, handlers, sent
+from openai_fakes import FakePlanner, FakeReq, handlers, run_stream, sent
 
 CHAT = "openai.chat_completions"
 PARTS = [{"type": "text", "text": "Hello "}, {"type": "text", "text": "wörld \"quoted\"\n"}]
@@ -84,18 +84,11 @@ GENERAL_STREAM = [{"n": 1}, {"stop": []}, {"stop": ["never said \u2603", "\u0000
 def streamed(handler, planner, body, headers, step):
     """(stream type, normalised head and wire, due times, release times) of one stream
     rendered `step` events at a time and closed."""
-    released = getattr(planner, "released", None)
-    before = len(released) if released is not None else 0
     req = FakeReq(b"POST", b"/v1/chat/completions", json.dumps(body).encode(), dict(headers))
     req.received_ns = 10**12
-    status, head, s = handler(req)
-    assert status == 200
-    n = s.n_events
-    wire = b"".join(s.render(i, i + step) for i in range(0, n, step))
-    dues = [s.due_ns(i) for i in range(n)]
-    s.close()
-    return (type(s), _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues,
-            [t for _, t in released[before:]] if released is not None else None)
+    kind, head, wire, dues, freed = run_stream(handler, req, step,
+                                               getattr(planner, "released", None))
+    return kind, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues, freed
 
 
 @pytest.mark.parametrize("planner", [lambda: Planner({}, global_seed=7), FakePlanner],
@@ -108,7 +101,7 @@ def test_common_stream_is_the_general_stream_byte_for_byte(planner, headers):
         for base in STREAMS:
             body = dict(base, seed=seed, stream=True)
             fast = streamed(handler, planner, body, headers, 1)
-            assert fast[0] is TextStream
+            assert fast[0] is ChatTextStream
             for step in (3, fast[2].count(b"\n\n")):
                 assert streamed(handler, planner, body, headers, step)[1:] == fast[1:]
             for extra in GENERAL_STREAM:

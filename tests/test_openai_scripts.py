@@ -2,7 +2,9 @@
 
 import json
 
+import httpx
 import pytest
+import yaml
 
 from llmsim.errors import ApiError
 from llmsim.sim.text import LOREM
@@ -80,3 +82,46 @@ def test_rules_apply_to_responses_and_completions(hs):
     doc = json.loads(call(hs, "openai.completions", {"model": "gpt-3.5-turbo-instruct",
                                                      "prompt": "hello world"})[2])
     assert doc["choices"][0]["text"] == "Hi! How can I help?"
+
+
+# Against a real prefork server: a rule's `times` holds for the whole node.
+
+FLAKY = [{"match": "flaky", "error": {"status": 503, "message": "Try later"}, "times": 3},
+         {"match": "flaky", "reply": "Fine now."}]
+
+
+def scripted(rules):
+    return {"no_latency": True,
+            "generators": {"default": {"type": "script", "rules": rules, "fallback": "echo"}}}
+
+
+def ask(srv, i):
+    """Request i: OpenAI chat when even, Anthropic messages when odd, each on a connection of
+    its own so that SO_REUSEPORT spreads them over the workers."""
+    if i % 2:
+        path, body = "/v1/messages", {"model": "claude-haiku-4-5", "max_tokens": 20,
+                                      "messages": [{"role": "user", "content": "flaky"}]}
+    else:
+        path, body = "/v1/chat/completions", {"model": "gpt-4o-mini",
+                                              "messages": [{"role": "user", "content": "flaky"}]}
+    return httpx.post(srv.base_url + path, json=body, headers={"connection": "close"}).status_code
+
+
+def test_times_counts_uses_across_workers_and_providers(server, tmp_path):
+    path = tmp_path / "script.yaml"
+    path.write_text(yaml.safe_dump(scripted(FLAKY)))
+    srv = server("--workers", 2, "--config", path)
+    assert len(srv.workers()) == 2
+    # Counted per worker (or per provider) the rule would answer up to 6 (12) of these.
+    assert [ask(srv, i) for i in range(16)] == [503] * 3 + [200] * 13
+
+
+def test_reload_keeps_counts_unless_the_generators_change(server, tmp_path):
+    path = tmp_path / "script.yaml"
+    path.write_text(yaml.safe_dump(scripted(FLAKY)))
+    srv = server("--workers", 1, "--config", path)
+    assert [ask(srv, 0) for _ in range(2)] == [503, 503]
+    srv.reload(path, {**scripted(FLAKY), "seed": 5})   # another setting: the count stays
+    assert [ask(srv, 0) for _ in range(2)] == [503, 200]
+    srv.reload(path, scripted(FLAKY[:1] + [{"match": "flaky", "reply": "Again."}]))
+    assert [ask(srv, 0) for _ in range(4)] == [503, 503, 503, 200]

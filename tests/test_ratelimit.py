@@ -1,8 +1,6 @@
 """Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
-import signal
-
 import anthropic
 import httpx
 import openai
@@ -12,7 +10,6 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from conftest import wait_for
 from test_metrics_routes import requests_by_label
 
 from llmsim import config
@@ -133,7 +130,7 @@ def test_a_request_over_a_minutes_tokens_is_refused_for_good(server, tmp_path):
                                        messages=[{"role": "user", "content": LONG}])
     err = info.value
     assert err.body["type"] == "tokens" and err.body["code"] == "rate_limit_exceeded"
-    requested = token_cost(err.request.content)
+    requested = sum(token_cost(err.request.content))
     assert err.body["message"] == (
         f"Request too large for {GPT} on tokens per min (TPM): Limit 100, Requested "
         f"{requested}. The input or output tokens must be reduced in order to run "
@@ -176,6 +173,79 @@ def test_anthropic_and_gemini_refuse_an_oversized_request_for_good(server, tmp_p
         config=types.GenerateContentConfig(max_output_tokens=60)).text
 
 
+def test_anthropic_input_and_output_tokens_per_minute(server, tmp_path):
+    srv = start(server, tmp_path, {"input_tokens_per_minute": 1000,
+                                   "output_tokens_per_minute": 100})
+    client = anthropic.Anthropic(base_url=srv.base_url, api_key="k", max_retries=0)
+    def ask(max_tokens, tokens):
+        return client.messages.with_raw_response.create(
+            model=CLAUDE, max_tokens=max_tokens, messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-llmsim-latency": f"tokens={tokens}"})
+
+    # Admitted for the whole minute's 100 output tokens, it uses 10: 90 go back.
+    r = ask(100, 10)
+    assert r.parse().usage.output_tokens == 10
+    assert r.headers["anthropic-ratelimit-output-tokens-remaining"] == "0"   # on admission
+    r = ask(90, 90)   # admitted only with those 90 back
+    h, usage = r.headers, r.parse().usage
+    assert usage.output_tokens == 90
+    assert h["anthropic-ratelimit-input-tokens-limit"] == "1000"
+    assert h["anthropic-ratelimit-output-tokens-limit"] == "100"
+    assert h["anthropic-ratelimit-output-tokens-remaining"] == "0"   # on admission
+    # The tokens family shows the most restrictive of the two: here the output budget.
+    assert h["anthropic-ratelimit-tokens-limit"] == "100"
+    assert "anthropic-ratelimit-requests-limit" not in h
+    # Input still has room, output has none: refused on output tokens, and named so.
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.create(model=CLAUDE, max_tokens=5,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert info.value.body["error"]["message"] == (
+        "This request would exceed the rate limit for your organization of 100 output "
+        "tokens per minute.")
+    assert int(info.value.response.headers["retry-after"]) >= 1
+    # Asking for more output than a whole minute's: refused for good, charged nothing.
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.create(model=CLAUDE, max_tokens=101,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert "of 100 output tokens per minute" in info.value.body["error"]["message"]
+    assert info.value.response.headers["x-should-retry"] == "false"
+
+
+def test_input_tokens_per_minute_on_openai_and_gemini(server, tmp_path):
+    srv = start(server, tmp_path, {"input_tokens_per_minute": 100})
+    client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="k", max_retries=0)
+    r = client.chat.completions.with_raw_response.create(
+        model=GPT, max_tokens=5000, messages=[{"role": "user", "content": "hi"}])
+    # Output is not counted here; OpenAI has no input-token headers to show.
+    assert r.parse().choices[0].message.content
+    assert not [k for k in r.headers if k.startswith("x-ratelimit-")]
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model=GPT, max_tokens=5,
+                                       messages=[{"role": "user", "content": LONG}])
+    prompt, _ = token_cost(info.value.request.content)
+    assert info.value.body["message"] == (
+        f"Request too large for {GPT} on input tokens per min (ITPM): Limit 100, Requested "
+        f"{prompt}. The input or output tokens must be reduced in order to run successfully.")
+    gem = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
+    with pytest.raises(genai_errors.ClientError) as ginfo:
+        gem.models.generate_content(model=GEMINI, contents=LONG)
+    (quota,) = ginfo.value.details["error"]["details"]
+    assert quota["violations"][0]["quotaMetric"].endswith("_input_token_count")
+
+
+def test_gemini_output_quota_is_named_as_output(server, tmp_path):
+    srv = start(server, tmp_path, {"output_tokens_per_minute": 50})
+    gem = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=srv.base_url))
+    with pytest.raises(genai_errors.ClientError) as ginfo:
+        gem.models.generate_content(model=GEMINI, contents="hi",
+                                    config=types.GenerateContentConfig(max_output_tokens=51))
+    (quota,) = ginfo.value.details["error"]["details"]
+    assert quota["violations"][0]["quotaMetric"].endswith("_output_token_count")
+    assert quota["violations"][0]["quotaId"] == (
+        "GenerateContentPaidTierOutputTokensPerModelPerMinute")
+    assert "limit: 50, model: " + GEMINI in ginfo.value.message
+
+
 @pytest.mark.parametrize("timed", [False, True])
 def test_tokens_are_charged_as_used_once_an_answer_ends(server, tmp_path, timed):
     limits = {"tokens_per_minute": 10000}
@@ -192,7 +262,7 @@ def test_tokens_are_charged_as_used_once_an_answer_ends(server, tmp_path, timed)
     for i in range(3):   # each asks for up to 3,000 tokens and uses far fewer
         r = client.chat.completions.with_raw_response.create(
             model=GPT, max_tokens=3000, messages=[{"role": "user", "content": "hi"}])
-        charged = token_cost(r.http_request.content)
+        charged = sum(token_cost(r.http_request.content))
         if i == 0:
             assert int(r.headers["x-ratelimit-remaining-tokens"]) == 10000 - charged
         usage = r.parse().usage
@@ -210,12 +280,12 @@ def test_tokens_are_charged_as_used_once_an_answer_ends(server, tmp_path, timed)
             for _ in cut.chat.completions.create(model=GPT, max_tokens=50, stream=True,
                                                  messages=[{"role": "user", "content": "hi"}]):
                 pass
-        used += token_cost(info.value.request.content)
+        used += sum(token_cost(info.value.request.content))
     # Charged 4 x 3,000+ on admission, this fifth one would not fit; charged as used, it does.
     r = client.chat.completions.with_raw_response.create(
         model=GPT, max_tokens=3000, messages=[{"role": "user", "content": "hi"}])
     left = int(r.headers["x-ratelimit-remaining-tokens"])
-    assert left >= 10000 - used - token_cost(r.http_request.content)
+    assert left >= 10000 - used - sum(token_cost(r.http_request.content))
 
 
 def test_anthropic_tokens_are_charged_as_used(server, tmp_path):
@@ -229,18 +299,8 @@ def test_anthropic_tokens_are_charged_as_used(server, tmp_path):
         usage = r.parse().usage
         used += usage.input_tokens + usage.output_tokens
     left = int(r.headers["anthropic-ratelimit-tokens-remaining"])   # the third's, on admission
-    assert left >= 5000 - used - token_cost(r.http_request.content) + (
+    assert left >= 5000 - used - sum(token_cost(r.http_request.content)) + (
         usage.input_tokens + usage.output_tokens)
-
-
-def reload(srv, path, settings):
-    """Rewrite the config, SIGHUP, and wait until only the new worker serves."""
-    before = set(srv.workers())
-    path.write_text(yaml.safe_dump({"no_latency": True, **settings}))
-    srv.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: len(srv.workers()) == 1 and not set(srv.workers()) & before, 30,
-             "the worker to be replaced")
-    wait_for(srv.healthy, 30, "the new worker to serve")
 
 
 def left(srv):
@@ -251,10 +311,10 @@ def left(srv):
 def test_reload_with_new_limits_starts_full_buckets(server, tmp_path):
     srv = start(server, tmp_path, {"requests_per_minute": 1})
     assert [left(srv) for _ in range(2)] == [(200, "0"), (429, "0")]
-    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 2}})
+    srv.reload(tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 2}})
     assert left(srv) == (200, "1")   # a whole new minute's worth, not the spent old one
     # Back to the old limit: that is a change too, and its buckets start full again.
-    reload(srv, tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 1}})
+    srv.reload(tmp_path / "limits.yaml", {"rate_limits": {"requests_per_minute": 1}})
     assert left(srv) == (200, "0")
 
 
@@ -262,7 +322,7 @@ def test_reload_with_the_same_limits_keeps_their_state(server, tmp_path):
     srv = start(server, tmp_path, {"requests_per_minute": 1})
     assert left(srv) == (200, "0")
     # Another setting changes, the limits do not: what was spent stays spent.
-    reload(srv, tmp_path / "limits.yaml", {"seed": 5, "rate_limits": {"requests_per_minute": 1}})
+    srv.reload(tmp_path / "limits.yaml", {"seed": 5, "rate_limits": {"requests_per_minute": 1}})
     assert left(srv) == (429, "0")
 
 
@@ -274,10 +334,10 @@ def test_no_limits_no_headers(server):
 
 
 def test_token_cost_and_durations():
-    assert token_cost(b"") == 0
-    assert token_cost(b'{"max_tokens": 100}') == 5 + 100
-    assert token_cost(b'{"generationConfig": {"maxOutputTokens": 7}}') == 11 + 7
-    assert token_cost(b"not json") == 2
+    assert token_cost(b"") == (0, 0)
+    assert token_cost(b'{"max_tokens": 100}') == (5, 100)
+    assert token_cost(b'{"generationConfig": {"maxOutputTokens": 7}}') == (11, 7)
+    assert token_cost(b"not json") == (2, 0)
     assert [go_duration(n) for n in (120_000_000, 1_000_000_000, 17_500_000_000,
                                      360_000_000_000, 90_250_000_000)] == [
         "120ms", "1s", "17.5s", "6m0s", "1m30.25s"]

@@ -176,6 +176,27 @@ def test_two_forked_writers_sum_in_the_parent(probe):
     assert duration["buckets"][0] == 2000
 
 
+def test_rule_uses_are_granted_times_times_across_processes():
+    seg = shm.Segment.create(2)
+    r, w = os.pipe()
+
+    def taker():   # 1,000 tries each; the 3 processes share the rule's 700 uses
+        os.write(w, b"%04d" % sum(seg.rule_use(5, 700) for _ in range(1000)))
+
+    pids = [fork_call(taker) for _ in range(3)]
+    for pid in pids:
+        wait_ok(pid)
+    os.close(w)
+    got = os.read(r, 12)
+    os.close(r)
+    assert sum(int(got[i:i + 4]) for i in range(0, 12, 4)) == 700
+    assert seg.rule_use(5, 700) is False and seg.rule_use(6, 1) is True
+    seg.rule_reset(5, 1)
+    assert seg.rule_use(5, 1) is True and seg.rule_use(5, 1) is False
+    with pytest.raises(IndexError):
+        seg.rule_use(shm.RULE_COUNTERS, 1)
+
+
 def test_status_classes_and_unmatched_route(probe):
     seg = shm.Segment.create(1)
     for status in (100, 199, 200, 301, 404, 429, 599, 99, 600, 0, -200):

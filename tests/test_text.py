@@ -187,6 +187,12 @@ def test_script_replies_by_substring_and_regex_and_falls_back():
     assert gen is ECHO and call is None
 
 
+def test_at_most_128_rules_have_times():
+    rules = [{"match": f"m{i}", "reply": "r", "times": 1} for i in range(129)]
+    with pytest.raises(ConfigError, match=r"generators.default.rules\[128\].times: at most 128"):
+        script(rules)
+
+
 def test_script_tool_calls_errors_model_filter_and_times():
     g = script([{"match": "fail", "error": {"status": 503, "message": "Busy", "code": "x"},
                  "times": 2},

@@ -141,7 +141,7 @@ class Messages(MessagesCore):
         plan = planning.plan(env, req, r.model, n_in, r.max_tokens)
         answer = self.answer(r, tools, budget, gen, prompt, scripted, plan, n_in)
         sent = answer.output_tokens
-        planning.settle(env, req, plan, sent, n_in + sent)
+        planning.settle(env, req, plan, sent, n_in, sent)
         if r.stream:
             return 200, headers(SSE), render.stream(answer, plan,
                                                     planning.releaser(env.planner, plan))

@@ -7,7 +7,9 @@ and content_block_stop, a ping after the first block start, then message_delta (
 cumulative usage) and message_stop. Deltas are rendered per token from the shared escaped
 text when the scheduler sends them (a llmsim.core.sse.TokenStream of one lane); only the few
 framing events are rendered ahead. A block's opening events leave with its first token, its
-closing ones with the next block's first token or with the message's end.
+closing ones with the next block's first token or with the message's end. The common stream
+(one text block) is sent by llmsim.core.textreply from the TEXT_* frames below instead, the
+same bytes.
 """
 
 from typing import NamedTuple
@@ -102,12 +104,13 @@ PING = _event(b"ping", b'{"type": "ping"}')
 DELTA = Template(_event(b"content_block_delta",
                         b'{"type":"content_block_delta","index":{{index:int}},'
                         b'"delta":{"type":"{{kind:raw}}","{{field:raw}}":"{{value:raw}}"}}'))
-MESSAGE_DELTA = Template(_event(
+_MESSAGE_DELTA = _event(
     b"message_delta",
     b'{"type":"message_delta","delta":{"stop_reason":"{{stop:raw}}",'
     b'"stop_sequence":{{seq:raw}}},"usage":{"input_tokens":{{in:int}},'
     b'"cache_creation_input_tokens":0,"cache_read_input_tokens":0,'
-    b'"output_tokens":{{out:int}}}}'))
+    b'"output_tokens":{{out:int}}}}')
+MESSAGE_DELTA = Template(_MESSAGE_DELTA)
 MESSAGE_STOP = _event(b"message_stop", b'{"type":"message_stop"}')
 _SPLIT = b"\x00"
 _EMPTY_START = {
@@ -119,16 +122,37 @@ _DELTA_KIND = {TEXT: (b"text_delta", b"text"), THINKING: (b"thinking_delta", b"t
                TOOL_USE: (b"input_json_delta", b"partial_json")}
 
 
+def _opening(index, b):
+    """The events that open block `b`, the `index`th: its start, and after the first the
+    ping."""
+    out = BLOCK_START.render((index, _EMPTY_START[b.kind](b)))
+    return out + PING if index == 0 else out
+
+
+def _delta_frame(index, kind):
+    """(head, tail): a delta event of block `index` (of `kind`) is head + value + tail."""
+    kind, field = _DELTA_KIND[kind]
+    head, _, tail = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
+    return head, tail
+
+
+# The common stream (one text block, no stop sequence) in the frames of a
+# llmsim.core.textstream.TextStream, which llmsim.core.textreply sends: MESSAGE_START, then
+# TEXT_OPENING with the first token, TEXT_DELTA around each token, and TEXT_END (stop reason,
+# input tokens, output tokens): the block's stop, message_delta and message_stop.
+TEXT_OPENING = _opening(0, Block(TEXT, None))
+TEXT_DELTA = _delta_frame(0, TEXT)
+TEXT_END = Template(BLOCK_STOP.render((0,)) + _MESSAGE_DELTA.replace(b"{{seq:raw}}", b"null")
+                    + MESSAGE_STOP)
+
+
 def stream(a, plan, on_close=None):
     """The TokenStream of an answer timed by `plan` (token k of the answer is plan token k)."""
     items = []
     pending = b""
     for index, b in enumerate(a.blocks):
-        opening = pending + BLOCK_START.render((index, _EMPTY_START[b.kind](b)))
-        if index == 0:
-            opening += PING
-        kind, field = _DELTA_KIND[b.kind]
-        head, _, tail = DELTA.render((index, kind, field, _SPLIT)).partition(_SPLIT)
+        opening = pending + _opening(index, b)
+        head, tail = _delta_frame(index, b.kind)
         if b.kind == TOOL_USE:
             opening += head + tail  # the API opens tool input with an empty delta
         items.append((None, opening, b""))

@@ -23,8 +23,8 @@ import msgspec
 from llmsim.api import gemini_render as render, planning
 from llmsim.api.gemini_render import Answer, Candidate
 from llmsim.api.gemini_types import COUNT_TOKENS, GENERATE
-from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, decode, headers,
-                                    invalid, model_of, response_id)
+from llmsim.api.gemini_wire import (CHAT_KINDS, FORMATS, JSON, SSE, alt_sse, decode,
+                                    headers, invalid, model_of, response_id)
 from llmsim.core.gemini_checks import check
 from llmsim.core.prompts import contents_tokens, prompt_tokens
 from llmsim.core.stream import Delayed
@@ -85,7 +85,7 @@ class GenerateContent(GenerateCore):
         name, model = model_of(env.catalog, req, self.version, self.method, CHAT_KINDS)
         if r is None:
             r = decode(GENERATE, req.body)
-        cap, n = check(r, model)
+        cap, n = check(r, model.max_output)
         g = r.generation_config
         gen = env.generators.pick(name, req.headers.get(b"x-llmsim-generator"))
         prompt = _last_user_text(r.contents) if gen.needs_prompt else ""
@@ -96,12 +96,11 @@ class GenerateContent(GenerateCore):
         plan = planning.plan(env, req, name, n_in, cap, g.seed if g is not None else None)
         cands = [self.candidate(r, gen, prompt, scripted, plan, cap) for _ in range(n)]
         sent = max(c.thoughts + c.visible for c in cands)
-        planning.settle(env, req, plan, sent,
-                        n_in + sum(c.thoughts + c.visible for c in cands))
+        planning.settle(env, req, plan, sent, n_in, sum(c.thoughts + c.visible for c in cands))
         t = g.thinking_config if g is not None else None
         a = Answer(response_id(), name, cands, n_in, bool(t and t.include_thoughts))
         if self.stream:
-            framing = render.SSE if _alt_sse(req.query) else render.ARRAY
+            framing = render.SSE if alt_sse(req.query) else render.ARRAY
             ctype = SSE if framing is render.SSE else JSON
             return 200, headers(plan.ttft_ns, ctype), render.stream(
                 a, framing, plan, planning.releaser(env.planner, plan))
@@ -166,10 +165,6 @@ def json_schema(s):
         elif k not in ("nullable", "propertyOrdering", "property_ordering"):
             out[k] = v
     return out
-
-
-def _alt_sse(query):
-    return bool(query) and b"alt=sse" in query.split(b"&")
 
 
 class CountTokens:

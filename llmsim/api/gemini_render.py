@@ -9,7 +9,8 @@ One last chunk carries every candidate's finishReason (with empty text, or its f
 call) and the full usageMetadata, counting all candidates; earlier chunks carry the prompt
 count only. Thoughts are streamed as `thought` parts when includeThoughts is set, else they
 only take their time before the first chunk. A function call leaves whole in the last chunk,
-due with its last token.
+due with its last token. The common stream (one text candidate, no thoughts) is sent by
+llmsim.core.textreply from the TEXT_STREAM_* frames below instead, the same bytes.
 """
 
 from array import array
@@ -51,8 +52,9 @@ _CANDIDATE = (b'{"content":{"parts":[{{parts:raw}}],"role":"model"}{{finish:raw}
 _TEXT_PART = b'{"text":"{{text:raw}}"}'
 _FINISH_SRC = b',"finishReason":"{{reason:raw}}"'
 _USAGE = Template(_USAGE_SRC)
-_PROMPT_USAGE = Template(b'{"promptTokenCount":{{p:int}},"totalTokenCount":{{t:int}},'
-                         b'"promptTokensDetails":[{"modality":"TEXT","tokenCount":{{p2:int}}}]}')
+_PROMPT_USAGE_SRC = (b'{"promptTokenCount":{{p:int}},"totalTokenCount":{{t:int}},'
+                     b'"promptTokensDetails":[{"modality":"TEXT","tokenCount":{{p2:int}}}]}')
+_PROMPT_USAGE = Template(_PROMPT_USAGE_SRC)
 RESPONSE = Template(_RESPONSE)
 CANDIDATE = Template(_CANDIDATE)
 TEXT_PART = Template(_TEXT_PART)
@@ -61,10 +63,11 @@ CALL_PART = Template(b'{"functionCall":{"name":"{{name:str}}","args":{{args:raw}
 _FINISH = Template(_FINISH_SRC)
 # The common answer in one pass: one text candidate, no thoughts (escaped text, finish
 # reason, prompt tokens, candidate tokens, total tokens, prompt tokens, model, response id).
-TEXT_RESPONSE = Template(_RESPONSE.replace(b"{{candidates:raw}}", _CANDIDATE.replace(
+_TEXT_RESPONSE = _RESPONSE.replace(b"{{candidates:raw}}", _CANDIDATE.replace(
     b"{{parts:raw}}", _TEXT_PART).replace(b"{{finish:raw}}", _FINISH_SRC).replace(
     b"{{index:int}}", b"0")).replace(b"{{usage:raw}}", _USAGE_SRC.replace(b"{{thoughts:raw}}",
-                                                                           b"")))
+                                                                           b""))
+TEXT_RESPONSE = Template(_TEXT_RESPONSE)
 _SPLIT = b"\x00"
 
 
@@ -100,6 +103,26 @@ def response(a):
 
 SSE = (b"", b"data: ", b"\r\n\r\n", b"\r\n\r\n")      # lead, before, after, after the last
 ARRAY = (b"[", b"", b"\n,\r\n", b"\n]")
+
+
+def _text_frames(framing):
+    """The common stream (one text candidate, no thoughts) in `framing` as the frames of a
+    llmsim.core.textstream.TextStream, which llmsim.core.textreply sends: (lead, the bytes
+    before each token, the template after it (prompt tokens, prompt tokens, prompt tokens,
+    model, response id), the template of the last chunk (finish reason, prompt tokens,
+    candidate tokens, total tokens, prompt tokens, model, response id))."""
+    lead, before, after, end = framing
+    chunk = _RESPONSE.replace(b"{{candidates:raw}}", _CANDIDATE.replace(
+        b"{{parts:raw}}", _TEXT_PART.replace(b"{{text:raw}}", _SPLIT)).replace(
+        b"{{finish:raw}}", b"").replace(b"{{index:int}}", b"0")).replace(
+        b"{{usage:raw}}", _PROMPT_USAGE_SRC)
+    head, _, tail = chunk.partition(_SPLIT)
+    return (lead, before + head, Template(tail + after),
+            Template(before + _TEXT_RESPONSE.replace(b"{{text:raw}}", b"") + end))
+
+
+TEXT_STREAM_SSE = _text_frames(SSE)
+TEXT_STREAM_ARRAY = _text_frames(ARRAY)
 
 
 def stream(a, framing, plan, on_close=None):

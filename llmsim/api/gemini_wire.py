@@ -1,6 +1,6 @@
-"""What every Gemini answer carries: response ids and headers (compiled, llmsim.core.heads),
-and request-decoding failures worded as the Gemini API words them (proto-JSON parse errors,
-INVALID_ARGUMENT)."""
+"""What every Gemini answer carries: response ids, headers and a stream's framing (`alt_sse`),
+compiled in llmsim.core.heads, and request-decoding failures worded as the Gemini API words
+them (proto-JSON parse errors, INVALID_ARGUMENT)."""
 
 import re
 
@@ -8,7 +8,7 @@ import msgspec
 
 from llmsim.api import decoding
 from llmsim.core.heads import GEMINI_JSON as JSON, GEMINI_SSE as SSE
-from llmsim.core.heads import gemini_headers as headers, response_id
+from llmsim.core.heads import alt_sse, gemini_headers as headers, response_id
 from llmsim.errors import ApiError
 
 CHAT_KINDS = ("chat", "reasoning")

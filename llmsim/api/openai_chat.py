@@ -134,7 +134,7 @@ class ChatCompletions(ChatCore):
         tokens = [s.tokens for s in said]
         longest = max(tokens)
         completion = sum(tokens) + reasoning
-        planning.settle(self.env, req, plan, longest, n_prompt + completion)
+        planning.settle(self.env, req, plan, longest, n_prompt, completion)
         usage = USAGE.render((n_prompt, completion, n_prompt + completion, reasoning))
         if stream:
             stream = chat_stream(said, plan, name, created, tier, model.fingerprint,

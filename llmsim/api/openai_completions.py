@@ -75,7 +75,7 @@ class Completions:
                                 rng.u64() if r.logprobs is not None else None))
         longest = max(c[1].count for c in choices)
         completion = sum(c[1].count for c in choices)
-        planning.settle(env, req, plan, longest, n_prompt + completion)
+        planning.settle(env, req, plan, longest, n_prompt, completion)
         usage = USAGE.render((n_prompt, completion, n_prompt + completion))
         created = env.clock.unix(req.received_ns)
         top = r.logprobs or 0

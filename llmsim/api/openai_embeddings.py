@@ -2,16 +2,18 @@
 arrays; `dimensions`; `encoding_format` float or base64 (little-endian float32).
 
 The same input, model and dimensions always give the same vector (in any worker), and
-different inputs or models different ones; the rendered `data` element of recent inputs (at
-their index) is cached per worker, so a repeated input costs a dict lookup and no copy.
+different inputs or models different ones. The answer body depends on the request body alone:
+llmsim.core.embeddings answers a body it has answered before from the kept bytes, and calls
+`general` for any other. The rendered `data` element of recent inputs (at their index) is
+cached per worker too, so a new list that repeats an input renders it once.
 """
 
 from array import array
 from base64 import b64encode
 
-from llmsim.api import planning
 from llmsim.api.openai_types import EMBEDDING, text_inputs
-from llmsim.api.openai_wire import Delayed, decode, headers
+from llmsim.api.openai_wire import decode
+from llmsim.core.embeddings import EmbeddingsCore
 from llmsim.core.render import Template
 from llmsim.core.vectors import json_floats, key_of, unit_vector
 from llmsim.errors import ApiError
@@ -27,15 +29,18 @@ MAX_TOKENS = 8192
 _CACHE_LIMIT = 1024
 
 
-class Embeddings:
-    """The handler of POST /v1/embeddings."""
+class Embeddings(EmbeddingsCore):
+    """The handler of POST /v1/embeddings (the per-request path: llmsim.core.embeddings)."""
 
     def __init__(self, env):
+        super().__init__(env.planner)
         self.env = env
         self.cache = {}
 
-    def __call__(self, req):
-        r = decode(EMBEDDING, req.body)
+    def general(self, body):
+        """(model name as sent, prompt tokens, answer body) of a request body; the API's
+        error when it is not a valid request."""
+        r = decode(EMBEDDING, body)
         model = self.env.catalog.require(r.model)
         if model.kind != "embedding":
             raise ApiError(400, f"The model `{r.model}` does not support embeddings. Use an "
@@ -79,10 +84,7 @@ class Embeddings:
                     cache.clear()
                 cache[ck] = item
             items.append(item)
-        plan = planning.plan(self.env, req, r.model, n_prompt, None)
-        delay = plan.total_ns
-        out = BODY.render((b",".join(items), r.model, n_prompt, n_prompt))
-        return 200, headers(delay), Delayed(out, delay)
+        return r.model, n_prompt, BODY.render((b",".join(items), r.model, n_prompt, n_prompt))
 
 
 def routes(env):

@@ -1,13 +1,13 @@
 """Per-worker state the OpenAI endpoints share: catalog, generators, planner, clock; and
 when a plan's token i is due (`due`, `gap`: llmsim.core.plan's).
 
-Built once per worker from the server context (`ctx.config`, `ctx.planner`).
+Built once per worker from the server context (`ctx.config`, `ctx.planner`,
+`ctx.generators`, which every provider shares).
 """
 
 from llmsim.api.catalog import Catalog
 from llmsim.api.openai_wire import Clock
 from llmsim.core.plan import due, gap
-from llmsim.sim.generators import Generators
 
 __all__ = ["Env", "due", "gap"]
 
@@ -18,6 +18,6 @@ class Env:
     def __init__(self, ctx):
         config = ctx.config
         self.catalog = Catalog(config.models)
-        self.generators = Generators(config.generators)
+        self.generators = ctx.generators
         self.planner = ctx.planner
         self.clock = Clock()

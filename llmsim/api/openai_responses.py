@@ -163,7 +163,7 @@ class Responses:
                          "output_tokens": out_tokens + reasoning,
                          "output_tokens_details": {"reasoning_tokens": reasoning},
                          "total_tokens": n_prompt + out_tokens + reasoning})
-        planning.settle(env, req, plan, out_tokens, n_prompt + out_tokens + reasoning)
+        planning.settle(env, req, plan, out_tokens, n_prompt, out_tokens + reasoning)
         envelope = _Envelope(r, b"resp_" + hexstr(48), env.clock.unix(req.received_ns), fns)
         status = b"incomplete" if cut else b"completed"
         if r.stream:

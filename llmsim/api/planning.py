@@ -26,11 +26,12 @@ def finish_ns(p, sent):
     return due(p, sent - 1) if sent else p.ttft_ns
 
 
-def settle(env, req, p, sent, used):
-    """The answer is `sent` tokens long (its longest choice) and uses `used` tokens in all,
-    prompt included (its usage, which the rate limits charge): when it ends before the plan
-    does, free its slot when it ends."""
-    req.tokens_used = used
+def settle(env, req, p, sent, used_in, used_out):
+    """The answer is `sent` tokens long (its longest choice) and its usage is `used_in` prompt
+    and `used_out` output tokens (all choices, reasoning included), which the rate limits
+    charge: when it ends before the plan does, free its slot when it ends."""
+    req.tokens_in = used_in
+    req.tokens_out = used_out
     if sent < p.n_tokens:
         env.planner.release(p, req.received_ns + finish_ns(p, sent))
 

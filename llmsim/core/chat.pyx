@@ -333,7 +333,8 @@ cdef class ChatCore(Handler):
         cdef int64_t vi[SIMPLE_SLOTS]
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
-        req.tokens_used = n_prompt + completion
+        req.tokens_in = n_prompt
+        req.tokens_out = completion
         # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
         cdef bytes text = run.esc()
         cdef bytes finish = b"length" if cut else b"stop"
@@ -371,7 +372,8 @@ cdef class ChatCore(Handler):
         cdef bint cut
         cdef int64_t delay
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
-        req.tokens_used = n_prompt + run.count
+        req.tokens_in = n_prompt
+        req.tokens_out = run.count
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)
         stream = text_stream(run, cut, plan, self.planner,

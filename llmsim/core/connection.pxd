@@ -23,8 +23,9 @@ cdef class Request:
     cdef public int route            # metrics route id (a shared path's handler sets its own)
     cdef readonly int64_t received_ns
     cdef readonly bint keep_alive
-    cdef public object tokens_used   # prompt + output tokens of the answer, set by a
-                                     # generating handler once it is planned; else None
+    # Usage of the answer (prompt, output tokens), set by a generating handler once it is
+    # planned, for the rate limits; tokens_out is -1 until then.
+    cdef public int64_t tokens_in, tokens_out
 
 cdef class Handler:
     cdef handle(self, Request req)
@@ -53,6 +54,7 @@ cdef class Server:
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
                     size_t bytes_out) noexcept
     cdef int write_to(self, transport) except -1
+    cdef int put_body(self, bytes body, transport) except -1
 
 cdef class Connection:
     cdef Server server

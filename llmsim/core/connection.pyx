@@ -4,7 +4,9 @@
 Memory: reads land in one per-worker buffer. Only a connection left holding part of a
 request keeps bytes of its own, in a block lent from a per-worker pool and returned as
 soon as the request completes, so an idle keep-alive connection owns no buffer.
-Answers to every request found in one read are gathered and leave in one write.
+Answers to every request found in one read are gathered and leave in one write; a body of
+LEND_MIN bytes or more leaves at once after what was gathered before it, in one writev,
+without being copied.
 """
 
 import logging
@@ -269,6 +271,16 @@ cdef class Server:
             out.clear()
         return 0
 
+    cdef int put_body(self, bytes body, transport) except -1:
+        """An answer body after its head: copied into the gathered output; or, when it is
+        large and `transport` (its connection's, None once closed) is given, sent at once
+        after the gathered output, as it is (one writev: bytes are immutable, so the transport
+        may keep it unsent without a copy)."""
+        if PyBytes_GET_SIZE(body) < LEND_MIN or transport is None:
+            return self.out.write_bytes(body)
+        transport.writelines((self.out.take(), body))
+        return 0
+
 
 cdef str provider_for(bytes path, dict headers):
     """The API whose error shape a request that matched no route gets."""
@@ -455,6 +467,7 @@ cdef class Connection:
         cdef PathEntry entry
         cdef Endpoint ep = router.recall(h.method, h.method_len, h.target, h.path_len)
         req.received_ns = self.last_active_ns
+        req.tokens_out = -1
         if ep is not None:
             req.method = router.last_method
             req.path = router.last_path
@@ -531,13 +544,15 @@ cdef class Connection:
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1:
         cdef Server s = self.server
         cdef size_t before = s.out.length
-        s.put_head(status, headers, len(body), self.keep_alive, self.minor)
-        s.out.write_bytes(body)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(body)
+        cdef size_t sent
+        s.put_head(status, headers, n, self.keep_alive, self.minor)
+        sent = s.out.length - before + n
+        s.put_body(body, None if self.closed else self.transport)
         if not self.keep_alive:
             self.closing = True
         if s.blk != NULL:
-            s.count(route, status, now_ns() - self.last_active_ns, self.bytes_in,
-                    s.out.length - before)
+            s.count(route, status, now_ns() - self.last_active_ns, self.bytes_in, sent)
         return 0
 
     cdef str provider_of(self, Head *h):

@@ -1,2 +1,2 @@
 # The checks of a GenerateContentRequest (llmsim/core/gemini_checks.pyx).
-cpdef tuple check(r, model)
+cpdef tuple check(r, top)

@@ -29,9 +29,9 @@ cdef _range_error(name, value, low, high):
                    "Update the value and try again.")
 
 
-cpdef tuple check(r, model):
+cpdef tuple check(r, top):
     """The request's output cap and candidate count after the API's checks (`r`: a
-    GenerateContentRequest, `model`: its catalog entry)."""
+    GenerateContentRequest, `top`: its model's most output tokens)."""
     contents = _f(r, R_CONTENTS)
     if not contents:
         raise invalid("* GenerateContentRequest.contents: contents is not specified\n")
@@ -42,7 +42,6 @@ cpdef tuple check(r, model):
             raise invalid("* GenerateContentRequest.contents.parts: contents.parts must not "
                           "be empty.\n")
     g = _f(r, R_CONFIG)
-    top = model.max_output
     if g is None:
         return top, 1
     cap = _f(g, G_MAX)

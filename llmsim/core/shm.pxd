@@ -16,6 +16,7 @@ cdef extern from "llmsim_shm.h" nogil:
         LLMSIM_MAX_ROUTES
         LLMSIM_STATUS_CLASSES
         LLMSIM_RATE_BUCKETS
+        LLMSIM_RULE_COUNTERS
         LLMSIM_HIST_INF
         LLMSIM_HIST_BUCKETS
         LLMSIM_STATE_EMPTY
@@ -88,6 +89,8 @@ cdef extern from "llmsim_shm.h" nogil:
     uint64_t llmsim_rate_backlog(llmsim_shm_t *s, unsigned i, uint64_t now)
     void llmsim_rate_reset(llmsim_shm_t *s, unsigned first, unsigned n)
     uint64_t llmsim_fault_seq(llmsim_shm_t *s)
+    int llmsim_rule_use(llmsim_shm_t *s, unsigned i, uint64_t times)
+    void llmsim_rule_reset(llmsim_shm_t *s, unsigned first, unsigned n)
 
     # cold path: the master and readers
     unsigned llmsim_hist_index(uint64_t ns)

@@ -25,6 +25,7 @@ DRAINING = LLMSIM_STATE_DRAINING
 MAX_WORKERS = LLMSIM_MAX_WORKERS
 MAX_ROUTES = LLMSIM_MAX_ROUTES
 RATE_BUCKETS = LLMSIM_RATE_BUCKETS
+RULE_COUNTERS = LLMSIM_RULE_COUNTERS
 LAYOUT_VERSION = LLMSIM_SHM_VERSION
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "other")
 HISTOGRAMS = ("request_duration", "ttft", "itl", "e2e")
@@ -43,6 +44,12 @@ cdef dict _hist_dict(llmsim_hist_snap_t *h):
 cdef int _check_bucket(unsigned bucket) except -1:
     if bucket >= LLMSIM_RATE_BUCKETS:
         raise IndexError(f"shm: no rate bucket {bucket} (there are {LLMSIM_RATE_BUCKETS})")
+    return 0
+
+
+cdef int _check_counter(unsigned counter) except -1:
+    if counter >= LLMSIM_RULE_COUNTERS:
+        raise IndexError(f"shm: no rule counter {counter} (there are {LLMSIM_RULE_COUNTERS})")
     return 0
 
 
@@ -189,7 +196,8 @@ cdef class Segment:
             "e2e": _hist_dict(&snap.e2e),
         }
 
-    # Node-wide policy state (llmsim.policy): rate-limit buckets and the fault draw sequence.
+    # Node-wide policy state (llmsim.policy, llmsim.sim.script): rate-limit buckets, the fault
+    # draw sequence, the uses of scripted rules.
 
     def rate_take(self, unsigned bucket, uint64_t cost_ns, uint64_t window_ns):
         """Take `cost_ns` from `bucket` (capacity `window_ns`) now: (0, ns until it is full
@@ -219,6 +227,18 @@ cdef class Segment:
     def next_fault_draw(self):
         """The next number of this node's sequence of fault draws (0, 1, 2, ...)."""
         return llmsim_fault_seq(self.hdr)
+
+    def rule_use(self, unsigned counter, uint64_t times):
+        """Take one use of a rule allowed `times` uses, counted in `counter`: True when
+        granted (fewer than `times` taken before on this node), else False."""
+        _check_counter(counter)
+        return llmsim_rule_use(self.hdr, counter, times) != 0
+
+    def rule_reset(self, unsigned first, unsigned count):
+        """Zero rule counters first..first+count-1; only while no worker uses them."""
+        if count:
+            _check_counter(first + count - 1)
+        llmsim_rule_reset(self.hdr, first, count)
 
     # Runtime switches, flipped by admin endpoints and seen by every worker at once.
 

@@ -12,7 +12,6 @@ cdef class EventStream:
     cdef public object on_close      # None, or f(finished: bool), called by close()
 
     cdef int64_t event_due(self, Py_ssize_t i) except? -1
-    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1
     cdef int closing(self) except -1
     cpdef close(self)

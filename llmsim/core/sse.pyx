@@ -37,16 +37,6 @@ cdef class EventStream:
     cdef int render_into(self, Buffer out, Py_ssize_t start, Py_ssize_t stop) except -1:
         raise NotImplementedError
 
-    cdef Py_ssize_t due_by(self, Py_ssize_t start, int64_t elapsed) except -1:
-        """The end of the events from `start` due `elapsed` ns after the request arrived
-        (all of them at once when the last one is: a stream with latency off)."""
-        cdef Py_ssize_t stop = start
-        if self.n_events and self.event_due(self.n_events - 1) <= elapsed:
-            return self.n_events
-        while stop < self.n_events and self.event_due(stop) <= elapsed:
-            stop += 1
-        return stop
-
     cdef int closing(self) except -1:
         """What closing does (`finished`: all was sent, else the stream was cancelled)."""
         return 0

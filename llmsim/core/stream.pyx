@@ -7,6 +7,21 @@ events due by then in one write (one HTTP chunk, rendered in place in the worker
 buffer with its framing: csrc/llmsim_chunk.h): no loop timer and no Python object per
 token. A stream pauses while its transport is over its high-water mark and catches up on
 resume; a disconnect cancels it at once.
+
+Spacing: an event leaves at its planned time (rounded up to a tick), and never sooner than
+its planned gap less CATCH_UP_NS (1 ms) after the write before it. So a stream the worker
+served a little late (a busy machine) catches up by at most 1 ms per event instead of
+sending its next event early: a client sees no gap more than 1 ms shorter than planned
+unless the worker fell a whole gap or more behind; then everything due goes in one write
+(fewer writes for an overloaded worker) and the spacing holds from there. After
+back-pressure (the client did not read) everything due goes at once too, with no spacing
+before it: the bytes a real API sent meanwhile would be waiting in the socket.
+
+Writes: while the transport holds none of a connection's output, a stream's chunk goes
+straight to the socket with one send(2), as uvloop's own write would first try, without
+making a bytes object or calling into the transport; what the socket does not take (or an
+error) goes to the transport, which then owns ordering, back-pressure and errors until it
+is empty again.
 """
 
 import asyncio
@@ -33,6 +48,11 @@ from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_whee
                                 llmsim_wheel_next_due_ns, llmsim_wheel_node_wake_ns)
 from llmsim.core.timer cimport llmsim_timer_open, llmsim_timer_set
 
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    enum: MSG_DONTWAIT
+    enum: MSG_NOSIGNAL
+
 cdef extern from *:
     """
     #include <time.h>
@@ -54,6 +74,13 @@ log = logging.getLogger("llmsim.worker")
 # 250 µs tick starts, ~0.3-0.5 ms (most of it outside the wheel). Each wake of an idle
 # worker costs ~50 µs of CPU here: 100 µs ticks woke more often for no measurable gain.
 cdef int64_t TICK_NS = 250000
+
+# How much shorter than planned a gap may come out while a late stream catches up. The
+# smaller, the longer a stream served late stays late: one tick (a gap never more than
+# 250 µs short) made streams on a busy machine drift (the median gap grew by the typical
+# wake delay); with no spacing at all gaps after a late write came out ~4.5 ms short (ITL
+# p1 at K = 1,000). 1 ms is the streams bench's median tolerance.
+cdef int64_t CATCH_UP_NS = 1000000
 
 
 # A wheel node with a pointer back to the responder that embeds it (node first: a node
@@ -171,9 +198,15 @@ cdef class Responder:
     cdef bytes headers
     cdef int status, route
     cdef int64_t t0, last_send_ns
+    cdef int64_t wrote_ns         # when the last events were written (after the write)
+    cdef int64_t due_off, prev_off  # planned offsets of event `sent` and of the one before
     cdef Py_ssize_t sent, n_events
     cdef size_t bytes_out
     cdef bint paused, chunked
+    cdef bint burst               # resumed after back-pressure: next write not spaced
+    cdef object fileno            # the transport's socket's fileno (None: not looked up;
+                                  # False: the transport has no socket)
+    cdef bint handed              # the transport may hold output of this connection
     cdef readonly bint done
     cdef bint inline             # answering inside the request's read: gather, don't write
 
@@ -198,13 +231,45 @@ cdef class Responder:
     def resume(self):
         if self.paused and not self.done:
             self.paused = False
+            self.burst = True
             self.schedule()
 
     # -- scheduling ------------------------------------------------------------------------
     cdef int64_t next_due(self) except? -1:
+        """When the next event may leave: its planned time, or, if the last write was late,
+        its planned gap less CATCH_UP_NS after that write (see Spacing above)."""
         if self.stream is None:
             return self.t0 + <int64_t>self.delayed.delay_ns
-        return self.t0 + self.stream.event_due(self.sent)
+        cdef int64_t due = self.t0 + self.due_off, spaced
+        if self.sent == 0 or self.burst:
+            return due
+        spaced = self.wrote_ns + self.due_off - self.prev_off - CATCH_UP_NS
+        return spaced if spaced > due else due
+
+    cdef Py_ssize_t due_stop(self, int64_t elapsed) except -1:
+        """The end of the events from `sent` due `elapsed` ns after the request arrived (all
+        of them at once when the last one is: a stream with latency off). Leaves due_off and
+        prev_off at the planned offsets of the event after them and of their last one."""
+        cdef EventStream stream = self.stream
+        cdef Py_ssize_t stop = self.sent, n = self.n_events
+        cdef int64_t prev = self.due_off, t = 0, last
+        if stop >= n or prev > elapsed:
+            return stop
+        stop += 1
+        if stop < n:
+            t = stream.event_due(stop)
+            if t <= elapsed:
+                last = stream.event_due(n - 1)
+                if last <= elapsed:
+                    self.prev_off = last
+                    return n
+                while t <= elapsed:
+                    prev = t
+                    stop += 1
+                    t = stream.event_due(stop)   # stop < n: the last event is not due
+        self.prev_off = prev
+        self.due_off = t
+        return stop
 
     cdef void schedule(self) noexcept:
         try:
@@ -242,9 +307,9 @@ cdef class Responder:
         cdef size_t before = s.out.length
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
                    self.conn.minor)
-        s.out.write_bytes(body)
-        self.bytes_out = s.out.length - before
-        if not self.inline:
+        self.bytes_out = s.out.length - before + PyBytes_GET_SIZE(body)
+        s.put_body(body, None if self.conn.closed else self.conn.transport)
+        if not self.inline and s.out.length:
             self.conn.flush()
         self.ended()
         return 0
@@ -256,7 +321,8 @@ cdef class Responder:
         cdef Buffer out = s.out
         cdef EventStream stream = self.stream
         cdef int64_t elapsed = now - self.t0
-        cdef Py_ssize_t stop = stream.due_by(self.sent, elapsed), opened = 0
+        cdef Py_ssize_t stop = self.due_stop(elapsed)
+        cdef Py_ssize_t opened = 0
         cdef Py_ssize_t size = out.length - out.start
         cdef llmsim_worker_t *blk = s.blk
         cdef bint last = stop >= self.n_events
@@ -279,7 +345,9 @@ cdef class Responder:
             out.write(b"0\r\n\r\n", 5)
         self.bytes_out += out.length - out.start - size
         if not self.inline and out.length > out.start:
-            self.conn.flush()
+            self.push()
+        self.wrote_ns = llmsim_stream_now_ns()
+        self.burst = False
         if drops:   # inline: the connection closes once this read's answers are out
             self.finish()
             self.conn.closing = True
@@ -294,6 +362,40 @@ cdef class Responder:
             if not self.paused:
                 self.schedule()
         return 0
+
+    cdef int push(self) except -1:
+        """Out with the worker's output (this stream's chunk): straight to the socket while
+        the transport holds none of this connection's output, else through the transport."""
+        cdef Connection conn = self.conn
+        cdef Buffer out = conn.server.out
+        cdef Py_ssize_t n = out.length - out.start
+        cdef ssize_t sent
+        cdef int fd
+        if conn.closed:
+            return conn.flush()
+        if self.handed:
+            if conn.transport.get_write_buffer_size():
+                return conn.flush()   # behind what the transport holds
+            self.handed = False
+        if self.fileno is None:
+            sock = conn.transport.get_extra_info("socket")
+            self.fileno = sock.fileno if sock is not None else False
+        if self.fileno is False:
+            self.handed = True
+            return conn.flush()
+        fd = self.fileno()
+        if fd < 0:   # the transport closed its socket; connection_lost cancels the stream
+            out.clear()
+            return 0
+        sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+        if sent == n:
+            out.clear()
+            return 0
+        if sent > 0:
+            out.start += sent
+        # the socket is full, or an error the transport will meet and report
+        self.handed = True
+        return conn.flush()
 
     cdef void finish(self) noexcept:
         """End the answer (complete or cancelled): free the stream, count the request."""
@@ -351,6 +453,7 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     r.headers = headers
     r.route = req.route
     r.t0 = req.received_ns
+    r.handed = True   # the head goes out through the transport
     if isinstance(body, DelayedBody):
         r.delayed = body
     else:
@@ -363,6 +466,8 @@ def start(Connection conn, Request req, int status, bytes headers, body):
         if s.blk != NULL:
             llmsim_stream_opened(s.blk)
     cdef int64_t now = llmsim_stream_now_ns()
+    if r.stream is not None:
+        r.due_off = r.stream.event_due(0)
     r.inline = r.next_due() <= now
     if r.stream is not None:
         before = s.out.length

@@ -1,14 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The common answer of Anthropic's POST /v1/messages and Gemini's :generateContent, compiled.
+"""The common answer of Anthropic's POST /v1/messages and Gemini's :generateContent and
+:streamGenerateContent, compiled.
 
-Most requests to them ask for one plain text answer, not streamed: no tools, thinking,
-output format, stop sequences or script (and for Gemini one candidate). `MessagesCore` and
-`GenerateCore` decode such a request, plan it, take the generator's text and render the
-answer in one template pass. Anything else, including every request that fails a check, goes
-whole to `general(req, r)` (`r`: the body decoded, or None) of the Python handler that
-subclasses them (llmsim.api.anthropic_messages.Messages,
-llmsim.api.gemini_generate.GenerateContent), which answers it as it answers any request: the
-bytes are the same either way, and nothing random is drawn before a request is handed on.
+Most requests to them ask for one plain text answer: no tools, thinking, output format, stop
+sequences or script (and for Gemini one candidate). `MessagesCore` and `GenerateCore` decode
+such a request, plan it, take the generator's text and render the answer in one template
+pass, or its stream as a llmsim.core.textstream.TextStream in the provider's frames (from
+llmsim.api.anthropic_render and gemini_render, whose general streams say the same). Anything
+else, including every request that fails a check, goes whole to `general(req, r)` (`r`: the
+body decoded, or None) of the Python handler that subclasses them
+(llmsim.api.anthropic_messages.Messages, llmsim.api.gemini_generate.GenerateContent), which
+answers it as it answers any request: the bytes are the same either way, and nothing random
+is drawn before a request is handed on.
 The checks and counts the common answer needs are the handler's own, called from here:
 `last_user_text(messages)` (Anthropic) and `last_user_text(contents)` (Gemini); prompts are
 counted by llmsim.core.prompts, Gemini's checks made by llmsim.core.gemini_checks.
@@ -21,20 +24,32 @@ from libc.stdint cimport int64_t
 from llmsim.core.connection cimport Request, delayed
 from llmsim.core.fields cimport field as _f, slot
 from llmsim.core.gemini_checks cimport check
-from llmsim.core.heads cimport anthropic_headers, gemini_headers, message_id, response_id
+from llmsim.core.heads cimport (alt_sse, anthropic_headers, gemini_headers, message_id,
+                                response_id)
 from llmsim.core.pieces cimport Cyclic, Run, planned_text
 from llmsim.core.plan cimport PlannerCore
 from llmsim.core.prompts cimport input_tokens, prompt_tokens
 from llmsim.core.render cimport Template
+from llmsim.core.textstream cimport framed
 
 from llmsim.api import anthropic_render, gemini_render
 from llmsim.api.anthropic_types import MESSAGES, MessagesRequest, OutputConfig
 from llmsim.api.gemini_types import GENERATE, GenerateContentRequest, GenerationConfig
 from llmsim.api.gemini_wire import FORMATS
 from llmsim.api.planning import LATENCY_HEADER
+from llmsim.core.heads import ANTHROPIC_SSE, GEMINI_JSON, GEMINI_SSE
 
 cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
+cdef Template _MESSAGE_START = anthropic_render.MESSAGE_START
+cdef bytes _OPENING = anthropic_render.TEXT_OPENING
+cdef bytes _DELTA_HEAD = anthropic_render.TEXT_DELTA[0]
+cdef bytes _DELTA_TAIL = anthropic_render.TEXT_DELTA[1]
+cdef Template _MESSAGE_END = anthropic_render.TEXT_END
+cdef bytes _ANTHROPIC_SSE = ANTHROPIC_SSE
 cdef Template _RESPONSE = gemini_render.TEXT_RESPONSE
+cdef tuple _FRAMES_SSE = gemini_render.TEXT_STREAM_SSE
+cdef tuple _FRAMES_ARRAY = gemini_render.TEXT_STREAM_ARRAY
+cdef bytes _GEMINI_SSE = GEMINI_SSE, _GEMINI_JSON = GEMINI_JSON
 _decode_messages = MESSAGES.decode
 _decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to `general`
 _DecodeError = msgspec.DecodeError
@@ -61,10 +76,21 @@ cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
 cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
 
 
+cdef inline int _used(req, Py_ssize_t n_in, Py_ssize_t sent) except -1:
+    """Record the answer's usage on `req`, which the rate limits charge."""
+    if type(req) is Request:   # the server's: C fields, no int objects
+        (<Request>req).tokens_in = n_in
+        (<Request>req).tokens_out = sent
+    else:
+        req.tokens_in = n_in
+        req.tokens_out = sent
+    return 0
+
+
 cdef class _Core:
     cdef object catalog, pick, last_user_text
     cdef PlannerCore planner
-    cdef dict models    # model name (Gemini: path bytes) -> (catalog entry, generator, name)
+    cdef dict models    # model name (Gemini: path bytes) -> (generator, name, most output tokens)
 
     def __init__(self, env, last_user_text):
         self.catalog = env.catalog
@@ -74,45 +100,45 @@ cdef class _Core:
         self.models = {}
 
     cdef tuple chat_model(self, key):
-        """(catalog entry, the generator it gets without the header, name as a str) of the
-        model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model, else
-        None. They are fixed for the worker's life."""
+        """(the generator it gets without the header, name as a str, its most output tokens)
+        of the model named `key` (a str, or UTF-8 bytes) when it is a chat or reasoning model,
+        else None. They are fixed for the worker's life."""
         cdef tuple entry = self.models.get(key)
         if entry is None:
             name = key if type(key) is str else key.decode("utf-8", "replace")
             model = self.catalog.get(name)
             if model is None or model.kind not in _CHAT_KINDS:
                 return None
-            entry = (model, self.pick(name, None), name)
+            entry = (self.pick(name, None), name, model.max_output)
             if len(self.models) < _MEMO_LIMIT:
                 self.models[key] = entry
         return entry
 
     cdef tuple text(self, tuple entry, turns, bytes body, dict hdrs, int64_t received,
                     Py_ssize_t n_in, cap, seed):
-        """(run, truncated, delay_ns) of a plain text answer, or None when the generator runs
-        a script (`general` resolves it): the plan booked on the model's simulated server,
+        """(run, truncated, delay_ns, plan) of a plain text answer, or None when the generator
+        runs a script (`general` resolves it): the plan booked on the model's simulated server,
         the generator's text, the slot freed when the text ends before the plan does (what
         llmsim.api.planning does for every other answer). `turns`: the conversation."""
         cdef Run run
         cdef bint truncated
         cdef int64_t delay
         cdef PlannerCore planner = self.planner
-        gen = entry[1]
+        gen = entry[0]
         named = hdrs.get(b"x-llmsim-generator")
         if named is not None:
-            gen = self.pick(entry[2], named)
+            gen = self.pick(entry[1], named)
         prompt = ""
         if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
             if gen.scripted:
                 return None
             if gen.needs_prompt:
                 prompt = self.last_user_text(turns)
-        plan = planner.plan(entry[2], n_in, cap, planner.request_key(seed, body),
+        plan = planner.plan(entry[1], n_in, cap, planner.request_key(seed, body),
                             hdrs.get(LATENCY_HEADER))
         planner.admit(plan, received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
-        return run, truncated, delay
+        return run, truncated, delay, plan
 
 
 cdef class MessagesCore(_Core):
@@ -135,25 +161,30 @@ cdef class MessagesCore(_Core):
         entry = self.chat_model(name)
         output = _f(r, A_OUTPUT)
         max_tokens = _f(r, A_MAX_TOKENS)
-        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[0].max_output
+        if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[2]
                 or _f(r, A_TOOLS) is not None or _f(r, A_TOOL_CHOICE) is not None
-                or _f(r, A_THINKING) is not None or _f(r, A_STOPS) or _f(r, A_STREAM)
+                or _f(r, A_THINKING) is not None or _f(r, A_STOPS)
                 or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
         n_in = input_tokens(r)
         got = self.text(entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens, None)
         if got is None:
             return self.general(req, r)
-        run, truncated, delay = got
-        req.tokens_used = n_in + (<Run>run).count   # its usage, which rate limits charge
-        out = _MESSAGE.render((message_id(), name, (<Run>run).esc(),
-                               b"max_tokens" if truncated else b"end_turn", n_in,
-                               (<Run>run).count))
+        run, truncated, delay, plan = got
+        sent = (<Run>run).count
+        _used(req, n_in, sent)
+        stop = b"max_tokens" if truncated else b"end_turn"
+        if _f(r, A_STREAM):
+            return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
+                _MESSAGE_START.render((message_id(), name, n_in)), _DELTA_HEAD, _DELTA_TAIL,
+                _OPENING, _MESSAGE_END.render((stop, n_in, sent)), run, plan, self.planner)
+        out = _MESSAGE.render((message_id(), name, (<Run>run).esc(), stop, n_in, sent))
         return 200, anthropic_headers(), delayed(out, delay)
 
 
 cdef class GenerateCore(_Core):
-    """:generateContent (see the module docstring); the stream handler goes to `general`."""
+    """:generateContent, or with `streams` :streamGenerateContent (see the module
+    docstring)."""
     cdef bint streams
 
     def __init__(self, env, streams, last_user_text):
@@ -164,14 +195,15 @@ cdef class GenerateCore(_Core):
         cdef bytes body
         cdef dict hdrs
         cdef tuple params
+        cdef bytes query
         cdef int64_t received
-        if self.streams:
-            return self.general(req, None)
         if type(req) is Request:
-            body, hdrs, params, received = ((<Request>req).body, (<Request>req).headers,
-                                            (<Request>req).params, (<Request>req).received_ns)
+            body, hdrs, params, query, received = (
+                (<Request>req).body, (<Request>req).headers, (<Request>req).params,
+                (<Request>req).query, (<Request>req).received_ns)
         else:
-            body, hdrs, params, received = req.body, req.headers, req.params, req.received_ns
+            body, hdrs, params, query, received = (req.body, req.headers, req.params, req.query,
+                                                   req.received_ns)
         entry = self.chat_model(params[0])
         if entry is None:
             return self.general(req, None)
@@ -179,7 +211,7 @@ cdef class GenerateCore(_Core):
             r = _decode_generate(body)
         except _DecodeError:
             return self.general(req, None)
-        cap, n = check(r, entry[0])
+        cap, n = check(r, entry[2])
         g = _f(r, G_CONFIG)
         if (n != 1 or _f(r, G_TOOLS) is not None or _f(r, G_TOOL_CONFIG) is not None
                 or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
@@ -190,9 +222,20 @@ cdef class GenerateCore(_Core):
                         _f(g, G_SEED) if g is not None else None)
         if got is None:
             return self.general(req, r)
-        run, truncated, delay = got
+        run, truncated, delay, plan = got
         sent = (<Run>run).count
-        req.tokens_used = n_in + sent               # its usage, which rate limits charge
-        out = _RESPONSE.render(((<Run>run).esc(), b"MAX_TOKENS" if truncated else b"STOP",
-                                n_in, sent, n_in + sent, n_in, entry[2], response_id()))
+        _used(req, n_in, sent)
+        finish = b"MAX_TOKENS" if truncated else b"STOP"
+        name = entry[1]
+        rid = response_id()
+        if self.streams:
+            sse = alt_sse(query)
+            frames = _FRAMES_SSE if sse else _FRAMES_ARRAY
+            head = gemini_headers(plan.ttft_ns, _GEMINI_SSE if sse else _GEMINI_JSON)
+            return 200, head, framed(
+                frames[0], frames[1], (<Template>frames[2]).render((n_in, n_in, n_in, name, rid)),
+                None, (<Template>frames[3]).render((finish, n_in, sent, n_in + sent, n_in, name,
+                                                    rid)), run, plan, self.planner)
+        out = _RESPONSE.render(((<Run>run).esc(), finish, n_in, sent, n_in + sent, n_in, name,
+                                rid))
         return 200, gemini_headers(delay), delayed(out, delay)

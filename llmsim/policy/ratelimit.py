@@ -1,18 +1,20 @@
 """Rate limits per node: requests and tokens per minute, per API key (one global budget
 when no keys are configured), shared by every worker through the shared-memory segment.
 
-    rate_limits: {requests_per_minute: 60, tokens_per_minute: 40000}
+    rate_limits: {requests_per_minute: 60, tokens_per_minute: 40000,
+                  input_tokens_per_minute: 30000, output_tokens_per_minute: 8000}
 
 Each budget is a GCRA bucket (llmsim_rate_take in csrc/llmsim_shm.h): a full minute's worth
-may be spent at once, and it refills evenly. A request costs one request and, in tokens, its
-body's length / 4 (the prompt) plus the output it asks for at most (`max_tokens`,
-`max_completion_tokens`, `max_output_tokens`, `generationConfig.maxOutputTokens`). Over a
-budget the answer is 429 in the provider's shape with `retry-after` (Gemini: RetryInfo);
-OpenAI and Anthropic answers, successful or not, carry the provider's rate-limit headers.
-A request that costs more tokens than the whole minute's budget could never be admitted: it
-gets a 429 with no `retry-after` and `x-should-retry: false`, and is charged nothing.
-When a generated answer ends, its token charge is corrected from the estimate to its usage
-(prompt + output tokens, as its `usage` says): the output it did not use goes back.
+may be spent at once, and it refills evenly. A request costs one request; in input tokens,
+its body's length / 4 (the prompt); in output tokens, the output it asks for at most
+(`max_tokens`, `max_completion_tokens`, `max_output_tokens`,
+`generationConfig.maxOutputTokens`); in tokens, both. Over a budget the answer is 429 in the
+provider's shape with `retry-after` (Gemini: RetryInfo); OpenAI and Anthropic answers,
+successful or not, carry the provider's rate-limit headers. A request that costs more than a
+whole minute's budget could never be admitted: it gets a 429 with no `retry-after` and
+`x-should-retry: false`, and is charged nothing. When a generated answer ends, its token
+charges are corrected from the estimates to its usage (prompt and output tokens, as its
+`usage` says): the output it did not use goes back.
 """
 
 import functools
@@ -32,6 +34,9 @@ _SECOND = 1_000_000_000
 # The buckets are two banks. A reload that changes the rate limits gives the new workers
 # the other bank, emptied, while the old workers drain on theirs with their own limits.
 _BANK = RATE_BUCKETS // 2
+# The budgets of one API key, in the order of its buckets (and of checking).
+KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
+KEYS_PER_BANK = _BANK // len(KINDS)
 _ALWAYS = 1 << 63   # a window no charge overflows: rate_take then always admits
 
 PerMinute = Annotated[int, msgspec.Meta(ge=1)]
@@ -40,6 +45,8 @@ PerMinute = Annotated[int, msgspec.Meta(ge=1)]
 class LimitsSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     requests_per_minute: Optional[PerMinute] = None
     tokens_per_minute: Optional[PerMinute] = None
+    input_tokens_per_minute: Optional[PerMinute] = None
+    output_tokens_per_minute: Optional[PerMinute] = None
 
 
 def compile_limits(section):
@@ -65,18 +72,19 @@ _asks = msgspec.json.Decoder(_Asks).decode
 
 
 def token_cost(body):
-    """The tokens a request is counted for: prompt (body bytes / 4) + the output it allows."""
-    cost = (len(body) + 3) // 4
+    """(input, output) tokens a request is counted for on admission: its prompt (body bytes
+    / 4) and the output it allows."""
+    prompt = (len(body) + 3) // 4
     if not body:
-        return cost
+        return prompt, 0
     try:
         a = _asks(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return cost   # the handler answers the bad body
+        return prompt, 0   # the handler answers the bad body
     out = a.max_tokens or a.max_completion_tokens or a.max_output_tokens
     if out is None and a.generationConfig is not None:
         out = a.generationConfig.maxOutputTokens
-    return cost + max(out or 0, 0)
+    return prompt, max(out or 0, 0)
 
 
 def go_duration(ns):
@@ -99,25 +107,29 @@ def _rfc3339_at(second):
 
 
 class Budget:
-    """One per-minute budget (requests or tokens): `limit` units, `unit_ns` each."""
-    __slots__ = ("name", "limit", "unit_ns", "first", "openai", "anthropic")
+    """One per-minute budget of a kind of KINDS: `limit` units, `unit_ns` each."""
+    __slots__ = ("kind", "name", "limit", "unit_ns", "first", "openai")
 
-    def __init__(self, name, limit, first):
-        self.name = name            # "requests" | "tokens"
+    def __init__(self, kind, limit, first):
+        self.kind = kind
+        self.name = kind.replace("_", " ")   # "input tokens": how messages name it
         self.limit = limit
         self.unit_ns = MINUTE_NS / limit
-        self.first = first          # bucket of key 0; key i uses first + 2 * i
-        n = name.encode()
-        # Header lines, filled with (remaining, reset) per answer.
+        self.first = first + KINDS.index(kind)   # bucket of key 0; key i: + len(KINDS) * i
+        n = kind.encode()
+        # OpenAI's header lines, filled with (remaining, reset) per answer; it has none for
+        # input or output tokens.
         self.openai = (b"x-ratelimit-limit-%s: %d\r\n" % (n, limit)
                        + b"x-ratelimit-remaining-%s: %%d\r\nx-ratelimit-reset-%s: %%s\r\n"
-                       % (n, n))
-        # One token budget: Anthropic's input and output token families show it too.
-        families = (n,) if name == "requests" else (n, b"input-" + n, b"output-" + n)
-        self.anthropic = b"".join(
-            b"anthropic-ratelimit-%s-limit: %d\r\n" % (f, limit)
-            + b"anthropic-ratelimit-%s-remaining: %%(left)d\r\n"
-              b"anthropic-ratelimit-%s-reset: %%(reset)s\r\n" % (f, f) for f in families)
+                       % (n, n)) if kind in ("requests", "tokens") else b""
+
+    def cost(self, tokens_in, tokens_out):
+        """What a request of `tokens_in` prompt and `tokens_out` output tokens costs here."""
+        if self.kind == "requests":
+            return 1
+        if self.kind == "tokens":
+            return tokens_in + tokens_out
+        return tokens_in if self.kind == "input_tokens" else tokens_out
 
     def remaining(self, backlog_ns):
         left = (MINUTE_NS - backlog_ns) * self.limit // MINUTE_NS
@@ -129,74 +141,79 @@ class Limiter:
 
     def __init__(self, spec, api_keys, segment, bank=0):
         self.segment = segment
-        self.keys = {k.encode(): i % (_BANK // 2) for i, k in enumerate(api_keys)}
+        self.keys = {k.encode(): i % KEYS_PER_BANK for i, k in enumerate(api_keys)}
         first = bank * _BANK
-        self.tokens = (Budget("tokens", spec.tokens_per_minute, first + 1)
-                       if spec.tokens_per_minute else None)
-        self.budgets = [b for b in (
-            Budget("requests", spec.requests_per_minute, first)
-            if spec.requests_per_minute else None,
-            self.tokens) if b is not None]
+        self.budgets = [Budget(kind, limit, first) for kind, limit in zip(KINDS, (
+            spec.requests_per_minute, spec.tokens_per_minute, spec.input_tokens_per_minute,
+            spec.output_tokens_per_minute)) if limit]
+        self.counts_tokens = any(b.kind != "requests" for b in self.budgets)
 
     def take(self, provider, req):
         """(key slot, [(budget, cost, backlog ns)]) after admitting `req`; ApiError 429 if a
-        budget is spent or the request costs more tokens than a whole minute's (nothing is
+        budget is spent or the request costs more than a whole minute of one (nothing is
         then taken from any)."""
         read = KEY_READERS.get(provider)
         slot = self.keys.get(read(req), 0) if self.keys and read else 0
-        tokens = token_cost(req.body) if self.tokens else 0
-        if self.tokens and tokens > self.tokens.limit:
-            raise self.too_large(provider, req, slot, tokens)
+        tokens_in, tokens_out = token_cost(req.body) if self.counts_tokens else (0, 0)
+        costs = [b.cost(tokens_in, tokens_out) for b in self.budgets]
+        for b, cost in zip(self.budgets, costs):
+            if cost > b.limit:
+                raise self.too_large(provider, req, slot, b, cost)
         taken = []
-        for b in self.budgets:
-            cost = 1 if b.name == "requests" else tokens
-            bucket = b.first + 2 * slot
+        for b, cost in zip(self.budgets, costs):
+            bucket = b.first + len(KINDS) * slot
             wait, backlog = self.segment.rate_take(bucket, int(cost * b.unit_ns), MINUTE_NS)
             if wait:
                 for t, t_cost, _ in taken:
-                    self.segment.rate_refund(t.first + 2 * slot, int(t_cost * t.unit_ns))
+                    self.segment.rate_refund(t.first + len(KINDS) * slot,
+                                             int(t_cost * t.unit_ns))
                 raise self.refusal(provider, b, cost, backlog, wait, taken)
             taken.append((b, cost, backlog))
         return slot, taken
 
-    def settle(self, slot, taken, used, body):
-        """`body`, after whose end the token budget holds the `used` tokens of the answer's
-        usage instead of the estimate taken on admission: the unused rest goes back (or
-        what the estimate missed is added)."""
-        delta = used - taken[-1][1]
-        if not delta:
+    def settle(self, slot, taken, used_in, used_out, body):
+        """`body`, after whose end each token budget holds what the answer's usage (`used_in`
+        prompt and `used_out` output tokens) costs instead of the estimate taken on
+        admission: the unused rest goes back (or what the estimate missed is added)."""
+        fixes = [(b.first + len(KINDS) * slot, b.cost(used_in, used_out) - cost, b.unit_ns)
+                 for b, cost, _ in taken if b.kind != "requests"]
+        fixes = [(bucket, delta, int(abs(delta) * unit_ns)) for bucket, delta, unit_ns in fixes
+                 if delta]
+        if not fixes:
             return body
-        bucket = self.tokens.first + 2 * slot
-        ns = int(abs(delta) * self.tokens.unit_ns)
         segment = self.segment
 
         def correct(*_):
-            if delta < 0:
-                segment.rate_refund(bucket, ns)
-            else:
-                segment.rate_take(bucket, ns, _ALWAYS)
+            for bucket, delta, ns in fixes:
+                if delta < 0:
+                    segment.rate_refund(bucket, ns)
+                else:
+                    segment.rate_take(bucket, ns, _ALWAYS)
 
         return _at_end(body, correct)
 
-    def too_large(self, provider, req, slot, tokens):
-        """The 429 of a request that no wait would admit: it costs more tokens than the
-        budget holds. No retry-after, and `x-should-retry: false`, which the OpenAI and
-        Anthropic SDKs obey instead of retrying a 429."""
-        limit = self.tokens.limit
-        state = [(b, 0, self.segment.rate_backlog(b.first + 2 * slot)) for b in self.budgets]
+    def too_large(self, provider, req, slot, budget, cost):
+        """The 429 of a request that no wait would admit: it costs more than `budget` holds.
+        No retry-after, and `x-should-retry: false`, which the OpenAI and Anthropic SDKs obey
+        instead of retrying a 429."""
+        limit = budget.limit
+        state = [(b, 0, self.segment.rate_backlog(b.first + len(KINDS) * slot))
+                 for b in self.budgets]
         headers = b"x-should-retry: false\r\n" + headers_for(provider, state)
         model = model_of(provider, req) or "this model"
         if provider == errors.ANTHROPIC:
             return ApiError(429, f"This request would exceed the rate limit for your "
-                                 f"organization of {limit:,} tokens per minute. Please reduce "
-                                 f"the prompt length or the maximum tokens requested.",
+                                 f"organization of {limit:,} {budget.name} per minute. Please "
+                                 f"reduce the prompt length or the maximum tokens requested.",
                             headers=headers)
         if provider == errors.GEMINI:
-            return ApiError(429, _GEMINI_QUOTA % (limit, model), headers=headers,
-                            details=_quota_failure(limit, model))
-        return ApiError(429, f"Request too large for {model} on tokens per min (TPM): Limit "
-                             f"{limit}, Requested {tokens}. The input or output tokens must be "
-                             f"reduced in order to run successfully.",
+            metric = "output" if budget.kind == "output_tokens" else "input"
+            return ApiError(429, _GEMINI_QUOTA % (metric, limit, model), headers=headers,
+                            details=_quota_failure(metric, limit, model))
+        unit = _OPENAI_UNITS[budget.kind]
+        return ApiError(429, f"Request too large for {model} on {budget.name} per min ({unit}): "
+                             f"Limit {limit}, Requested {cost}. The input or output tokens must "
+                             f"be reduced in order to run successfully.",
                         type="tokens", code="rate_limit_exceeded", headers=headers)
 
     def refusal(self, provider, budget, cost, backlog, wait, taken):
@@ -206,30 +223,34 @@ class Limiter:
         used = budget.limit - budget.remaining(backlog)
         if provider == errors.ANTHROPIC:
             msg = (f"This request would exceed the rate limit for your organization of "
-                   f"{budget.limit} {budget.name} per minute.")
+                   f"{budget.limit:,} {budget.name} per minute.")
             return ApiError(429, msg, headers=headers)
         if provider == errors.GEMINI:
             return ApiError(429, "Resource has been exhausted (e.g. check quota).",
                             headers=headers)
-        unit = "RPM" if budget.name == "requests" else "TPM"
-        msg = (f"Rate limit reached on {budget.name} per min ({unit}): Limit {budget.limit}, "
-               f"Used {used}, Requested {cost}. Please try again in {go_duration(wait)}.")
-        return ApiError(429, msg, type=budget.name, code="rate_limit_exceeded", headers=headers)
+        msg = (f"Rate limit reached on {budget.name} per min ({_OPENAI_UNITS[budget.kind]}): "
+               f"Limit {budget.limit}, Used {used}, Requested {cost}. Please try again in "
+               f"{go_duration(wait)}.")
+        return ApiError(429, msg, type="requests" if budget.kind == "requests" else "tokens",
+                        code="rate_limit_exceeded", headers=headers)
 
 
+_OPENAI_UNITS = {"requests": "RPM", "tokens": "TPM", "input_tokens": "ITPM",
+                 "output_tokens": "OTPM"}
 _GEMINI_QUOTA = ("You exceeded your current quota, please check your plan and billing details. "
                  "For more information on this error, head to: "
                  "https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for "
-                 "metric: generativelanguage.googleapis.com/generate_content_paid_tier_input_"
+                 "metric: generativelanguage.googleapis.com/generate_content_paid_tier_%s_"
                  "token_count, limit: %d, model: %s")
 
 
-def _quota_failure(limit, model):
-    """Gemini's error `details` naming the per-minute token quota (and no RetryInfo)."""
+def _quota_failure(metric, limit, model):
+    """Gemini's error `details` naming the per-minute token quota of `metric` (input or
+    output), and no RetryInfo."""
     return [{"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-        "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_"
+        "quotaMetric": f"generativelanguage.googleapis.com/generate_content_paid_tier_{metric}_"
                        "token_count",
-        "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+        "quotaId": f"GenerateContentPaidTier{metric.capitalize()}TokensPerModelPerMinute",
         "quotaDimensions": {"location": "global", "model": model},
         "quotaValue": str(limit)}]}]
 
@@ -238,12 +259,31 @@ def headers_for(provider, state):
     """The rate-limit header lines `provider` sends for [(budget, cost, backlog ns)]."""
     if provider == errors.OPENAI:
         return b"".join(b.openai % (b.remaining(backlog), go_duration(backlog).encode())
-                        for b, _, backlog in state)
+                        for b, _, backlog in state if b.openai)
     if provider == errors.ANTHROPIC:
-        return b"".join(b.anthropic % {b"left": b.remaining(backlog),
-                                       b"reset": _rfc3339(backlog)}
-                        for b, _, backlog in state)
+        return b"".join(_ANTHROPIC_LINES % (family, b.limit, family, b.remaining(backlog),
+                                            family, _rfc3339(backlog))
+                        for family, (b, backlog) in _anthropic_families(state))
     return b""
+
+
+_ANTHROPIC_LINES = (b"anthropic-ratelimit-%s-limit: %d\r\nanthropic-ratelimit-%s-remaining: "
+                    b"%d\r\nanthropic-ratelimit-%s-reset: %s\r\n")
+
+
+def _anthropic_families(state):
+    """[(header family, (budget, backlog))]: requests; input and output tokens from their own
+    budgets, else from the one token budget; tokens from the token budget, else the most
+    restrictive (least remaining) of input and output, as Anthropic documents it."""
+    by = {b.kind: (b, backlog) for b, _, backlog in state}
+    tokens = by.get("tokens")
+    families = [(b"requests", by.get("requests")),
+                (b"input-tokens", by.get("input_tokens", tokens)),
+                (b"output-tokens", by.get("output_tokens", tokens))]
+    split = [f[1] for f in families[1:] if f[1] is not None]
+    most = tokens or min(split, key=lambda bb: bb[0].remaining(bb[1]), default=None)
+    families.insert(1, (b"tokens", most))
+    return [(f, bb) for f, bb in families if bb is not None]
 
 
 def _at_end(body, fn):
@@ -275,8 +315,8 @@ def guard(provider, handler, limiter):
         except ApiError as e:
             e.headers += extra
             raise
-        if limiter.tokens is not None and req.tokens_used is not None:
-            body = limiter.settle(slot, state, req.tokens_used, body)
+        if limiter.counts_tokens and req.tokens_out >= 0:
+            body = limiter.settle(slot, state, req.tokens_in, req.tokens_out, body)
         return status, headers + extra, body
 
     return limited
@@ -287,7 +327,7 @@ def compile_for(config, segment, bank=0):
     limit is set. Without a shared segment (a server built outside `llmsim serve`) the
     buckets are this process's."""
     spec = compile_limits(config.rate_limits)
-    if spec.requests_per_minute is None and spec.tokens_per_minute is None:
+    if spec == LimitsSpec():
         return None
     return Limiter(spec, config.api_keys, segment if segment is not None else Segment(1), bank)
 

@@ -14,7 +14,7 @@ model's, else the default. Scripted rules: llmsim.sim.script.
 import msgspec
 
 from llmsim.errors import ApiError, ConfigError
-from llmsim.sim.script import Script
+from llmsim.sim.script import RuleUses, Script
 from llmsim.sim.text import BUILTIN, Fixed
 
 KINDS = ("fixed", "script") + tuple(BUILTIN)
@@ -33,7 +33,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     named: dict[str, str | _Spec] = {}
 
 
-def _build(spec, where, named):
+def _build(spec, where, named, uses):
     if isinstance(spec, str):
         gen = BUILTIN.get(spec) or named.get(spec)
         if gen is None:
@@ -45,7 +45,8 @@ def _build(spec, where, named):
             raise ConfigError(f"config: {where}.text: required for a fixed generator")
         return Fixed(spec.text)
     if spec.type == "script":
-        return Script(spec.rules, _build(spec.fallback, f"{where}.fallback", named), where)
+        return Script(spec.rules, _build(spec.fallback, f"{where}.fallback", named, uses), where,
+                      uses)
     if spec.type in BUILTIN and spec.text is None:
         return BUILTIN[spec.type]
     raise ConfigError(f"config: {where}.type: expected one of {', '.join(KINDS)}, "
@@ -53,18 +54,20 @@ def _build(spec, where, named):
 
 
 class Generators:
-    """The generators of one configuration (see the module docstring)."""
+    """The generators of one configuration (see the module docstring); scripted rules count
+    their uses in `uses` (llmsim.sim.script.RuleUses: the node's, or this process's)."""
 
-    def __init__(self, section=None):
+    def __init__(self, section=None, uses=None):
         try:
             cfg = msgspec.convert(section or {}, _Section)
         except msgspec.ValidationError as e:
             raise ConfigError(f"config: generators: {e}") from None
+        uses = uses or RuleUses()
         self.named = named = {}
         for name, spec in cfg.named.items():
-            named[name] = _build(spec, f"generators.named.{name}", named)
-        self.default = _build(cfg.default, "generators.default", named)
-        self.models = {m: _build(s, f"generators.models.{m}", named)
+            named[name] = _build(spec, f"generators.named.{name}", named, uses)
+        self.default = _build(cfg.default, "generators.default", named, uses)
+        self.models = {m: _build(s, f"generators.models.{m}", named, uses)
                        for m, s in cfg.models.items()}
         self.by_header = {k.encode(): v for k, v in {**BUILTIN, **named}.items()}
 

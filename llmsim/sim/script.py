@@ -10,17 +10,24 @@ error, so application tests get deterministic behaviour.
 `match` is a case-insensitive substring, `regex` a Python regular expression searched in
 the message; a rule with both needs both; `model` limits a rule to one model name. The first
 matching rule wins. `times: N` retires a rule after N uses, so rules listed one after another
-make sequences (fail twice, then answer). Counts are kept per worker process: run one
-worker (`--workers 1`) when a test relies on an exact sequence. No rule matching: the
-fallback generator answers.
+make sequences (fail twice, then answer). Uses are counted for the whole node (every
+worker and provider, in shared memory: llmsim_rule_use), so a sequence is exact with any
+number of workers. A reload that changes the `generators` section starts every count at 0;
+one that leaves it unchanged keeps the counts. No rule matching: the fallback generator
+answers.
 """
 
 import re
 
 import msgspec
 
+from llmsim.core.shm import RULE_COUNTERS, Segment
 from llmsim.errors import ApiError, ConfigError
 from llmsim.sim.text import Fixed
+
+# The counters are two banks: the workers of a reload with other rules count in the other
+# bank, emptied, while the old workers finish on theirs.
+_BANK = RULE_COUNTERS // 2
 
 
 class ToolCallSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -46,10 +53,45 @@ class RuleSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     times: int | None = None
 
 
-class Rule:
-    __slots__ = ("needle", "regex", "model", "reply", "call", "error", "left")
+class RuleUses:
+    """Where the rules of one configuration count their uses: bank `bank` of the node's
+    segment, or (no segment: a server built outside `llmsim serve`, or config checking)
+    counters of this process, mapped at the first use."""
 
-    def __init__(self, spec, where):
+    def __init__(self, segment=None, bank=0):
+        self.segment = segment
+        self.first = bank * _BANK
+        self.given = 0
+
+    def counter(self, where):
+        """A counter of its own for the rule at `where` (ConfigError when none is left)."""
+        if self.given == _BANK:
+            raise ConfigError(f"config: {where}.times: at most {_BANK} rules may have times")
+        self.given += 1
+        return self.first + self.given - 1
+
+    def take(self, counter, times):
+        """One use of a rule allowed `times`: True when granted."""
+        if self.segment is None:
+            self.segment = Segment(1)
+        return self.segment.rule_use(counter, times)
+
+
+def bank_after_reload(bank, old, new, segment):
+    """The counter bank of the workers of config `new` replacing those of `old` (bank
+    `bank`): the same one, counts kept, when the generators are unchanged; else the other
+    one, zeroed first."""
+    if old.generators == new.generators:
+        return bank
+    bank = 1 - bank
+    segment.rule_reset(bank * _BANK, _BANK)
+    return bank
+
+
+class Rule:
+    __slots__ = ("needle", "regex", "model", "reply", "call", "error", "times", "counter")
+
+    def __init__(self, spec, where, uses):
         outcomes = [x for x in (spec.reply, spec.tool_call, spec.error) if x is not None]
         if len(outcomes) != 1:
             raise ConfigError(f"config: {where}: give exactly one of reply, tool_call, error")
@@ -71,10 +113,11 @@ class Rule:
         self.call = None if call is None else (call.name, call.arguments if isinstance(
             call.arguments, str) else msgspec.json.encode(call.arguments).decode())
         self.error = spec.error
-        self.left = spec.times
+        self.times = spec.times
+        self.counter = None if spec.times is None else uses.counter(where)
 
     def matches(self, text, lowered, model):
-        if self.left == 0 or (self.model is not None and self.model != model):
+        if self.model is not None and self.model != model:
             return False
         if self.needle is not None and self.needle not in lowered:
             return False
@@ -87,12 +130,13 @@ class Script:
     needs_prompt = True
     scripted = True
 
-    def __init__(self, rules, fallback, where):
+    def __init__(self, rules, fallback, where, uses):
         try:
             specs = msgspec.convert(rules, list[RuleSpec])
         except msgspec.ValidationError as e:
             raise ConfigError(f"config: {where}.rules: {e}") from None
-        self.rules = [Rule(s, f"{where}.rules[{i}]") for i, s in enumerate(specs)]
+        self.rules = [Rule(s, f"{where}.rules[{i}]", uses) for i, s in enumerate(specs)]
+        self.uses = uses
         self.fallback = fallback
 
     def resolve(self, text, model):
@@ -101,8 +145,8 @@ class Script:
         lowered = text.lower()
         for rule in self.rules:
             if rule.matches(text, lowered, model):
-                if rule.left is not None:
-                    rule.left -= 1
+                if rule.times is not None and not self.uses.take(rule.counter, rule.times):
+                    continue   # used up
                 if rule.error is not None:
                     e = rule.error
                     raise ApiError(e.status, e.message, type=e.type, code=e.code, param=e.param)
