@@ -68,6 +68,14 @@ def system_seconds(pids):
     return ticks / CLK_TCK
 
 
+def sched_ms(pid):
+    """(CPU time, time spent runnable but waiting for a CPU) of one process so far, in ms,
+    from /proc/PID/schedstat (nanoseconds, unlike the clock ticks of /proc/PID/stat)."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        on_cpu, waiting, _ = f.read().split()
+    return int(on_cpu) / 1e6, int(waiting) / 1e6
+
+
 class Server:
     """One server process tree started with Popen and stopped by PID."""
 

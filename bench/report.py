@@ -103,9 +103,18 @@ def against_table(results, against):
     return lines
 
 
-def coldstart_table(times, floors, workers):
+COLDSTART_PHASES = (
+    ("master", "llmsim master: CPU time at the first 200"),
+    ("master_wait", "llmsim master: waiting for a CPU at the first 200"),
+    ("worker", "llmsim worker (busiest): CPU time at the first 200"),
+    ("worker_wait", "llmsim worker (busiest): waiting for a CPU at the first 200"),
+)
+
+
+def coldstart_table(times, floors, phases, workers):
     """times: {"llmsim": [ms, ...], "nginx": [ms, ...]}; floors: {command: [ms, ...]}, the
-    interpreter's own start-up measured in the same run (launch to exit)."""
+    interpreter's own start-up measured in the same run (launch to exit); phases: {key of
+    COLDSTART_PHASES: [ms, ...]}, llmsim's processes read at its first 200."""
     r = ratio(times["llmsim"], times["nginx"])
     med = statistics.median(times["llmsim"])
     lines = [
@@ -119,6 +128,8 @@ def coldstart_table(times, floors, workers):
     for name, ms in floors.items():
         lines.append(_row((f"floor: `{name}` (launch → exit)", "", spread(ms, "{:.1f}"),
                            f"{ratio(ms, times['nginx']):.2f}×", "")))
+    for key, label in COLDSTART_PHASES:
+        lines.append(_row((label, "", spread(phases[key], "{:.1f}"), "", "")))
     return lines
 
 

@@ -181,6 +181,8 @@ class Bench:
         scenario = self.args.scenarios[0]
         times = {"llmsim": [], "nginx": []}
         floors = {name: [] for name in COLDSTART_FLOORS}
+        # llmsim's processes at its first 200: master and busiest worker, CPU and CPU wait
+        phases = {key: [] for key in ("master", "master_wait", "worker", "worker_wait")}
         for i in range(COLDSTART_RUNS):
             for name, code in COLDSTART_FLOORS.items():
                 self.wait_idle()
@@ -194,6 +196,8 @@ class Bench:
                 try:
                     t = http1.wait_ok(srv.port, HEALTH, srv.started + READY_DEADLINE_S,
                                       srv.alive)
+                    if name == "llmsim":
+                        self.coldstart_phases(srv, phases)
                 except (RuntimeError, TimeoutError) as e:
                     raise SystemExit(
                         f"bench: {name} cold start failed: {e}\n{srv.log_tail()}") from e
@@ -201,7 +205,18 @@ class Bench:
                     srv.stop()
                 times[name].append((t - srv.started) * 1e3)
                 log.info("cold start %s: %.1f ms", name, times[name][-1])
-        return times, floors, workers
+        return times, floors, phases, workers
+
+    @staticmethod
+    def coldstart_phases(srv, phases):
+        """Where llmsim's cold start went, read at its first 200: the master's CPU time
+        (start-up, imports, forks) and the busiest worker's (boot after fork), each with the
+        time it was runnable but waited for a CPU."""
+        master, *workers = srv.pids()
+        for key, (cpu, wait) in (("master", procs.sched_ms(master)),
+                                 ("worker", max(map(procs.sched_ms, workers)))):
+            phases[key].append(cpu)
+            phases[key + "_wait"].append(wait)
 
     def callgrind_part(self):
         out = {}
@@ -249,8 +264,9 @@ class Bench:
             finally:
                 server.stop()
         if "coldstart" in a.parts:
-            times, floors, workers = self.coldstart_part()
-            tables.append(("Cold start", report.coldstart_table(times, floors, workers)))
+            times, floors, phases, workers = self.coldstart_part()
+            tables.append(("Cold start", report.coldstart_table(times, floors, phases,
+                                                                workers)))
         if "callgrind" in a.parts:
             tables.append(("Instructions per request (callgrind)",
                            report.callgrind_table(self.callgrind_part())))

@@ -19,6 +19,7 @@ block is reset (its counts folded into the node totals) once its process has bee
 
 import collections
 import errno
+import functools
 import logging
 import os
 import select
@@ -95,6 +96,13 @@ def listen_reuseport(host, port, backlog):
         sock.close()
         raise _bind_error(err, host, port) from None
     return sock
+
+
+def _pin(slot, cpu):
+    """Pin a worker to its CPU (None: leave it unpinned) and say so in its title."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+        setproctitle(f"llmsim: worker {slot} cpu {cpu}")
 
 
 def _describe(code):
@@ -414,15 +422,10 @@ class Master:
             for other in (self.current, self.previous):
                 if other:
                     other.close_sockets(keep=(sock,))
-            cpu = gen.cpus[slot]
-            if cpu is None:
-                setproctitle(f"llmsim: worker {slot}")
-            else:
-                setproctitle(f"llmsim: worker {slot} cpu {cpu}")
-                os.sched_setaffinity(0, {cpu})
+            setproctitle(f"llmsim: worker {slot}")
             code = 1   # from here on a crash is respawned, not a boot error
             code = llmsim.worker.run(gen.config, block, sock, self.segment, gen.rate_bank,
-                                     gen.rule_bank)
+                                     gen.rule_bank, functools.partial(_pin, slot, gen.cpus[slot]))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:

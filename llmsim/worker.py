@@ -73,14 +73,19 @@ def build(config, index, segment, rate_bank=0, rule_bank=0):
     return Server(router, config, stream.start, segment, index)
 
 
-def run(config, index, sock, segment, rate_bank=0, rule_bank=0):
-    """Serve until told to stop; returns the process exit code."""
+def run(config, index, sock, segment, rate_bank=0, rule_bank=0, pin=None):
+    """Serve until told to stop; returns the process exit code. `pin` (the master's CPU
+    pinning) runs once the server is built, before the worker reports serving: a worker
+    pinned while it boots waits for its CPU even when another one is idle (the master forks
+    the next worker on it, or another process runs there)."""
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         server = build(config, index, segment, rate_bank, rule_bank)
         listener = loop.run_until_complete(
             loop.create_server(server.protocol_factory, sock=sock, backlog=config.backlog))
+        if pin is not None:
+            pin()
     except Exception as exc:  # the master reports this and stops instead of fork-looping
         log.error("worker %d failed to boot: %s", index, exc)
         return BOOT_FAILED

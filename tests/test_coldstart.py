@@ -16,7 +16,25 @@ from llmsim.worker import http_date
 
 # Modules the serving path has no use for; each one imported costs every start.
 NOT_AT_START = ("email.utils", "pkgutil", "encodings.idna", "unicodedata", "yaml", "psutil",
-                "importlib.metadata", "llmsim.doctor")
+                "importlib.metadata", "llmsim.doctor", "argparse", "shutil")
+
+# Command lines `serve` parses without argparse, and ones it leaves to argparse.
+PLAIN = [
+    ["serve"],
+    ["doctor"],
+    ["serve", "--port", "9000", "--graceful-timeout=1.5", "--tune-governor", "--cpu-affinity",
+     "off"],
+    ["serve", "--no-tune-governor", "--no-latency", "--api-keys", "a,b", "--host=", "--seed",
+     "7", "--port", "1", "--port", "2", "--api-keys=k=v"],
+    ["doctor", "--config", "x.yaml", "--ttft", "200ms~5ms", "--tune-governor",
+     "--no-tune-governor", "--latency-multiplier", "0.5"],
+]
+NOT_PLAIN = [
+    [], ["version"], ["--help"], ["serve", "--help"], ["serve", "-h"], ["serve", "--po", "9"],
+    ["serve", "--seed", "-1"], ["serve", "--port", "x"], ["serve", "--port"],
+    ["serve", "--no-latency=1"], ["serve", "--tune-governor=yes"], ["serve", "extra"],
+    ["serve", "--", "--port", "1"], ["serve", "--no-no-latency"], ["srv"],
+]
 
 
 @pytest.mark.parametrize("when", [0, 951782400, 1709164800, 1795879725, 4102444799,
@@ -75,3 +93,18 @@ def test_main_leaves_garbage_collection_as_it_found_it(argv, capsys):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("argv", PLAIN)
+@pytest.mark.parametrize("config_env", [None, "env.yaml"])
+def test_plain_command_lines_parse_as_argparse_does(argv, config_env, monkeypatch):
+    if config_env:
+        monkeypatch.setenv("LLMSIM_CONFIG", config_env)
+    else:
+        monkeypatch.delenv("LLMSIM_CONFIG", raising=False)
+    assert vars(cli._parse_plain(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", NOT_PLAIN)
+def test_other_command_lines_are_left_to_argparse(argv):
+    assert cli._parse_plain(argv) is None
