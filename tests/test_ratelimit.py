@@ -1,6 +1,8 @@
 """Rate limits (llmsim.policy.ratelimit) against a real prefork server: one budget per node
 across workers, per API key, each provider's 429 and rate-limit headers."""
 
+import time
+
 import anthropic
 import httpx
 import openai
@@ -286,6 +288,42 @@ def test_tokens_are_charged_as_used_once_an_answer_ends(server, tmp_path, timed)
         model=GPT, max_tokens=3000, messages=[{"role": "user", "content": "hi"}])
     left = int(r.headers["x-ratelimit-remaining-tokens"])
     assert left >= 10000 - used - sum(token_cost(r.http_request.content))
+
+
+@pytest.mark.parametrize("cut", ["fault", "client"])
+def test_a_stream_cut_short_is_charged_the_output_it_sent(server, tmp_path, cut):
+    path = tmp_path / "cut.yaml"
+    path.write_text(yaml.safe_dump({"ttft": "1ms", "itl": "1ms" if cut == "fault" else "50ms",
+                                    "faults": [],
+                                    "rate_limits": {"output_tokens_per_minute": 100}}))
+    srv = server("--workers", 1, "--config", path)
+    body = {"model": CLAUDE, "max_tokens": 100, "stream": True,
+            "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"x-llmsim-latency": "tokens=100", "anthropic-version": "2023-06-01"}
+    if cut == "fault":   # events 0-4 (message_start, then 4 tokens), then an error event
+        with httpx.stream("POST", srv.base_url + "/v1/messages", json=body,
+                          headers={**headers, "x-llmsim-fault": "stream_abort=5"}) as r:
+            seen = b"".join(r.iter_raw())
+        assert b"event: error" in seen
+    else:   # the client leaves after a few tokens of a stream 5 s long
+        with httpx.stream("POST", srv.base_url + "/v1/messages", json=body,
+                          headers=headers) as r:
+            seen = b""
+            for part in r.iter_raw():
+                seen += part
+                if seen.count(b"content_block_delta") >= 4:
+                    break
+        time.sleep(0.2)   # the worker sees the connection close
+    read = seen.count(b"event: content_block_delta")
+    assert 1 <= read < 20
+    # Charged its whole 100 on admission (and 100 planned), it keeps only what it sent: the
+    # client read `read` of them, a few more may have been on the way when it left.
+    client = anthropic.Anthropic(base_url=srv.base_url, api_key="k", max_retries=0)
+    r = client.messages.with_raw_response.create(
+        model=CLAUDE, max_tokens=50, messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"x-llmsim-latency": "tokens=1"})
+    left = int(r.headers["anthropic-ratelimit-output-tokens-remaining"])   # on admission
+    assert 50 - read - 5 <= left <= 50 - read + 1
 
 
 def test_anthropic_tokens_are_charged_as_used(server, tmp_path):

@@ -41,6 +41,11 @@ cdef class EventStream:
         """What closing does (`finished`: all was sent, else the stream was cancelled)."""
         return 0
 
+    cpdef Py_ssize_t tokens_sent(self) except -1:
+        """Output tokens in the events rendered so far (a stream cut short is charged these),
+        every choice's; event k (1..) carries token k - 1 of each."""
+        raise NotImplementedError
+
     cpdef close(self):
         """The stream ended (all sent) or was cancelled; later calls do nothing. What
         closing does, then `on_close(finished)` when set."""
@@ -89,6 +94,9 @@ cdef class CutStream(EventStream):
     cdef int closing(self) except -1:
         self.inner.close()
         return 0
+
+    cpdef Py_ssize_t tokens_sent(self) except -1:
+        return self.inner.tokens_sent()
 
 
 cdef class TokenStream(EventStream):
@@ -218,7 +226,15 @@ cdef class TokenStream(EventStream):
                 if e == self.n_events - 1:
                     out.write_bytes(self.trailer)
                     self.finished = True
+        if stop > self.rendered:
+            self.rendered = stop
         return 0
+
+    cpdef Py_ssize_t tokens_sent(self) except -1:
+        cdef Py_ssize_t lane, steps = self.rendered - 1 if self.rendered > 1 else 0, n = 0
+        for lane in range(self.n_lanes):
+            n += steps if steps < self.lane_steps[lane] else self.lane_steps[lane]
+        return n
 
 cdef tuple _compile_lane(items):
     """(tuple of (run, prefix, head, tail, seq0, close), trailing literals, steps)."""

@@ -86,7 +86,13 @@ cdef class TextStream(EventStream):
                     out.write_bytes(self.prefix)
                 self.write_final(out)
                 self.finished = True
+        if stop > self.rendered:
+            self.rendered = stop
         return 0
+
+    cpdef Py_ssize_t tokens_sent(self) except -1:
+        cdef Py_ssize_t steps = self.rendered - 1 if self.rendered > 1 else 0
+        return steps if steps < self.steps else self.steps
 
     cdef int closing(self) except -1:
         """A cancelled stream frees its slot on the load model at once."""

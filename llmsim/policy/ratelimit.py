@@ -174,23 +174,25 @@ class Limiter:
     def settle(self, slot, taken, used_in, used_out, body):
         """`body`, after whose end each token budget holds what the answer's usage (`used_in`
         prompt and `used_out` output tokens) costs instead of the estimate taken on
-        admission: the unused rest goes back (or what the estimate missed is added)."""
-        fixes = [(b.first + len(KINDS) * slot, b.cost(used_in, used_out) - cost, b.unit_ns)
-                 for b, cost, _ in taken if b.kind != "requests"]
-        fixes = [(bucket, delta, int(abs(delta) * unit_ns)) for bucket, delta, unit_ns in fixes
-                 if delta]
-        if not fixes:
-            return body
+        admission: the unused rest goes back (or what the estimate missed is added). A
+        stream that ends early (its client gone, an injected abort) is charged the output it
+        sent."""
+        fixes = [(b, b.first + len(KINDS) * slot, cost) for b, cost, _ in taken
+                 if b.kind != "requests"]
         segment = self.segment
 
-        def correct(*_):
-            for bucket, delta, ns in fixes:
+        def correct(out):
+            for b, bucket, cost in fixes:
+                delta = b.cost(used_in, out) - cost
                 if delta < 0:
-                    segment.rate_refund(bucket, ns)
-                else:
-                    segment.rate_take(bucket, ns, _ALWAYS)
+                    segment.rate_refund(bucket, int(-delta * b.unit_ns))
+                elif delta > 0:
+                    segment.rate_take(bucket, int(delta * b.unit_ns), _ALWAYS)
 
-        return _at_end(body, correct)
+        if hasattr(body, "on_close"):   # an event stream (llmsim.core.sse)
+            return _on_close(body, lambda finished: correct(
+                used_out if finished else min(body.tokens_sent(), used_out)))
+        return _at_end(body, lambda: correct(used_out))
 
     def too_large(self, provider, req, slot, budget, cost):
         """The 429 of a request that no wait would admit: it costs more than `budget` holds.
@@ -286,19 +288,24 @@ def _anthropic_families(state):
     return [(f, bb) for f, bb in families if bb is not None]
 
 
+def _on_close(stream, fn):
+    """`stream`, with `fn(finished)` called once it has ended (sent in full, or not)."""
+    closed = stream.on_close
+    stream.on_close = fn if closed is None else lambda finished: (closed(finished),
+                                                                  fn(finished))
+    return stream
+
+
 def _at_end(body, fn):
-    """`body`, with `fn` called once its answer has ended (sent, or the client went away).
+    """`body` (bytes, or a Delayed answer: llmsim.core.connection), with `fn` called once its
+    answer has ended (sent, or the client went away).
 
     The core's classes are known by their fields: this module is imported (through
     llmsim.api) by config loading, before the compiled core is checked."""
-    if hasattr(body, "on_close"):   # an event stream (llmsim.core.sse, or one cut short)
-        closed = body.on_close
-        body.on_close = fn if closed is None else lambda finished: (closed(finished), fn())
-        return body
     if type(body) is bytes or (body.delay_ns <= 0 and body.done is None):
         fn()
         return body
-    done = body.done   # a Delayed (llmsim.core.connection) sent later: one that calls fn too
+    done = body.done   # a Delayed sent later: one that calls fn too
     return type(body)(body.body, body.delay_ns, fn if done is None else lambda: (done(), fn()))
 
 
