@@ -249,3 +249,65 @@ def test_bodies_out_of_the_scanned_subset_are_decoded(decodes, body):
     except ApiError:
         pass
     assert decodes == [body]
+
+
+def read_answers(sock, count):
+    """`count` Content-Length-framed answers from sock as (head, body), and what follows."""
+    buf, out = b"", []
+    while len(out) < count:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buf[:end + 4]
+            length = int(re.search(rb"\r\ncontent-length: (\d+)\r\n", head).group(1))
+            if len(buf) >= end + 4 + length:
+                out.append((head, buf[end + 4:end + 4 + length]))
+                buf = buf[end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(out)} of {count} answers"
+        buf += chunk
+    return out, buf
+
+
+def test_answer_written_into_the_output_is_the_general_answer(server):
+    """On a real server the common answer is written straight into the worker's output
+    (no bytes object); pipelined with general-path answers, in HTTP/1.1 and 1.0, with and
+    without keep-alive, it says byte for byte what the general path says."""
+    import socket
+    srv = server("--workers", "1", "--no-latency")
+    common = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+              "max_tokens": 16}
+
+    def post(body, version=b"1.1", extra=b""):
+        data = json.dumps(body).encode()
+        return (b"POST /v1/chat/completions HTTP/%s\r\nHost: t\r\n%sContent-Length: %d\r\n\r\n%s"
+                % (version, extra, len(data), data))
+
+    def normal(answer):
+        head, body = answer
+        head = re.sub(rb"\r\ndate: [^\r]*", b"", _IDS.sub(b"ID", head))
+        return head, re.sub(rb'"created":\d+', b'"created":0', _IDS.sub(b"ID", body))
+
+    def exchange(sends):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"".join(sends))
+            answers, rest = read_answers(s, len(sends))
+            while True:   # the last one closes: nothing more comes
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+        assert rest == b""
+        return [normal(x) for x in answers]
+
+    for seed in range(3):
+        fast, general = dict(common, seed=seed), dict(common, seed=seed, n=1)
+        alive = b"Connection: keep-alive\r\n"
+        a = exchange([post(fast), post(general), post(fast), post(fast, b"1.0", alive),
+                      post(general, b"1.0", alive), post(fast, extra=b"Connection: close\r\n")])
+        assert a[0] == a[1] == a[2]
+        assert a[3] == a[4] and b"connection: keep-alive" in a[3][0]
+        assert a[5][1] == a[0][1] and b"connection: close" in a[5][0]
+        assert json.loads(a[0][1])["usage"]["completion_tokens"] == 16
+        once = exchange([post(fast, b"1.0")]) + exchange([post(general, b"1.0")])
+        assert once[0] == once[1] and b"connection: close" in once[0][0]

@@ -20,14 +20,14 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
-from llmsim.core.connection cimport Handler, Request, delayed
+from llmsim.core.connection cimport Handler, Request, delayed, open_answer
 from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count, planned_text
 from llmsim.core.plan cimport PlannerCore
-from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Template, utf8
-from llmsim.core.wire cimport Clock, headers
-from llmsim.core.wire import SSE
+from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Buffer, Template, utf8
+from llmsim.core.wire cimport Clock, headers, write_headers
+from llmsim.core.wire import JSON, SSE
 
 from llmsim.api.catalog import ModelInfo
 from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImagePart,
@@ -55,6 +55,8 @@ cdef extern from "llmsim_chat_scan.h":
     int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
 
 _decode = CHAT.decode
+cdef bytes _JSON = JSON
+cdef object _DECODE = object()   # ChatCore.scanned: "decode this body" (None: answer written)
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 
 
@@ -217,11 +219,12 @@ cdef class ChatCore(Handler):
         return self.serve(req, req.body, req.headers, req.received_ns)
 
     cdef serve(self, req, bytes body, dict hdrs, int64_t received):
-        """The answer to `req` (its body, kept headers and receive time given)."""
+        """The answer to `req` (its body, kept headers and receive time given): (status,
+        headers, body), or None when it went straight into the output (open_answer)."""
         cdef llmsim_chat_scan_t s
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
             out = self.scanned(req, body, hdrs, received, &s)
-            if out is not None:
+            if out is not _DECODE:
                 return out
         return self.decoded(req, body, hdrs, received)
 
@@ -235,11 +238,11 @@ cdef class ChatCore(Handler):
 
     cdef scanned(self, req, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
         """The common answer to a body llmsim_chat_scan accepted, with what the decoded path
-        would read from it; None when the model or the generator needs the decoded path."""
+        would read from it; _DECODE when the model or the generator needs the decoded path."""
         name = self.name_of(s.model, s.model_len)
         model, gen = self.model(name)
         if _f(model, M_KIND) != "chat":
-            return None
+            return _DECODE
         cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
                     s.max_tokens if s.max_tokens else None, model)
         named = _header(hdrs, b"x-llmsim-generator")
@@ -248,7 +251,7 @@ cdef class ChatCore(Handler):
         prompt = ""
         if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
             if gen.scripted:
-                return None
+                return _DECODE
             if gen.needs_prompt and s.last_user != NULL:
                 prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
         cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
@@ -331,12 +334,13 @@ cdef class ChatCore(Handler):
         cdef const char *vp[SIMPLE_SLOTS]
         cdef Py_ssize_t vn[SIMPLE_SLOTS]
         cdef int64_t vi[SIMPLE_SLOTS]
+        cdef Buffer out
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
         req.tokens_in = n_prompt
         req.tokens_out = completion
         # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
-        cdef bytes text = run.esc()
+        cdef bytes text = None
         cdef bytes finish = b"length" if cut else b"stop"
         cdef bytes served_tier = _tier(tier)
         fingerprint = _f(model, M_FINGERPRINT)
@@ -348,8 +352,11 @@ cdef class ChatCore(Handler):
         vi[1] = self.clock.seconds(received)
         vp[2] = utf8(name, &vn[2])
         vi[3] = 0
-        vp[4] = PyBytes_AS_STRING(text)
-        vn[4] = PyBytes_GET_SIZE(text)
+        vp[4] = run.esc_view(&vn[4])
+        if vp[4] == NULL:   # the run wraps around its text: assembled
+            text = run.esc()
+            vp[4] = PyBytes_AS_STRING(text)
+            vn[4] = PyBytes_GET_SIZE(text)
         vp[5] = PyBytes_AS_STRING(finish)
         vn[5] = PyBytes_GET_SIZE(finish)
         vi[6] = n_prompt
@@ -360,10 +367,16 @@ cdef class ChatCore(Handler):
         vn[10] = PyBytes_GET_SIZE(served_tier)
         vp[11] = PyBytes_AS_STRING(fingerprint)
         vn[11] = PyBytes_GET_SIZE(fingerprint)
-        out = self.simple.render_c(vp, vn, vi)
+        if delay <= 0 and type(req) is Request and (<Request>req).conn is not None:
+            # due at once and the core is calling: the answer goes straight into the output
+            out = open_answer(<Request>req, 200, self.simple.size(vp, vn, vi))
+            write_headers(out, delay, _JSON)
+            self.simple.emit(out, vp, vn, vi)
+            return None
+        body = self.simple.render_c(vp, vn, vi)
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
-        return 200, headers(delay), delayed(out, delay) if delay > 0 else out
+        return 200, headers(delay), delayed(body, delay) if delay > 0 else body
 
     cdef streamed(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                   Py_ssize_t n_prompt, tier, bint include_usage):

@@ -35,6 +35,7 @@ cdef class Run:
     cdef readonly Py_ssize_t skip      # leading bytes of the first token left out
 
     cpdef bytes esc(self)
+    cdef const char *esc_view(self, Py_ssize_t *n) noexcept
 
 
 cdef class Cyclic:

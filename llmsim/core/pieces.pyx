@@ -94,17 +94,32 @@ cdef class Pieces:
         return _span(self, self.raw, self.raw_ends, first, count, skip)
 
 
-cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ssize_t count,
-                 Py_ssize_t skip):
-    cdef Py_ssize_t last, start, total
-    cdef Buffer out
+cdef const char *_view(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first,
+                       Py_ssize_t count, Py_ssize_t skip, Py_ssize_t *n) noexcept:
+    """The span's bytes in place in `buf` (their length in n), or NULL when the span wraps
+    around the end (the span of `count` > 0 tokens from token `first` % self.count)."""
+    cdef Py_ssize_t last, start
     if count <= 0 or self.count == 0:
-        return b""
+        n[0] = 0
+        return PyBytes_AS_STRING(buf)
     first %= self.count
     start = (ends[first - 1] if first > 0 else 0) + skip
     last = first + count - 1
-    if last < self.count:
-        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(buf) + start, ends[last] - start)
+    if last >= self.count:
+        return NULL
+    n[0] = ends[last] - start
+    return PyBytes_AS_STRING(buf) + start
+
+
+cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ssize_t count,
+                 Py_ssize_t skip):
+    cdef Py_ssize_t start, total, n
+    cdef Buffer out
+    cdef const char *p = _view(self, buf, ends, first, count, skip, &n)
+    if p != NULL:
+        return PyBytes_FromStringAndSize(p, n)
+    first %= self.count
+    start = (ends[first - 1] if first > 0 else 0) + skip
     out = scratch()
     total = PyBytes_GET_SIZE(buf)
     out.write(PyBytes_AS_STRING(buf) + start, total - start)
@@ -142,6 +157,12 @@ cdef class Run:
         """The JSON-escaped bytes of the run."""
         return _span(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first, self.count,
                      self.skip)
+
+    cdef const char *esc_view(self, Py_ssize_t *n) noexcept:
+        """esc() in place, without a copy (its length in n), or NULL when the run wraps
+        around the end of its pieces (esc() assembles it then)."""
+        return _view(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first,
+                     self.count, self.skip, n)
 
     def raw(self):
         """The UTF-8 bytes of the run."""
