@@ -241,6 +241,24 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
             assert planner.calls[-1:] == planned
 
 
+def test_scanned_contents_count_as_decoded_ones(decodes):
+    """The scanner counts the prompt tokens of plain contents itself (a state machine over
+    the tokenizer's rule): words past 8 letters, numbers past 3 digits, runs of spaces."""
+    import random
+    rnd = random.Random(3)
+    handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
+    pieces = ["a", "abcdefgh", "abcdefghijklmnopq", "1", "1234567", " ", "   ", ".", "-",
+              "x1y", "'", "Summarise this paragraph for me. "]
+    for _ in range(300):
+        content = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(12)))
+        body = json.dumps({"seed": 1, "model": "gpt-4o-mini", "max_tokens": 1, "messages": [
+            {"role": "system", "content": content[::-1]}, {"role": "user", "content": content}]})
+        fast = outcome(handler, body.encode(), {})
+        assert not decodes
+        assert outcome(handler, decoded_spelling(body.encode()), {}) == fast
+        assert decodes.pop()
+
+
 @pytest.mark.parametrize("body", UNSCANNED)
 def test_bodies_out_of_the_scanned_subset_are_decoded(decodes, body):
     handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
