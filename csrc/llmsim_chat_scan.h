@@ -274,6 +274,9 @@ static inline size_t llmsim_cs_starts(uint64_t start, uint64_t full, int width, 
  * space (counted at its second space), or ends the text. A word's tokens start at its first
  * letter and every 8 letters after (numbers: 3 digits); words and runs go on across
  * windows. Other tokens of llmsim_tok_next (whitespace, UTF-8) never occur here. */
+/* Below this many bytes, the tokenizer byte by byte costs less than setting up masks. */
+#define LLMSIM_CS_SHORT 32
+
 #if LLMSIM_TOK_WORD != 8
 #error "llmsim_cs_tokens finds 8-letter stretches by doubling: adapt it to LLMSIM_TOK_WORD"
 #endif
@@ -282,6 +285,8 @@ static inline size_t llmsim_cs_tokens(const char *s, size_t n)
     size_t count = 0, base;
     uint64_t m[3], prev[3] = {0, 0, 0}, due[2] = {0, 0};
     char tail[64];
+    if (n < LLMSIM_CS_SHORT)
+        return llmsim_tok_count(s, n);
     for (base = 0; base < n; base += 64) {
         uint64_t valid = ~(uint64_t)0;
         if (n - base >= 64) {

@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Fast per-process randomness for ids: xoshiro256** seeded from os.urandom.
 
-Not for secrets: response ids (`chatcmpl-…`, `call_…`), request ids, fresh content offsets.
+Not for secrets: response ids (`chatcmpl-…`, `call_…`), request ids, the random keys of
+requests that are not to be reproduced (llmsim.core.plan).
 The state is reseeded in every forked child, so workers never repeat each other's ids.
 """
 
@@ -61,6 +62,11 @@ os.register_at_fork(after_in_child=reseed)
 
 def u64():
     """A random unsigned 64-bit int."""
+    return _next()
+
+
+cdef uint64_t random_u64() noexcept:
+    """u64() from C."""
     return _next()
 
 
