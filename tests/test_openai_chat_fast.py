@@ -3,7 +3,10 @@ byte for byte what the general path (llmsim.api.openai_chat.ChatCompletions.answ
 the same request and seed."""
 
 import json
+import pathlib
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -257,6 +260,50 @@ def test_scanned_contents_count_as_decoded_ones(decodes):
         assert not decodes
         assert outcome(handler, decoded_spelling(body.encode()), {}) == fast
         assert decodes.pop()
+
+
+# Random strings over each alphabet (the scanner's printable ASCII), 0..600 bytes: long
+# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2.
+COUNT_CHECK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "llmsim_chat_scan.h"
+int main(void)
+{
+    static const char *alphabets[] = {
+        "  aaaaabcXYZ0123456789.,!-@[`{~", "aaaaaaaaaaaaaaaaaaaaaaaaa b1",
+        "1111111111111111 a.", "          a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1"};
+    char buf[600];
+    srand(1);
+    for (int a = 0; a < 5; a++) {
+        size_t k = strlen(alphabets[a]);
+        for (int t = 0; t < 100000; t++) {
+            size_t n = (size_t)rand() % sizeof buf;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = alphabets[a][(size_t)rand() % k];
+            if (llmsim_cs_tokens(buf, n) != llmsim_tok_count(buf, n)) {
+                printf("%.*s\n", (int)n, buf);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+@pytest.mark.parametrize("flags", [[], ["-U__SSE2__"]], ids=["sse2", "portable"])
+def test_content_token_count_is_the_tokenizer_count(tmp_path, flags):
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    if not csrc.exists():
+        pytest.skip("csrc/ is not next to the tests (installed package)")
+    (tmp_path / "check.c").write_text(COUNT_CHECK)
+    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", *flags,
+                    "-I", str(csrc), "-o", str(tmp_path / "check"), str(tmp_path / "check.c")],
+                   check=True)
+    r = subprocess.run([str(tmp_path / "check")], capture_output=True, text=True)
+    assert r.returncode == 0, f"counts differ on {r.stdout!r}"
 
 
 @pytest.mark.parametrize("body", UNSCANNED)

@@ -43,6 +43,7 @@ cdef class Cyclic:
     cdef readonly list starts          # (first token, leading bytes to skip) per sentence
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r)
+    cdef Run run(self, plan, cap, uint64_t r, bint *cut)
 
 
 cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,

@@ -214,14 +214,21 @@ cdef class Cyclic:
             prev, m = tok, n
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
+        cdef bint cut
+        run = self.run(plan, cap, r, &cut)
+        return run, cut
+
+    cdef Run run(self, plan, cap, uint64_t r, bint *cut):
+        """generate() without the tuple: the run, and in `cut` whether the cap cut it."""
         cdef Py_ssize_t first, skip, n
-        first, skip = self.starts[r % <uint64_t>len(self.starts)]
+        first, skip = <tuple>self.starts[r % <uint64_t>len(self.starts)]
         cdef bint typed = type(plan) is Plan   # read by offset, not by attribute lookup
         n = (<Plan>plan).n_tokens if typed else plan.n_tokens
         if cap is not None and n >= <Py_ssize_t>cap:
-            return run_of(self.pieces, first, cap, skip), True
-        return run_of(self.pieces, first, n, skip), ((<Plan>plan).truncated if typed
-                                                     else plan.truncated)
+            cut[0] = True
+            return run_of(self.pieces, first, cap, skip)
+        cut[0] = (<Plan>plan).truncated if typed else plan.truncated
+        return run_of(self.pieces, first, n, skip)
 
 
 cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,
@@ -238,9 +245,11 @@ cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, 
     else:
         draw = plan.rng.u64()
         planned = plan.n_tokens
-    run, c = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-              else gen.generate(prompt, plan, cap, draw))
-    cut[0] = c
+    if type(gen) is Cyclic:
+        run = (<Cyclic>gen).run(plan, cap, draw, cut)
+    else:
+        run, c = gen.generate(prompt, plan, cap, draw)
+        cut[0] = c
     done[0] = due(plan, run.count - 1) if run.count else plan.ttft_ns
     if run.count < planned:
         planner.release(plan, received + done[0])
