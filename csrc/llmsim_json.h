@@ -83,13 +83,6 @@ static inline size_t llmsim_json_u64_len(uint64_t v)
     return n + (v >= 10);
 }
 
-/* Bytes the decimal form of v takes (at most LLMSIM_JSON_INT_MAX). */
-static inline size_t llmsim_json_i64_len(int64_t v)
-{
-    return v >= 0 ? llmsim_json_u64_len((uint64_t)v)
-                  : 1 + llmsim_json_u64_len((uint64_t)0 - (uint64_t)v);
-}
-
 /* Write the decimal form of v at p; returns bytes written (at most 20). The length comes
  * first, so the digits go straight to their places, two at a time. */
 static inline size_t llmsim_json_u64(char *p, uint64_t v)

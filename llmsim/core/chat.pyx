@@ -25,7 +25,7 @@ from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count, planned_text
 from llmsim.core.plan cimport PlannerCore
-from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Buffer, Template, utf8
+from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Buffer, Template, scratch, utf8
 from llmsim.core.wire cimport Clock, headers, write_headers
 from llmsim.core.wire import JSON, SSE
 
@@ -63,6 +63,17 @@ cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 cdef inline object _header(dict hdrs, bytes name):
     """A kept request header's value, or None; most requests keep none (no lookup then)."""
     return hdrs.get(name) if hdrs else None
+
+
+cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1:
+    """The answer's usage on the request (the core's Request: by offset)."""
+    if type(req) is Request:
+        (<Request>req).tokens_in = tokens_in
+        (<Request>req).tokens_out = tokens_out
+    else:
+        req.tokens_in = tokens_in
+        req.tokens_out = tokens_out
+    return 0
 
 
 cdef inline bytes _tier(tier):
@@ -334,11 +345,10 @@ cdef class ChatCore(Handler):
         cdef const char *vp[SIMPLE_SLOTS]
         cdef Py_ssize_t vn[SIMPLE_SLOTS]
         cdef int64_t vi[SIMPLE_SLOTS]
-        cdef Buffer out
+        cdef Buffer out, body_buf
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
-        req.tokens_in = n_prompt
-        req.tokens_out = completion
+        record_usage(req, n_prompt, completion)
         # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
         cdef bytes text = None
         cdef bytes finish = b"length" if cut else b"stop"
@@ -368,10 +378,13 @@ cdef class ChatCore(Handler):
         vp[11] = PyBytes_AS_STRING(fingerprint)
         vn[11] = PyBytes_GET_SIZE(fingerprint)
         if delay <= 0 and type(req) is Request and (<Request>req).conn is not None:
-            # due at once and the core is calling: the answer goes straight into the output
-            out = open_answer(<Request>req, 200, self.simple.size(vp, vn, vi))
+            # due at once and the core is calling: the answer goes into the output from the
+            # scratch buffer, and no object is made
+            body_buf = scratch()
+            self.simple.emit(body_buf, vp, vn, vi)
+            out = open_answer(<Request>req, 200, body_buf.length)
             write_headers(out, delay, _JSON)
-            self.simple.emit(out, vp, vn, vi)
+            out.write(body_buf.data, body_buf.length)
             return None
         body = self.simple.render_c(vp, vn, vi)
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
@@ -385,8 +398,7 @@ cdef class ChatCore(Handler):
         cdef bint cut
         cdef int64_t delay
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
-        req.tokens_in = n_prompt
-        req.tokens_out = run.count
+        record_usage(req, n_prompt, run.count)
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)
         stream = text_stream(run, cut, plan, self.planner,

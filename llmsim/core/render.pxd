@@ -5,7 +5,6 @@ cdef extern from "llmsim_json.h":
     size_t llmsim_json_escape(char *dst, const char *s, size_t n) noexcept nogil
     size_t llmsim_json_escaped_len(const char *s, size_t n) noexcept nogil
     size_t llmsim_json_i64(char *p, int64_t v) noexcept nogil
-    size_t llmsim_json_i64_len(int64_t v) noexcept nogil
 
 cdef extern from "llmsim_chunk.h":
     enum: LLMSIM_CHUNK_ROOM
@@ -57,7 +56,6 @@ cdef class Template:
 
     cdef int write(self, Buffer out, tuple values) except -1
     cdef int emit(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi) except -1
-    cdef Py_ssize_t size(self, const char **vp, Py_ssize_t *vn, int64_t *vi) noexcept
     cpdef bytes render(self, tuple values)
     cdef bytes render_c(self, const char **vp, Py_ssize_t *vn, int64_t *vi)
 

@@ -209,19 +209,6 @@ cdef class Template:
         out.length = dst + self.part_len[self.n_slots] - out.data
         return 0
 
-    cdef Py_ssize_t size(self, const char **vp, Py_ssize_t *vn, int64_t *vi) noexcept:
-        """The exact number of bytes emit() writes for the same values."""
-        cdef Py_ssize_t i, n = self.literal_len
-        cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
-        for i in range(self.n_slots):
-            if kinds[i] == SLOT_RAW:
-                n += vn[i]
-            elif kinds[i] == SLOT_INT:
-                n += llmsim_json_i64_len(vi[i])
-            else:
-                n += llmsim_json_escaped_len(vp[i], vn[i])
-        return n
-
     cpdef bytes render(self, tuple values):
         cdef Buffer out = scratch()
         self.write(out, values)
