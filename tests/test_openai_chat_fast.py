@@ -363,6 +363,8 @@ def test_answer_written_into_the_output_is_the_general_answer(server):
                     break
                 rest += chunk
         assert rest == b""
+        assert all(re.search(rb"^HTTP/1\.[01] 200 OK\r\ndate: [^\r]+ GMT\r\n", head)
+                   for head, _ in answers)
         return [normal(x) for x in answers]
 
     for seed in range(3):

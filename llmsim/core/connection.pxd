@@ -50,6 +50,7 @@ cdef class Server:
     cdef readonly Segment segment
     cdef llmsim_worker_t *blk        # this worker's metrics block, or NULL
     cdef bytes date_line
+    cdef bytes ok_lines              # status line of 200 and date_line, in one piece
     cdef int64_t header_timeout_ns, body_timeout_ns, keepalive_timeout_ns
     cdef readonly bint draining
 

@@ -183,6 +183,7 @@ cdef class Server:
         self.body_timeout_ns = <int64_t>(config.body_timeout * 1e9)
         self.keepalive_timeout_ns = <int64_t>(config.keepalive_timeout * 1e9)
         self.date_line = b""
+        self.ok_lines = status_line(200)
         self.draining = False
 
     def protocol_factory(self):
@@ -200,6 +201,7 @@ cdef class Server:
 
     def set_date(self, bytes http_date):
         self.date_line = b"date: " + http_date + b"\r\n"
+        self.ok_lines = status_line(200) + self.date_line
 
     def reap(self):
         """Close connections past their timeouts (called about once a second)."""
@@ -245,8 +247,11 @@ cdef class Server:
         """The head up to the answer's own header lines; length < 0 means chunked (or
         close-delimited in 1.0)."""
         cdef Buffer out = self.out
-        out.write_bytes(status_line(status))
-        out.write_bytes(self.date_line)
+        if status == 200:
+            out.write_bytes(self.ok_lines)
+        else:
+            out.write_bytes(status_line(status))
+            out.write_bytes(self.date_line)
         if length >= 0:
             out.write(b"content-length: ", 16)
             out.write_int(length)
