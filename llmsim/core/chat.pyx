@@ -89,6 +89,7 @@ cdef bytes _SIMPLE_KINDS = bytes([SLOT_RAW, SLOT_INT, SLOT_STR, SLOT_INT, SLOT_R
 cdef enum:
     ID_LEN = 29         # random characters after "chatcmpl-"
     SIMPLE_SLOTS = 12
+    TAIL = 5            # the first slot of the part ChatCore keeps (from "finish" on)
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -187,6 +188,9 @@ cdef class ChatCore(Handler):
     cdef str last_name          # ... and as a str
     cdef object last_key        # the name model() was last asked for (kept alive) ...
     cdef tuple last_entry       # ... and its entry
+    cdef bytes tail             # the last common answer from slot TAIL on, rendered ...
+    cdef bytes tail_finish, tail_tier, tail_fingerprint    # ... from these (kept alive:
+    cdef int64_t tail_ints[4]   # compared by identity) and these token counts
 
     def __init__(self, env, Template simple, Template usage):
         """`simple`: the template of the common answer (slots as _SIMPLE_SLOTS); `usage`: of
@@ -377,16 +381,29 @@ cdef class ChatCore(Handler):
         vn[10] = PyBytes_GET_SIZE(served_tier)
         vp[11] = PyBytes_AS_STRING(fingerprint)
         vn[11] = PyBytes_GET_SIZE(fingerprint)
+        # from `finish` on, an answer is most often the last one's again: its bytes are kept
+        if not (self.tail is not None and finish is self.tail_finish and
+                served_tier is self.tail_tier and fingerprint is self.tail_fingerprint and
+                vi[6] == self.tail_ints[0] and vi[7] == self.tail_ints[1] and
+                vi[8] == self.tail_ints[2] and vi[9] == self.tail_ints[3]):
+            body_buf = scratch()
+            self.simple.emit_span(body_buf, vp, vn, vi, TAIL, SIMPLE_SLOTS)
+            self.tail = body_buf.take()
+            self.tail_finish, self.tail_tier, self.tail_fingerprint = (finish, served_tier,
+                                                                       fingerprint)
+            self.tail_ints[0], self.tail_ints[1] = vi[6], vi[7]
+            self.tail_ints[2], self.tail_ints[3] = vi[8], vi[9]
+        body_buf = scratch()
+        self.simple.emit_span(body_buf, vp, vn, vi, 0, TAIL)
+        body_buf.write_bytes(self.tail)
         if delay <= 0 and type(req) is Request and (<Request>req).conn is not None:
             # due at once and the core is calling: the answer goes into the output from the
             # scratch buffer, and no object is made
-            body_buf = scratch()
-            self.simple.emit(body_buf, vp, vn, vi)
             out = open_answer(<Request>req, 200, body_buf.length)
             write_headers(out, delay, _JSON)
             out.write(body_buf.data, body_buf.length)
             return None
-        body = self.simple.render_c(vp, vn, vi)
+        body = body_buf.take()
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
         return 200, headers(delay), delayed(body, delay) if delay > 0 else body
