@@ -20,7 +20,7 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
-from llmsim.core.connection cimport Handler, Request, delayed, open_answer
+from llmsim.core.connection cimport Handler, Request, delayed, open_answer, record_usage
 from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count, planned_text
@@ -63,17 +63,6 @@ cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 cdef inline object _header(dict hdrs, bytes name):
     """A kept request header's value, or None; most requests keep none (no lookup then)."""
     return hdrs.get(name) if hdrs else None
-
-
-cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1:
-    """The answer's usage on the request (the core's Request: by offset)."""
-    if type(req) is Request:
-        (<Request>req).tokens_in = tokens_in
-        (<Request>req).tokens_out = tokens_out
-    else:
-        req.tokens_in = tokens_in
-        req.tokens_out = tokens_out
-    return 0
 
 
 cdef inline bytes _tier(tier):

@@ -31,6 +31,7 @@ cdef class Request:
     cdef Connection conn             # set while the core calls a compiled handler, which
                                      # may then write its answer itself (open_answer)
 
+cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1
 cdef Buffer open_answer(Request req, int status, Py_ssize_t length)
 
 cdef class Handler:

@@ -126,6 +126,18 @@ cdef class Request:
         return f"Request({self.method!r}, {self.path!r})"
 
 
+cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1:
+    """Record an answer's usage on `req`, which the rate limits charge (the server's Request:
+    C fields, no int objects; a stand-in: its attributes)."""
+    if type(req) is Request:
+        (<Request>req).tokens_in = tokens_in
+        (<Request>req).tokens_out = tokens_out
+    else:
+        req.tokens_in = tokens_in
+        req.tokens_out = tokens_out
+    return 0
+
+
 cdef Buffer open_answer(Request req, int status, Py_ssize_t length):
     """For a compiled handler the core is calling (req.conn set): writes the head of a
     `length`-byte answer up to the handler's own header lines into the worker's output and
