@@ -19,6 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "llmsim_bytes.h"
 #include "llmsim_tokens.h"
@@ -74,7 +77,24 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
         return NULL;
     const unsigned char *t = llmsim_byte_class;
     q = ++p;
-    /* four bytes a test while they are all plain */
+    /* sixteen bytes a test while they are all plain (up to the first that is not), then four,
+     * then one */
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+    while (end - q >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+        /* signed: bytes from 0x80 up are below 0x20 too */
+        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, below), _mm_cmpeq_epi8(x, quote)),
+                                    _mm_or_si128(_mm_cmpeq_epi8(x, backslash), _mm_cmpeq_epi8(x, del)));
+        unsigned m = (unsigned)_mm_movemask_epi8(stop);
+        if (m) {
+            q += __builtin_ctz(m);
+            break;
+        }
+        q += 16;
+    }
+#endif
     while (end - q >= 4 && (t[(unsigned char)q[0]] & t[(unsigned char)q[1]] &
                             t[(unsigned char)q[2]] & t[(unsigned char)q[3]] & LLMSIM_JSON_PLAIN))
         q += 4;
@@ -187,6 +207,129 @@ static inline const char *llmsim_cs_stream_options(const char *p, const char *en
     return p < end && *p == '}' ? p + 1 : NULL;
 }
 
+/* Bit k of m[0], m[1], m[2]: byte k of the 64 at p is an ASCII letter, a space, a digit
+ * (bytes below 0x80 only). */
+static inline void llmsim_cs_classes64(const char *p, uint64_t m[3])
+{
+    m[0] = m[1] = m[2] = 0;
+#ifdef __SSE2__
+    const __m128i lower = _mm_set1_epi8(0x20), space = _mm_set1_epi8(' ');
+    const __m128i before_a = _mm_set1_epi8('a' - 1), after_z = _mm_set1_epi8('z' + 1);
+    const __m128i before_0 = _mm_set1_epi8('0' - 1), after_9 = _mm_set1_epi8('9' + 1);
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+        __m128i t = _mm_or_si128(x, lower);
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(t, before_a), _mm_cmpgt_epi8(after_z, t));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, before_0), _mm_cmpgt_epi8(after_9, x));
+        m[0] |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
+        m[1] |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, space)) << (16 * k);
+        m[2] |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
+    }
+#else
+    for (int k = 0; k < 64; k++) {
+        int c = llmsim_tok_classes[(unsigned char)p[k]];
+        m[0] |= (uint64_t)(c == LLMSIM_TC_LETTER) << k;
+        m[1] |= (uint64_t)(p[k] == ' ') << k;
+        m[2] |= (uint64_t)(c == LLMSIM_TC_DIGIT) << k;
+    }
+#endif
+}
+
+/* Bits of m shifted up by k (1..63), the top k bits of the previous window's `prev` below. */
+static inline uint64_t llmsim_cs_up(uint64_t m, uint64_t prev, int k)
+{
+    return m << k | prev >> (64 - k);
+}
+
+/* Set bits in m. */
+static inline size_t llmsim_cs_popcount(uint64_t m)
+{
+    m -= m >> 1 & 0x5555555555555555ull;
+    m = (m & 0x3333333333333333ull) + (m >> 2 & 0x3333333333333333ull);
+    m = (m + (m >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (size_t)(m * 0x0101010101010101ull >> 56);
+}
+
+/* Tokens of a word (or number) that start in this window: run starts `start` (with the
+ * next due start of a run coming from the previous window), then every `width` bytes while
+ * the run goes on (`full`: the run has gone on for `width` bytes up to here). *last: the
+ * highest start, or -1 when none. */
+static inline size_t llmsim_cs_starts(uint64_t start, uint64_t full, int width, int *last)
+{
+    size_t count = 0;
+    *last = -1;
+    while (start) {
+        int top = 63 - __builtin_clzll(start);
+        count += llmsim_cs_popcount(start);
+        *last = top > *last ? top : *last;
+        start = start << width & full;
+    }
+    return count;
+}
+
+/* llmsim_tok_count of a string llmsim_cs_str accepted (printable ASCII only), 64 bytes a
+ * step, from bit masks of letters, spaces and digits. A word of m letters is ceil(m / 8)
+ * tokens, a number of m digits ceil(m / 3), any other byte one; a space before any of them
+ * joins it, so a run of spaces is a token of its own only when it is longer than that one
+ * space (counted at its second space), or ends the text. A word's tokens start at its first
+ * letter and every 8 letters after (numbers: 3 digits); words and runs go on across
+ * windows. Other tokens of llmsim_tok_next (whitespace, UTF-8) never occur here. */
+/* Below this many bytes, the tokenizer byte by byte costs less than setting up masks. */
+#define LLMSIM_CS_SHORT 32
+
+#if LLMSIM_TOK_WORD != 8
+#error "llmsim_cs_tokens finds 8-letter stretches by doubling: adapt it to LLMSIM_TOK_WORD"
+#endif
+static inline size_t llmsim_cs_tokens(const char *s, size_t n)
+{
+    size_t count = 0, base;
+    uint64_t m[3], prev[3] = {0, 0, 0}, due[2] = {0, 0};
+    char tail[64];
+    if (n < LLMSIM_CS_SHORT)
+        return llmsim_tok_count(s, n);
+    for (base = 0; base < n; base += 64) {
+        uint64_t valid = ~(uint64_t)0;
+        if (n - base >= 64) {
+            llmsim_cs_classes64(s + base, m);
+        } else {
+            memset(tail, 0, sizeof tail);
+            memcpy(tail, s + base, n - base);
+            llmsim_cs_classes64(tail, m);
+            valid = ((uint64_t)1 << (n - base)) - 1;
+        }
+        uint64_t l = m[0], sp = m[1], d = m[2];
+        count += llmsim_cs_popcount(valid & ~(l | sp | d));     /* other bytes */
+        count += llmsim_cs_popcount(sp & llmsim_cs_up(sp, prev[1], 1) &
+                                    ~llmsim_cs_up(sp, prev[1], 2));
+        for (int c = 0; c < 2; c++) {    /* words, then numbers */
+            uint64_t x = m[2 * c], px = prev[2 * c], full;
+            int width = c ? 3 : LLMSIM_TOK_WORD, last;
+            if (!(x | due[c]))
+                continue;
+            /* full: `width` run bytes up to here, by doubling (the previous window's own
+             * doubles need only its top bits, which its mask alone gives) */
+            uint64_t two = x & llmsim_cs_up(x, px, 1), ptwo = px & px << 1;
+            if (c) {
+                full = two & llmsim_cs_up(x, px, 2);
+            } else {
+                uint64_t four = two & llmsim_cs_up(two, ptwo, 2), pfour = ptwo & ptwo << 2;
+                full = four & llmsim_cs_up(four, pfour, 4);
+            }
+            /* a run from the previous window has its next start where due says, if it
+             * lasts until there */
+            uint64_t carried = due[c] && !(~x & ((due[c] << 1) - 1)) ? due[c] : 0;
+            count += llmsim_cs_starts((x & ~llmsim_cs_up(x, px, 1)) | carried, full, width, &last);
+            /* a run that reaches the end has its last start among the last `width` bytes */
+            due[c] = x >> 63 && last >= 0 ? (uint64_t)1 << (last + width - 64) : 0;
+        }
+        prev[0] = l;
+        prev[1] = sp;
+        prev[2] = d;
+    }
+    /* a single space at the end is a token of its own */
+    return count + (n && s[n - 1] == ' ' && (n == 1 || s[n - 2] != ' '));
+}
+
 /* One message object at p (on its '{'); the byte after it, or NULL. */
 static inline const char *llmsim_cs_message(const char *p, const char *end,
                                             llmsim_chat_scan_t *out)
@@ -222,7 +365,7 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
         return NULL;
     }
     out->messages++;
-    out->content_tokens += llmsim_tok_count(content, content_len);
+    out->content_tokens += llmsim_cs_tokens(content, content_len);
     return p;
 }
 

@@ -72,29 +72,37 @@ static inline size_t llmsim_json_escape(char *dst, const char *s, size_t n)
     return (size_t)(p - dst);
 }
 
-/* Write the decimal form of v at p; returns bytes written (at most 20). */
+/* Number of decimal digits of v. */
+static inline size_t llmsim_json_u64_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 100) {
+        v /= 100;
+        n += 2;
+    }
+    return n + (v >= 10);
+}
+
+/* Write the decimal form of v at p; returns bytes written (at most 20). The length comes
+ * first, so the digits go straight to their places, two at a time. */
 static inline size_t llmsim_json_u64(char *p, uint64_t v)
 {
     static const char pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char tmp[20];
-    char *t = tmp + sizeof tmp;
+    size_t n = llmsim_json_u64_len(v);
+    char *t = p + n;
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
         t -= 2;
         memcpy(t, pairs + 2 * r, 2);
     }
-    if (v >= 10) {
-        t -= 2;
-        memcpy(t, pairs + 2 * v, 2);
-    } else {
-        *--t = (char)('0' + v);
-    }
-    size_t n = (size_t)(tmp + sizeof tmp - t);
-    memcpy(p, t, n);
+    if (v >= 10)
+        memcpy(t - 2, pairs + 2 * v, 2);
+    else
+        t[-1] = (char)('0' + v);
     return n;
 }
 

@@ -3,7 +3,10 @@ byte for byte what the general path (llmsim.api.openai_chat.ChatCompletions.answ
 the same request and seed."""
 
 import json
+import pathlib
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -241,6 +244,68 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
             assert planner.calls[-1:] == planned
 
 
+def test_scanned_contents_count_as_decoded_ones(decodes):
+    """The scanner counts the prompt tokens of plain contents itself (a state machine over
+    the tokenizer's rule): words past 8 letters, numbers past 3 digits, runs of spaces."""
+    import random
+    rnd = random.Random(3)
+    handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
+    pieces = ["a", "abcdefgh", "abcdefghijklmnopq", "1", "1234567", " ", "   ", ".", "-",
+              "x1y", "'", "Summarise this paragraph for me. "]
+    for _ in range(300):
+        content = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(12)))
+        body = json.dumps({"seed": 1, "model": "gpt-4o-mini", "max_tokens": 1, "messages": [
+            {"role": "system", "content": content[::-1]}, {"role": "user", "content": content}]})
+        fast = outcome(handler, body.encode(), {})
+        assert not decodes
+        assert outcome(handler, decoded_spelling(body.encode()), {}) == fast
+        assert decodes.pop()
+
+
+# Random strings over each alphabet (the scanner's printable ASCII), 0..600 bytes: long
+# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2.
+COUNT_CHECK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "llmsim_chat_scan.h"
+int main(void)
+{
+    static const char *alphabets[] = {
+        "  aaaaabcXYZ0123456789.,!-@[`{~", "aaaaaaaaaaaaaaaaaaaaaaaaa b1",
+        "1111111111111111 a.", "          a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1"};
+    char buf[600];
+    srand(1);
+    for (int a = 0; a < 5; a++) {
+        size_t k = strlen(alphabets[a]);
+        for (int t = 0; t < 100000; t++) {
+            size_t n = (size_t)rand() % sizeof buf;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = alphabets[a][(size_t)rand() % k];
+            if (llmsim_cs_tokens(buf, n) != llmsim_tok_count(buf, n)) {
+                printf("%.*s\n", (int)n, buf);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+@pytest.mark.parametrize("flags", [[], ["-U__SSE2__"]], ids=["sse2", "portable"])
+def test_content_token_count_is_the_tokenizer_count(tmp_path, flags):
+    csrc = pathlib.Path(__file__).resolve().parents[1] / "csrc"
+    if not csrc.exists():
+        pytest.skip("csrc/ is not next to the tests (installed package)")
+    (tmp_path / "check.c").write_text(COUNT_CHECK)
+    subprocess.run(["gcc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", *flags,
+                    "-I", str(csrc), "-o", str(tmp_path / "check"), str(tmp_path / "check.c")],
+                   check=True)
+    r = subprocess.run([str(tmp_path / "check")], capture_output=True, text=True)
+    assert r.returncode == 0, f"counts differ on {r.stdout!r}"
+
+
 @pytest.mark.parametrize("body", UNSCANNED)
 def test_bodies_out_of_the_scanned_subset_are_decoded(decodes, body):
     handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
@@ -249,3 +314,67 @@ def test_bodies_out_of_the_scanned_subset_are_decoded(decodes, body):
     except ApiError:
         pass
     assert decodes == [body]
+
+
+def read_answers(sock, count):
+    """`count` Content-Length-framed answers from sock as (head, body), and what follows."""
+    buf, out = b"", []
+    while len(out) < count:
+        end = buf.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buf[:end + 4]
+            length = int(re.search(rb"\r\ncontent-length: (\d+)\r\n", head).group(1))
+            if len(buf) >= end + 4 + length:
+                out.append((head, buf[end + 4:end + 4 + length]))
+                buf = buf[end + 4 + length:]
+                continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(out)} of {count} answers"
+        buf += chunk
+    return out, buf
+
+
+def test_answer_written_into_the_output_is_the_general_answer(server):
+    """On a real server the common answer is written straight into the worker's output
+    (no bytes object); pipelined with general-path answers, in HTTP/1.1 and 1.0, with and
+    without keep-alive, it says byte for byte what the general path says."""
+    import socket
+    srv = server("--workers", "1", "--no-latency")
+    common = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+              "max_tokens": 16}
+
+    def post(body, version=b"1.1", extra=b""):
+        data = json.dumps(body).encode()
+        return (b"POST /v1/chat/completions HTTP/%s\r\nHost: t\r\n%sContent-Length: %d\r\n\r\n%s"
+                % (version, extra, len(data), data))
+
+    def normal(answer):
+        head, body = answer
+        head = re.sub(rb"\r\ndate: [^\r]*", b"", _IDS.sub(b"ID", head))
+        return head, re.sub(rb'"created":\d+', b'"created":0', _IDS.sub(b"ID", body))
+
+    def exchange(sends):
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+            s.sendall(b"".join(sends))
+            answers, rest = read_answers(s, len(sends))
+            while True:   # the last one closes: nothing more comes
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                rest += chunk
+        assert rest == b""
+        assert all(re.search(rb"^HTTP/1\.[01] 200 OK\r\ndate: [^\r]+ GMT\r\n", head)
+                   for head, _ in answers)
+        return [normal(x) for x in answers]
+
+    for seed in range(3):
+        fast, general = dict(common, seed=seed), dict(common, seed=seed, n=1)
+        alive = b"Connection: keep-alive\r\n"
+        a = exchange([post(fast), post(general), post(fast), post(fast, b"1.0", alive),
+                      post(general, b"1.0", alive), post(fast, extra=b"Connection: close\r\n")])
+        assert a[0] == a[1] == a[2]
+        assert a[3] == a[4] and b"connection: keep-alive" in a[3][0]
+        assert a[5][1] == a[0][1] and b"connection: close" in a[5][0]
+        assert json.loads(a[0][1])["usage"]["completion_tokens"] == 16
+        once = exchange([post(fast, b"1.0")]) + exchange([post(general, b"1.0")])
+        assert once[0] == once[1] and b"connection: close" in once[0][0]

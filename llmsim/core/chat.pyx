@@ -20,14 +20,14 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcmp
 
 from llmsim.core.chat_stream cimport text_stream
-from llmsim.core.connection cimport Handler, Request, delayed
+from llmsim.core.connection cimport Handler, Request, delayed, open_answer, record_usage
 from llmsim.core.fields cimport field as _f, slot as _slot
 from llmsim.core.ids cimport alnum, alnum_into
 from llmsim.core.pieces cimport Cyclic, Run, count_tokens as count, planned_text
 from llmsim.core.plan cimport PlannerCore
-from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Template, utf8
-from llmsim.core.wire cimport Clock, headers
-from llmsim.core.wire import SSE
+from llmsim.core.render cimport SLOT_INT, SLOT_RAW, SLOT_STR, Buffer, Template, scratch, utf8
+from llmsim.core.wire cimport Clock, headers, write_headers
+from llmsim.core.wire import JSON, SSE
 
 from llmsim.api.catalog import ModelInfo
 from llmsim.api.openai_types import (CHAT, AssistantMessage, ChatRequest, ImagePart,
@@ -55,6 +55,8 @@ cdef extern from "llmsim_chat_scan.h":
     int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
 
 _decode = CHAT.decode
+cdef bytes _JSON = JSON
+cdef object _DECODE = object()   # ChatCore.scanned: "decode this body" (None: answer written)
 cdef dict _TIERS = {"flex": b"flex", "priority": b"priority", "scale": b"scale"}
 
 
@@ -76,6 +78,7 @@ cdef bytes _SIMPLE_KINDS = bytes([SLOT_RAW, SLOT_INT, SLOT_STR, SLOT_INT, SLOT_R
 cdef enum:
     ID_LEN = 29         # random characters after "chatcmpl-"
     SIMPLE_SLOTS = 12
+    TAIL = 5            # the first slot of the part ChatCore keeps (from "finish" on)
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -174,6 +177,9 @@ cdef class ChatCore(Handler):
     cdef str last_name          # ... and as a str
     cdef object last_key        # the name model() was last asked for (kept alive) ...
     cdef tuple last_entry       # ... and its entry
+    cdef bytes tail             # the last common answer from slot TAIL on, rendered ...
+    cdef bytes tail_finish, tail_tier, tail_fingerprint    # ... from these (kept alive:
+    cdef int64_t tail_ints[4]   # compared by identity) and these token counts
 
     def __init__(self, env, Template simple, Template usage):
         """`simple`: the template of the common answer (slots as _SIMPLE_SLOTS); `usage`: of
@@ -217,11 +223,12 @@ cdef class ChatCore(Handler):
         return self.serve(req, req.body, req.headers, req.received_ns)
 
     cdef serve(self, req, bytes body, dict hdrs, int64_t received):
-        """The answer to `req` (its body, kept headers and receive time given)."""
+        """The answer to `req` (its body, kept headers and receive time given): (status,
+        headers, body), or None when it went straight into the output (open_answer)."""
         cdef llmsim_chat_scan_t s
         if llmsim_chat_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
             out = self.scanned(req, body, hdrs, received, &s)
-            if out is not None:
+            if out is not _DECODE:
                 return out
         return self.decoded(req, body, hdrs, received)
 
@@ -235,11 +242,11 @@ cdef class ChatCore(Handler):
 
     cdef scanned(self, req, bytes body, dict hdrs, int64_t received, llmsim_chat_scan_t *s):
         """The common answer to a body llmsim_chat_scan accepted, with what the decoded path
-        would read from it; None when the model or the generator needs the decoded path."""
+        would read from it; _DECODE when the model or the generator needs the decoded path."""
         name = self.name_of(s.model, s.model_len)
         model, gen = self.model(name)
         if _f(model, M_KIND) != "chat":
-            return None
+            return _DECODE
         cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
                     s.max_tokens if s.max_tokens else None, model)
         named = _header(hdrs, b"x-llmsim-generator")
@@ -248,7 +255,7 @@ cdef class ChatCore(Handler):
         prompt = ""
         if type(gen) is not Cyclic:   # a Cyclic generator runs no script and reads no prompt
             if gen.scripted:
-                return None
+                return _DECODE
             if gen.needs_prompt and s.last_user != NULL:
                 prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
         cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
@@ -331,12 +338,12 @@ cdef class ChatCore(Handler):
         cdef const char *vp[SIMPLE_SLOTS]
         cdef Py_ssize_t vn[SIMPLE_SLOTS]
         cdef int64_t vi[SIMPLE_SLOTS]
+        cdef Buffer out, body_buf
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
-        req.tokens_in = n_prompt
-        req.tokens_out = completion
+        record_usage(req, n_prompt, completion)
         # the template's values as C data (order and kinds: _SIMPLE_SLOTS, _SIMPLE_KINDS)
-        cdef bytes text = run.esc()
+        cdef bytes text = None
         cdef bytes finish = b"length" if cut else b"stop"
         cdef bytes served_tier = _tier(tier)
         fingerprint = _f(model, M_FINGERPRINT)
@@ -348,8 +355,11 @@ cdef class ChatCore(Handler):
         vi[1] = self.clock.seconds(received)
         vp[2] = utf8(name, &vn[2])
         vi[3] = 0
-        vp[4] = PyBytes_AS_STRING(text)
-        vn[4] = PyBytes_GET_SIZE(text)
+        vp[4] = run.esc_view(&vn[4])
+        if vp[4] == NULL:   # the run wraps around its text: assembled
+            text = run.esc()
+            vp[4] = PyBytes_AS_STRING(text)
+            vn[4] = PyBytes_GET_SIZE(text)
         vp[5] = PyBytes_AS_STRING(finish)
         vn[5] = PyBytes_GET_SIZE(finish)
         vi[6] = n_prompt
@@ -360,10 +370,32 @@ cdef class ChatCore(Handler):
         vn[10] = PyBytes_GET_SIZE(served_tier)
         vp[11] = PyBytes_AS_STRING(fingerprint)
         vn[11] = PyBytes_GET_SIZE(fingerprint)
-        out = self.simple.render_c(vp, vn, vi)
+        # from `finish` on, an answer is most often the last one's again: its bytes are kept
+        if not (self.tail is not None and finish is self.tail_finish and
+                served_tier is self.tail_tier and fingerprint is self.tail_fingerprint and
+                vi[6] == self.tail_ints[0] and vi[7] == self.tail_ints[1] and
+                vi[8] == self.tail_ints[2] and vi[9] == self.tail_ints[3]):
+            body_buf = scratch()
+            self.simple.emit_span(body_buf, vp, vn, vi, TAIL, SIMPLE_SLOTS)
+            self.tail = body_buf.take()
+            self.tail_finish, self.tail_tier, self.tail_fingerprint = (finish, served_tier,
+                                                                       fingerprint)
+            self.tail_ints[0], self.tail_ints[1] = vi[6], vi[7]
+            self.tail_ints[2], self.tail_ints[3] = vi[8], vi[9]
+        body_buf = scratch()
+        self.simple.emit_span(body_buf, vp, vn, vi, 0, TAIL)
+        body_buf.write_bytes(self.tail)
+        if delay <= 0 and type(req) is Request and (<Request>req).conn is not None:
+            # due at once and the core is calling: the answer goes into the output from the
+            # scratch buffer, and no object is made
+            out = open_answer(<Request>req, 200, body_buf.length)
+            write_headers(out, delay, _JSON)
+            out.write(body_buf.data, body_buf.length)
+            return None
+        body = body_buf.take()
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
-        return 200, headers(delay), delayed(out, delay) if delay > 0 else out
+        return 200, headers(delay), delayed(body, delay) if delay > 0 else body
 
     cdef streamed(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                   Py_ssize_t n_prompt, tier, bint include_usage):
@@ -372,8 +404,7 @@ cdef class ChatCore(Handler):
         cdef bint cut
         cdef int64_t delay
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
-        req.tokens_in = n_prompt
-        req.tokens_out = run.count
+        record_usage(req, n_prompt, run.count)
         usage = (self.usage.render((n_prompt, run.count, n_prompt + run.count, 0))
                  if include_usage else None)
         stream = text_stream(run, cut, plan, self.planner,

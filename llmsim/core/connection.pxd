@@ -15,6 +15,8 @@ cdef class Delayed:
 
 cdef Delayed delayed(bytes body, int64_t delay_ns)
 
+cdef class Connection
+
 
 cdef class Request:
     cdef readonly bytes method, path, query, body
@@ -26,6 +28,11 @@ cdef class Request:
     # Usage of the answer (prompt, output tokens), set by a generating handler once it is
     # planned, for the rate limits; tokens_out is -1 until then.
     cdef public int64_t tokens_in, tokens_out
+    cdef Connection conn             # set while the core calls a compiled handler, which
+                                     # may then write its answer itself (open_answer)
+
+cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1
+cdef Buffer open_answer(Request req, int status, Py_ssize_t length)
 
 cdef class Handler:
     cdef handle(self, Request req)
@@ -44,11 +51,15 @@ cdef class Server:
     cdef readonly Segment segment
     cdef llmsim_worker_t *blk        # this worker's metrics block, or NULL
     cdef bytes date_line
+    cdef bytes ok_lines              # status line of 200 and date_line, in one piece
     cdef int64_t header_timeout_ns, body_timeout_ns, keepalive_timeout_ns
     cdef readonly bint draining
 
     cdef char *borrow(self, size_t *cap) except NULL
     cdef void give_back(self, char *p, size_t cap) noexcept
+    cdef int answer_status           # the status of the answer a handler writes itself
+    cdef int open_head(self, int status, Py_ssize_t length, bint keep_alive,
+                       int minor) except -1
     cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
                       int minor) except -1
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
@@ -76,6 +87,7 @@ cdef class Connection:
     cdef int dispatch(self, Head *h, char *buf, size_t body_len) except -1
     cdef int answer(self, Request req, tuple result) except -1
     cdef int answer_bytes(self, int route, int status, bytes headers, bytes body) except -1
+    cdef int answered(self, int route, int status, size_t sent) except -1
     cdef str provider_of(self, Head *h)
     cdef int answer_error(self, int route, str provider, err) except -1
     cdef int refuse(self, int status, str message, str provider) except -1

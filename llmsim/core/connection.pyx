@@ -126,6 +126,31 @@ cdef class Request:
         return f"Request({self.method!r}, {self.path!r})"
 
 
+cdef int record_usage(req, int64_t tokens_in, int64_t tokens_out) except -1:
+    """Record an answer's usage on `req`, which the rate limits charge (the server's Request:
+    C fields, no int objects; a stand-in: its attributes)."""
+    if type(req) is Request:
+        (<Request>req).tokens_in = tokens_in
+        (<Request>req).tokens_out = tokens_out
+    else:
+        req.tokens_in = tokens_in
+        req.tokens_out = tokens_out
+    return 0
+
+
+cdef Buffer open_answer(Request req, int status, Py_ssize_t length):
+    """For a compiled handler the core is calling (req.conn set): writes the head of a
+    `length`-byte answer up to the handler's own header lines into the worker's output and
+    returns that buffer. The handler writes its header lines, the blank line and the body,
+    and returns None; nothing that can fail may come between (the core drops a half-written
+    answer when the handler raises). No bytes object of the answer is made."""
+    cdef Connection c = req.conn
+    cdef Server s = c.server
+    s.open_head(status, length, c.keep_alive, c.minor)
+    s.answer_status = status
+    return s.out
+
+
 cdef class Handler:
     """A compiled handler: the core calls `handle` directly instead of through Python's call
     protocol. Subclasses are callable too (policy wrappers call them), like any other route
@@ -170,6 +195,7 @@ cdef class Server:
         self.body_timeout_ns = <int64_t>(config.body_timeout * 1e9)
         self.keepalive_timeout_ns = <int64_t>(config.keepalive_timeout * 1e9)
         self.date_line = b""
+        self.ok_lines = status_line(200)
         self.draining = False
 
     def protocol_factory(self):
@@ -187,6 +213,7 @@ cdef class Server:
 
     def set_date(self, bytes http_date):
         self.date_line = b"date: " + http_date + b"\r\n"
+        self.ok_lines = status_line(200) + self.date_line
 
     def reap(self):
         """Close connections past their timeouts (called about once a second)."""
@@ -227,12 +254,16 @@ cdef class Server:
             free(p)
 
     # -- the gathered output ---------------------------------------------------------------
-    cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
-                      int minor) except -1:
-        """Status line and headers; length < 0 means chunked (or close-delimited in 1.0)."""
+    cdef int open_head(self, int status, Py_ssize_t length, bint keep_alive,
+                       int minor) except -1:
+        """The head up to the answer's own header lines; length < 0 means chunked (or
+        close-delimited in 1.0)."""
         cdef Buffer out = self.out
-        out.write_bytes(status_line(status))
-        out.write_bytes(self.date_line)
+        if status == 200:
+            out.write_bytes(self.ok_lines)
+        else:
+            out.write_bytes(status_line(status))
+            out.write_bytes(self.date_line)
         if length >= 0:
             out.write(b"content-length: ", 16)
             out.write_int(length)
@@ -243,6 +274,13 @@ cdef class Server:
             out.write(b"connection: close\r\n", 19)
         elif minor == 0:
             out.write(b"connection: keep-alive\r\n", 24)
+        return 0
+
+    cdef int put_head(self, int status, bytes headers, Py_ssize_t length, bint keep_alive,
+                      int minor) except -1:
+        """Status line and headers (open_head, then `headers` and the blank line)."""
+        cdef Buffer out = self.out
+        self.open_head(status, length, keep_alive, minor)
         out.write_bytes(headers)
         out.write(b"\r\n", 2)
         return 0
@@ -465,6 +503,8 @@ cdef class Connection:
         cdef Router router = s.router
         cdef Request req = Request.__new__(Request)
         cdef PathEntry entry
+        cdef bint compiled
+        cdef size_t before
         cdef Endpoint ep = router.recall(h.method, h.method_len, h.target, h.path_len)
         req.received_ns = self.last_active_ns
         req.tokens_out = -1
@@ -501,9 +541,18 @@ cdef class Connection:
         req.route = ep.id
         req.params = router.params
         handler = ep.handler
+        compiled = isinstance(handler, Handler)
+        before = s.out.length
         try:
-            if isinstance(handler, Handler):
-                result = (<Handler>handler).handle(req)
+            if compiled:
+                req.conn = self
+                try:
+                    result = (<Handler>handler).handle(req)
+                except BaseException:
+                    s.out.length = before   # a half-written answer (open_answer)
+                    raise
+                finally:
+                    req.conn = None
             else:
                 result = handler(req)
         except errors.Disconnect:   # an injected fault: close once earlier answers are out
@@ -516,6 +565,8 @@ cdef class Connection:
             log.exception("handler %s failed", ep.name)
             return self.answer_error(req.route, ep.provider, errors.ApiError(
                 500, "The server had an error while processing your request."))
+        if result is None and compiled:   # written through open_answer
+            return self.answered(req.route, s.answer_status, s.out.length - before)
         return self.answer(req, result)
 
     cdef int answer(self, Request req, tuple result) except -1:
@@ -549,6 +600,11 @@ cdef class Connection:
         s.put_head(status, headers, n, self.keep_alive, self.minor)
         sent = s.out.length - before + n
         s.put_body(body, None if self.closed else self.transport)
+        return self.answered(route, status, sent)
+
+    cdef int answered(self, int route, int status, size_t sent) except -1:
+        """An answer of `sent` bytes is out or in the output: account for it."""
+        cdef Server s = self.server
         if not self.keep_alive:
             self.closing = True
         if s.blk != NULL:

@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Fast per-process randomness for ids: xoshiro256** seeded from os.urandom.
 
-Not for secrets: response ids (`chatcmpl-…`, `call_…`), request ids, fresh content offsets.
+Not for secrets: response ids (`chatcmpl-…`, `call_…`), request ids, the random keys of
+requests that are not to be reproduced (llmsim.core.plan).
 The state is reseeded in every forked child, so workers never repeat each other's ids.
 """
 
@@ -64,6 +65,11 @@ def u64():
     return _next()
 
 
+cdef uint64_t random_u64() noexcept:
+    """u64() from C."""
+    return _next()
+
+
 cpdef bytes alnum(Py_ssize_t n):
     """n random characters from [A-Za-z0-9] as bytes."""
     cdef bytes out = PyBytes_FromStringAndSize(NULL, n)
@@ -97,10 +103,23 @@ cpdef bytes hexstr(Py_ssize_t n):
     return out
 
 
+cdef inline uint64_t _hex8(uint64_t nibbles) noexcept:
+    """Eight bytes 0..15 as the ASCII of their lowercase hex digits, all at once."""
+    cdef uint64_t letter = ((nibbles + 0x0606060606060606ULL) >> 4) & 0x0101010101010101ULL
+    return nibbles + 0x3030303030303030ULL + letter * 39    # 'a' - '0' - 10
+
+
 cdef void hex_into(char *p, Py_ssize_t n) noexcept:
-    """n random lowercase hex digits at p."""
+    """n random lowercase hex digits at p: sixteen a draw, then two at a time."""
     cdef Py_ssize_t i = 0
-    cdef uint64_t x = 0
+    cdef uint64_t x = 0, w
+    while i + 16 <= n:
+        x = _next()
+        w = _hex8(x & 0x0f0f0f0f0f0f0f0fULL)
+        memcpy(p + i, &w, 8)
+        w = _hex8((x >> 4) & 0x0f0f0f0f0f0f0f0fULL)
+        memcpy(p + i + 8, &w, 8)
+        i += 16
     while i + 1 < n:
         if i & 15 == 0:
             x = _next()

@@ -35,6 +35,7 @@ cdef class Run:
     cdef readonly Py_ssize_t skip      # leading bytes of the first token left out
 
     cpdef bytes esc(self)
+    cdef const char *esc_view(self, Py_ssize_t *n) noexcept
 
 
 cdef class Cyclic:
@@ -42,6 +43,7 @@ cdef class Cyclic:
     cdef readonly list starts          # (first token, leading bytes to skip) per sentence
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r)
+    cdef Run run(self, plan, cap, uint64_t r, bint *cut)
 
 
 cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,

@@ -94,17 +94,32 @@ cdef class Pieces:
         return _span(self, self.raw, self.raw_ends, first, count, skip)
 
 
-cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ssize_t count,
-                 Py_ssize_t skip):
-    cdef Py_ssize_t last, start, total
-    cdef Buffer out
+cdef const char *_view(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first,
+                       Py_ssize_t count, Py_ssize_t skip, Py_ssize_t *n) noexcept:
+    """The span's bytes in place in `buf` (their length in n), or NULL when the span wraps
+    around the end (the span of `count` > 0 tokens from token `first` % self.count)."""
+    cdef Py_ssize_t last, start
     if count <= 0 or self.count == 0:
-        return b""
+        n[0] = 0
+        return PyBytes_AS_STRING(buf)
     first %= self.count
     start = (ends[first - 1] if first > 0 else 0) + skip
     last = first + count - 1
-    if last < self.count:
-        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(buf) + start, ends[last] - start)
+    if last >= self.count:
+        return NULL
+    n[0] = ends[last] - start
+    return PyBytes_AS_STRING(buf) + start
+
+
+cdef bytes _span(Pieces self, bytes buf, uint32_t *ends, Py_ssize_t first, Py_ssize_t count,
+                 Py_ssize_t skip):
+    cdef Py_ssize_t start, total, n
+    cdef Buffer out
+    cdef const char *p = _view(self, buf, ends, first, count, skip, &n)
+    if p != NULL:
+        return PyBytes_FromStringAndSize(p, n)
+    first %= self.count
+    start = (ends[first - 1] if first > 0 else 0) + skip
     out = scratch()
     total = PyBytes_GET_SIZE(buf)
     out.write(PyBytes_AS_STRING(buf) + start, total - start)
@@ -142,6 +157,12 @@ cdef class Run:
         """The JSON-escaped bytes of the run."""
         return _span(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first, self.count,
                      self.skip)
+
+    cdef const char *esc_view(self, Py_ssize_t *n) noexcept:
+        """esc() in place, without a copy (its length in n), or NULL when the run wraps
+        around the end of its pieces (esc() assembles it then)."""
+        return _view(self.pieces, self.pieces.esc, self.pieces.esc_ends, self.first,
+                     self.count, self.skip, n)
 
     def raw(self):
         """The UTF-8 bytes of the run."""
@@ -193,14 +214,21 @@ cdef class Cyclic:
             prev, m = tok, n
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
+        cdef bint cut
+        run = self.run(plan, cap, r, &cut)
+        return run, cut
+
+    cdef Run run(self, plan, cap, uint64_t r, bint *cut):
+        """generate() without the tuple: the run, and in `cut` whether the cap cut it."""
         cdef Py_ssize_t first, skip, n
-        first, skip = self.starts[r % <uint64_t>len(self.starts)]
+        first, skip = <tuple>self.starts[r % <uint64_t>len(self.starts)]
         cdef bint typed = type(plan) is Plan   # read by offset, not by attribute lookup
         n = (<Plan>plan).n_tokens if typed else plan.n_tokens
         if cap is not None and n >= <Py_ssize_t>cap:
-            return run_of(self.pieces, first, cap, skip), True
-        return run_of(self.pieces, first, n, skip), ((<Plan>plan).truncated if typed
-                                                     else plan.truncated)
+            cut[0] = True
+            return run_of(self.pieces, first, cap, skip)
+        cut[0] = (<Plan>plan).truncated if typed else plan.truncated
+        return run_of(self.pieces, first, n, skip)
 
 
 cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, cap, bint *cut,
@@ -217,9 +245,11 @@ cdef Run planned_text(PlannerCore planner, int64_t received, plan, gen, prompt, 
     else:
         draw = plan.rng.u64()
         planned = plan.n_tokens
-    run, c = ((<Cyclic>gen).generate(prompt, plan, cap, draw) if type(gen) is Cyclic
-              else gen.generate(prompt, plan, cap, draw))
-    cut[0] = c
+    if type(gen) is Cyclic:
+        run = (<Cyclic>gen).run(plan, cap, draw, cut)
+    else:
+        run, c = gen.generate(prompt, plan, cap, draw)
+        cut[0] = c
     done[0] = due(plan, run.count - 1) if run.count else plan.ttft_ns
     if run.count < planned:
         planner.release(plan, received + done[0])

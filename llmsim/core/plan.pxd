@@ -16,7 +16,7 @@ cdef class Plan:
     cdef object pool, slot           # load model: the model's slots, this plan's booking
 
     cdef int fill(self, Distribution ttft, Distribution itl, Distribution length, uint64_t key,
-                  double fixed_ns, double scale, Py_ssize_t max_tokens,
+                  bint fresh, double fixed_ns, double scale, Py_ssize_t max_tokens,
                   Py_ssize_t forced_n) except -1
     cdef int _arrays(self) except -1
     cdef uint64_t draw(self) noexcept

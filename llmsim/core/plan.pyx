@@ -13,21 +13,20 @@ With latency off every delay is 0: the arrays are then made only if someone read
 Draw i of a key is the same in any process and in any order (counter-based RNG).
 """
 
-import os
-
 cimport cython
 
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
-from libc.stdint cimport INT64_MAX, int64_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 
 import array as _array
 
+from llmsim.core.ids cimport random_u64
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
                               DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_hash64,
                               llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
-                              llmsim_stream_t, llmsim_stream_u64)
+                              llmsim_stream_u64)
 
 cdef array.array _I64 = _array.array("q")
 
@@ -38,17 +37,13 @@ MAX_TOKENS = 1 << 20
 cdef Py_ssize_t _MAX_TOKENS = MAX_TOKENS
 cdef uint64_t _SEED_BODY = 0x6c6c6d73696d2d62  # hash seed for request bodies
 
-# RNG keys of requests without a key: fresh per request, never the same in two workers.
-cdef llmsim_stream_t _fresh
 
 
-def _reseed():
-    llmsim_stream_init(&_fresh, PyLong_AsUnsignedLongLongMask(
-        int.from_bytes(os.urandom(8), "little")))
-
-
-_reseed()
-os.register_at_fork(after_in_child=_reseed)
+cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept:
+    """Sub-key `domain` of a request key. A request without a key (nothing to reproduce)
+    takes fresh random numbers instead (llmsim.core.ids, reseeded in every worker): as
+    random as derived ones, and no Philox call."""
+    return random_u64() if fresh else llmsim_rng_subkey(key, domain)
 
 
 cdef inline int64_t _ns(double x) noexcept nogil:
@@ -82,12 +77,13 @@ cdef class Plan:
     def __init__(self, Distribution ttft, Distribution itl, Distribution length, key,
                  double fixed_ns, double scale, Py_ssize_t max_tokens=-1,
                  Py_ssize_t forced_n=-1):
-        self.fill(ttft, itl, length, PyLong_AsUnsignedLongLongMask(key), fixed_ns, scale,
+        self.fill(ttft, itl, length, PyLong_AsUnsignedLongLongMask(key), False, fixed_ns, scale,
                   max_tokens, forced_n)
 
     cdef int fill(self, Distribution ttft, Distribution itl, Distribution length, uint64_t key,
-                  double fixed_ns, double scale, Py_ssize_t max_tokens,
+                  bint fresh, double fixed_ns, double scale, Py_ssize_t max_tokens,
                   Py_ssize_t forced_n) except -1:
+        """The plan of request key `key`, or of no key when `fresh` (see _subkey)."""
         cdef Py_ssize_t n, gaps, done = 0, m, j
         cdef double x
         cdef double buf[CHUNK]
@@ -98,7 +94,7 @@ cdef class Plan:
         if forced_n >= 0:
             n = forced_n
         else:
-            x = llmsim_dist_at(&length.d, llmsim_rng_subkey(key, DOMAIN_LENGTH), 0)
+            x = llmsim_dist_at(&length.d, _subkey(key, fresh, DOMAIN_LENGTH), 0)
             n = <Py_ssize_t>(x + 0.5) if x < <double>_MAX_TOKENS else _MAX_TOKENS
             if n < 1:
                 n = 1
@@ -108,18 +104,18 @@ cdef class Plan:
         if self.truncated:
             n = max_tokens
         self.n_tokens = n
-        llmsim_stream_init(&self.text, llmsim_rng_subkey(key, DOMAIN_TEXT))
+        llmsim_stream_init(&self.text, _subkey(key, fresh, DOMAIN_TEXT))
         if scale == 0.0:
             return 0   # every delay 0: arrays on demand
         gaps = n - 1 if n > 1 else 0
         self._itl = array.clone(_I64, gaps, zero=False)
         self._due = array.clone(_I64, n, zero=False)
-        at = _ns((fixed_ns + llmsim_dist_at(&ttft.d, llmsim_rng_subkey(key, DOMAIN_TTFT), 0))
+        at = _ns((fixed_ns + llmsim_dist_at(&ttft.d, _subkey(key, fresh, DOMAIN_TTFT), 0))
                  * scale)
         self.ttft_ns = at
         g = self._itl.data.as_longlongs
         due = self._due.data.as_longlongs
-        ikey = llmsim_rng_subkey(key, DOMAIN_ITL)
+        ikey = _subkey(key, fresh, DOMAIN_ITL)
         if n:
             due[0] = at
         with nogil:
@@ -296,10 +292,8 @@ cdef class PlannerCore:
                 forced = ov.tokens
         if max_tokens is not None:
             cap = max_tokens if max_tokens > 0 else 0
-        # A fresh RNG key is as random as one derived from a request key: no derivation.
-        k = (llmsim_stream_u64(&_fresh) if key is None
-             else llmsim_rng_key(self.seed, PyLong_AsUnsignedLongLongMask(key)))
-        p.fill(c.ttft, c.itl, c.length, k,
+        k = 0 if key is None else llmsim_rng_key(self.seed, PyLong_AsUnsignedLongLongMask(key))
+        p.fill(c.ttft, c.itl, c.length, k, key is None,
                c.overhead_ns + c.per_token_ns * prompt_tokens, scale, cap, forced)
         p.profile = c.name
         if c.load is not None:

@@ -56,6 +56,8 @@ cdef class Template:
 
     cdef int write(self, Buffer out, tuple values) except -1
     cdef int emit(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi) except -1
+    cdef int emit_span(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi,
+                       Py_ssize_t first, Py_ssize_t stop) except -1
     cpdef bytes render(self, tuple values)
     cdef bytes render_c(self, const char **vp, Py_ssize_t *vn, int64_t *vi)
 

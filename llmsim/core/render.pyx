@@ -187,15 +187,22 @@ cdef class Template:
 
     cdef int emit(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi) except -1:
         """Slot i from vp[i], vn[i] (raw: bytes; str: UTF-8 to escape) or vi[i] (int); the
-        entries of the other kind are not read. One reservation, then plain copies."""
+        entries of the other kind are not read."""
+        return self.emit_span(out, vp, vn, vi, 0, self.n_slots)
+
+    cdef int emit_span(self, Buffer out, const char **vp, Py_ssize_t *vn, int64_t *vi,
+                       Py_ssize_t first, Py_ssize_t stop) except -1:
+        """emit() of slots first .. stop - 1 only, each after the literal before it, and the
+        closing literal when stop is the end: emit_span(0, k) then emit_span(k, n_slots)
+        writes what emit() does. One reservation, then plain copies."""
         cdef Py_ssize_t i, need = self.literal_len
         cdef const unsigned char *kinds = <const unsigned char *>PyBytes_AS_STRING(self.kinds)
         cdef char *dst
-        for i in range(self.n_slots):
+        for i in range(first, stop):
             need += vn[i] if kinds[i] == SLOT_RAW else 20 if kinds[i] == SLOT_INT else 6 * vn[i]
         out.reserve(need)
         dst = out.data + out.length
-        for i in range(self.n_slots):
+        for i in range(first, stop):
             memcpy(dst, self.part_ptr[i], self.part_len[i])
             dst += self.part_len[i]
             if kinds[i] == SLOT_RAW:
@@ -205,8 +212,10 @@ cdef class Template:
                 dst += llmsim_json_i64(dst, vi[i])
             else:
                 dst += llmsim_json_escape(dst, vp[i], vn[i])
-        memcpy(dst, self.part_ptr[self.n_slots], self.part_len[self.n_slots])
-        out.length = dst + self.part_len[self.n_slots] - out.data
+        if stop == self.n_slots:
+            memcpy(dst, self.part_ptr[stop], self.part_len[stop])
+            dst += self.part_len[stop]
+        out.length = dst - out.data
         return 0
 
     cpdef bytes render(self, tuple values):

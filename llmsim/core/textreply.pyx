@@ -21,7 +21,7 @@ import msgspec
 
 from libc.stdint cimport int64_t
 
-from llmsim.core.connection cimport Request, delayed
+from llmsim.core.connection cimport Request, delayed, record_usage
 from llmsim.core.fields cimport field as _f, slot
 from llmsim.core.gemini_checks cimport check
 from llmsim.core.heads cimport (alt_sse, anthropic_headers, gemini_headers, message_id,
@@ -74,17 +74,6 @@ cdef Py_ssize_t G_THINKING = slot(GenerationConfig, "thinking_config")
 cdef Py_ssize_t G_STOPS = slot(GenerationConfig, "stop_sequences")
 cdef Py_ssize_t G_MIME = slot(GenerationConfig, "response_mime_type")
 cdef Py_ssize_t G_SEED = slot(GenerationConfig, "seed")
-
-
-cdef inline int _used(req, Py_ssize_t n_in, Py_ssize_t sent) except -1:
-    """Record the answer's usage on `req`, which the rate limits charge."""
-    if type(req) is Request:   # the server's: C fields, no int objects
-        (<Request>req).tokens_in = n_in
-        (<Request>req).tokens_out = sent
-    else:
-        req.tokens_in = n_in
-        req.tokens_out = sent
-    return 0
 
 
 cdef class _Core:
@@ -172,7 +161,7 @@ cdef class MessagesCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        _used(req, n_in, sent)
+        record_usage(req, n_in, sent)
         stop = b"max_tokens" if truncated else b"end_turn"
         if _f(r, A_STREAM):
             return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
@@ -224,7 +213,7 @@ cdef class GenerateCore(_Core):
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        _used(req, n_in, sent)
+        record_usage(req, n_in, sent)
         finish = b"MAX_TOKENS" if truncated else b"STOP"
         name = entry[1]
         rid = response_id()

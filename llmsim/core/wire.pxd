@@ -1,5 +1,6 @@
 # What every OpenAI answer carries (llmsim/core/wire.pyx).
 from libc.stdint cimport int64_t
+from llmsim.core.render cimport Buffer
 
 
 cdef class Clock:
@@ -12,3 +13,4 @@ cdef class Clock:
 
 
 cpdef bytes headers(int64_t processing_ns, bytes ctype=*)
+cdef int write_headers(Buffer out, int64_t processing_ns, bytes ctype) except -1

@@ -11,7 +11,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.string cimport memcpy
 
 from llmsim.core.ids cimport hex_into
-from llmsim.core.render cimport llmsim_json_i64
+from llmsim.core.render cimport Buffer, llmsim_json_i64
 
 JSON = b"application/json"
 SSE = b"text/event-stream; charset=utf-8"
@@ -40,15 +40,15 @@ cdef class Clock:
         return self.seconds(mono_ns)
 
 
-@cython.cdivision(False)
-cpdef bytes headers(int64_t processing_ns, bytes ctype=JSON):
-    """The header lines of an OpenAI answer (the core adds date, length, connection), written
-    straight into the bytes object."""
-    cdef char ms[24]
-    cdef size_t ms_len = llmsim_json_i64(ms, processing_ns // 1_000_000)
+cdef enum:
+    # header_lines() bytes beyond the content type and the processing time's digits
+    HEADER_FIXED = 14 + 20 + 32 + 24 + 30
+
+
+cdef void header_lines(char *p, const char *ms, size_t ms_len, bytes ctype) noexcept:
+    """The header lines of an OpenAI answer at p (HEADER_FIXED + len(ctype) + ms_len
+    bytes); `ms`: openai-processing-ms's digits."""
     cdef Py_ssize_t type_len = PyBytes_GET_SIZE(ctype)
-    cdef bytes out = PyBytes_FromStringAndSize(NULL, 14 + type_len + 20 + 32 + 24 + ms_len + 30)
-    cdef char *p = PyBytes_AS_STRING(out)
     memcpy(p, b"content-type: ", 14)
     p += 14
     memcpy(p, PyBytes_AS_STRING(ctype), type_len)
@@ -60,4 +60,28 @@ cpdef bytes headers(int64_t processing_ns, bytes ctype=JSON):
     p += 24
     memcpy(p, ms, ms_len)
     memcpy(p + ms_len, b"\r\nopenai-version: 2020-10-01\r\n", 30)
+
+
+@cython.cdivision(False)
+cpdef bytes headers(int64_t processing_ns, bytes ctype=JSON):
+    """The header lines of an OpenAI answer (the core adds date, length, connection), written
+    straight into the bytes object."""
+    cdef char ms[24]
+    cdef size_t ms_len = llmsim_json_i64(ms, processing_ns // 1_000_000)
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, HEADER_FIXED + PyBytes_GET_SIZE(ctype)
+                                               + ms_len)
+    header_lines(PyBytes_AS_STRING(out), ms, ms_len, ctype)
     return out
+
+
+@cython.cdivision(False)
+cdef int write_headers(Buffer out, int64_t processing_ns, bytes ctype) except -1:
+    """headers() and the blank line that ends the head, written into `out`."""
+    cdef char ms[24]
+    cdef size_t ms_len = llmsim_json_i64(ms, processing_ns // 1_000_000)
+    cdef Py_ssize_t n = HEADER_FIXED + PyBytes_GET_SIZE(ctype) + ms_len
+    out.reserve(n + 2)
+    header_lines(out.data + out.length, ms, ms_len, ctype)
+    memcpy(out.data + out.length + n, b"\r\n", 2)
+    out.length += n + 2
+    return 0
