@@ -6,7 +6,7 @@
 stream) is read in C without msgspec; any other body is decoded in full, to the same values.
 The common answer (one non-streamed choice of plain text from a chat model: no n, stop,
 tools, logprobs, response_format or stream) is rendered here in one template pass; the
-common stream (the same, streamed: a scanned body) is llmsim.core.chat_stream's TextStream.
+common stream (the same, streamed: a scanned body) is llmsim.core.chat_stream's ChatTextStream.
 Everything else goes to the Python subclass, llmsim.api.openai_chat.ChatCompletions,
 through three hooks: `check(r)` (the checks the common answer does not need), `tools(r)` ->
 (function tools, their prompt tokens) and `answer(...)` (choices, tool calls, streams of
