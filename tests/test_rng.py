@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from llmsim.core import rng
+from llmsim.core import ids, rng
 from llmsim.core.plan import Plan
 from llmsim.core.rng import Distribution, Stream
 
@@ -28,6 +28,21 @@ KEY = 0x5EED
 def test_philox_known_answers(ctr, key, out):
     """Random123's published vectors for Philox4x32-10."""
     assert rng.philox4x32_10(ctr, key) == out
+
+
+def test_alnum_ids_use_every_character_evenly_at_every_position():
+    """Response ids (core/ids): digits come two at a time, so check each position."""
+    alphabet = set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+    assert [len(ids.alnum(n)) for n in range(13)] == list(range(13))
+    drawn = [ids.alnum(29) for _ in range(N)]
+    assert len(set(drawn)) == N
+    for pos in range(29):
+        counts = {c: 0 for c in alphabet}
+        for d in drawn:
+            counts[d[pos]] += 1
+        assert len(counts) == 62   # nothing outside the alphabet
+        mean = N / 62              # about 323, standard deviation about 18
+        assert all(abs(k - mean) < 6 * math.sqrt(mean) for k in counts.values()), pos
 
 
 def test_stream_is_the_counter_sequence():
