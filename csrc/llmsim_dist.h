@@ -65,15 +65,21 @@ static inline void llmsim_lognormal_from_median_q(double median, double quantile
     *sigma = log(quantile / median) / z;
 }
 
-/* Standard normal lane `lane` of block `index`, attempt `attempt` (Box-Muller). */
+/* Standard normal lane `lane` of the block `b` (Box-Muller). */
+static inline double llmsim_box_muller(const uint64_t b[2], unsigned lane)
+{
+    double r = sqrt(-2.0 * log(llmsim_u01(b[0])));
+    double t = LLMSIM_TWO_PI * llmsim_u01(b[1]);
+    return lane ? r * sin(t) : r * cos(t);
+}
+
+/* Standard normal lane `lane` of block `index`, attempt `attempt`. */
 static inline double llmsim_std_normal(uint64_t key, uint64_t index, uint32_t attempt,
                                        unsigned lane)
 {
     uint64_t b[2];
     llmsim_rng_block(key, index, attempt, b);
-    double r = sqrt(-2.0 * log(llmsim_u01(b[0])));
-    double t = LLMSIM_TWO_PI * llmsim_u01(b[1]);
-    return lane ? r * sin(t) : r * cos(t);
+    return llmsim_box_muller(b, lane);
 }
 
 /* Truncated normal for draw `i`, starting at `attempt` (0 unless a pair already failed). */
@@ -144,6 +150,32 @@ static inline double llmsim_dist_at(const llmsim_dist_t *d, uint64_t key, uint64
         break;
     default:
         x = llmsim_dist_from_uniform(d, llmsim_u01(llmsim_rng_u64(key, i)));
+        break;
+    }
+    return llmsim_dist_clamp(d, x);
+}
+
+/* Draw 0 of `key` when `b` is its block 0 (llmsim_rng_block(key, 0, 0, b)): the same value
+ * as llmsim_dist_at(d, key, 0). Given any 128 uniform bits instead, a draw from the same
+ * distribution, with no Philox call unless a truncated normal rejects its first pair. */
+static inline double llmsim_dist_first(const llmsim_dist_t *d, const uint64_t b[2],
+                                       uint64_t key)
+{
+    double x;
+    switch (d->kind) {
+    case LLMSIM_DIST_CONSTANT:
+        x = d->a;
+        break;
+    case LLMSIM_DIST_NORMAL:
+        x = d->a + d->b * llmsim_box_muller(b, 0);
+        if (!(x >= 0.0))
+            x = llmsim_trunc_normal(d, key, 0, 1);
+        break;
+    case LLMSIM_DIST_LOGNORMAL:
+        x = exp(d->a + d->b * llmsim_box_muller(b, 0));
+        break;
+    default:
+        x = llmsim_dist_from_uniform(d, llmsim_u01(b[0]));
         break;
     }
     return llmsim_dist_clamp(d, x);

@@ -210,6 +210,29 @@ def test_different_keys_seeds_and_fresh_randomness_differ():
     assert f1.ttft_ns != f2.ttft_ns and f1.rng.u64() != f2.rng.u64()
 
 
+@pytest.mark.parametrize("output_tokens", [
+    "200±50", "40±60",   # the second truncates its normal: rejected pairs redrawn
+    {"dist": "lognormal", "median": 200, "p99": 800}, {"dist": "exponential", "mean": 100},
+])
+def test_fresh_plans_draw_from_the_distributions_of_keyed_plans(output_tokens):
+    """Plans of no key draw their first length and TTFT from fresh bits, not from Philox:
+    the same distributions as keyed plans (means within 5 standard errors, spreads 5%)."""
+    sampled = {"dist": "lognormal", "median": "20ms", "p99": "80ms"}
+    p = planner({"profiles": {"x": {"ttft": {"overhead": "1ms", "per_prompt_token": "0us",
+                                             "sampled": sampled},
+                                    "itl": "10ms", "output_tokens": output_tokens}},
+                 "default": "x"})
+    n = 20_000
+    fresh = [p.plan("x", 0, None, None, None) for _ in range(n)]
+    keyed = [p.plan("x", 0, None, k, None) for k in range(n)]
+    for value in (lambda q: q.n_tokens, lambda q: q.ttft_ns):
+        a, b = [value(q) for q in fresh], [value(q) for q in keyed]
+        sd = statistics.stdev(b)
+        assert abs(statistics.mean(a) - statistics.mean(b)) < 5 * sd * (2 / n) ** 0.5
+        assert abs(statistics.stdev(a) / sd - 1) < 0.05
+    assert len({q.n_tokens for q in fresh}) > 50
+
+
 def test_request_key_rule():
     body = b'{"model":"gpt-4o","messages":[]}'
     assert planner().request_key(None, body) is None             # fresh randomness

@@ -48,6 +48,16 @@ def answer(handler, body, headers, received_ns):
     return _IDS.sub(b"ID", head), _IDS.sub(b"ID", body), delay
 
 
+def test_unseeded_common_answers_start_at_fresh_places_in_the_text():
+    """No seed anywhere: the text draw comes from fresh bits (core/plan), so four-token
+    answers to the same request mostly differ."""
+    handler = handlers(planner=Planner({}))[CHAT][2]
+    body = dict(REQUESTS[0], max_tokens=4)
+    texts = [json.loads(answer(handler, body, {}, 10**12)[1])["choices"][0]["message"]["content"]
+             for _ in range(40)]
+    assert len(set(texts)) > 20
+
+
 @pytest.mark.parametrize("planner", [lambda: Planner({}, global_seed=7), FakePlanner],
                          ids=["planner", "fake-planner"])
 @pytest.mark.parametrize("headers", HEADERS, ids=["plain", "echo", "lorem", "latency"])

@@ -13,6 +13,7 @@ cdef class Plan:
     cdef array.array _itl, _due      # None while every delay is 0 and nobody asked
     cdef Stream _rng                 # `rng` once asked for; until then `text` holds its state
     cdef llmsim_stream_t text
+    cdef bint fresh                  # no request key: draw() takes fresh bits, not `text`'s
     cdef object pool, slot           # load model: the model's slots, this plan's booking
 
     cdef int fill(self, Distribution ttft, Distribution itl, Distribution length, uint64_t key,

@@ -24,8 +24,8 @@ import array as _array
 
 from llmsim.core.ids cimport random_u64
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
-                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_hash64,
-                              llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
+                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_dist_first,
+                              llmsim_hash64, llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
                               llmsim_stream_u64)
 
 cdef array.array _I64 = _array.array("q")
@@ -44,6 +44,17 @@ cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept
     takes fresh random numbers instead (llmsim.core.ids, reseeded in every worker): as
     random as derived ones, and no Philox call."""
     return random_u64() if fresh else llmsim_rng_subkey(key, domain)
+
+
+cdef inline double _first(Distribution d, uint64_t key, bint fresh, uint32_t domain) noexcept:
+    """Draw 0 of sub-key `domain` of a request key; without a key, a draw from the same
+    distribution made of fresh random bits (llmsim_dist_first: no Philox call)."""
+    cdef uint64_t b[2]
+    if not fresh:
+        return llmsim_dist_at(&d.d, llmsim_rng_subkey(key, domain), 0)
+    b[0] = random_u64()
+    b[1] = random_u64()
+    return llmsim_dist_first(&d.d, b, random_u64())
 
 
 cdef inline int64_t _ns(double x) noexcept nogil:
@@ -94,7 +105,7 @@ cdef class Plan:
         if forced_n >= 0:
             n = forced_n
         else:
-            x = llmsim_dist_at(&length.d, _subkey(key, fresh, DOMAIN_LENGTH), 0)
+            x = _first(length, key, fresh, DOMAIN_LENGTH)
             n = <Py_ssize_t>(x + 0.5) if x < <double>_MAX_TOKENS else _MAX_TOKENS
             if n < 1:
                 n = 1
@@ -104,14 +115,14 @@ cdef class Plan:
         if self.truncated:
             n = max_tokens
         self.n_tokens = n
+        self.fresh = fresh
         llmsim_stream_init(&self.text, _subkey(key, fresh, DOMAIN_TEXT))
         if scale == 0.0:
             return 0   # every delay 0: arrays on demand
         gaps = n - 1 if n > 1 else 0
         self._itl = array.clone(_I64, gaps, zero=False)
         self._due = array.clone(_I64, n, zero=False)
-        at = _ns((fixed_ns + llmsim_dist_at(&ttft.d, _subkey(key, fresh, DOMAIN_TTFT), 0))
-                 * scale)
+        at = _ns((fixed_ns + _first(ttft, key, fresh, DOMAIN_TTFT)) * scale)
         self.ttft_ns = at
         g = self._itl.data.as_longlongs
         due = self._due.data.as_longlongs
@@ -159,9 +170,12 @@ cdef class Plan:
         return self._rng
 
     cdef uint64_t draw(self) noexcept:
-        """The next u64 of `rng`, without making the object."""
+        """The next u64 of `rng`, without making the object; a plan of no key (nothing to
+        reproduce) takes it from the ids generator instead, until `rng` is made."""
         if self._rng is not None:
             return llmsim_stream_u64(&self._rng.s)
+        if self.fresh:
+            return random_u64()
         return llmsim_stream_u64(&self.text)
 
     cdef int64_t due_at(self, Py_ssize_t i) except? -1:
