@@ -134,51 +134,40 @@ static inline double llmsim_dist_from_uniform(const llmsim_dist_t *d, double u)
     }
 }
 
-/* Draw number `i` of `key`. */
-static inline double llmsim_dist_at(const llmsim_dist_t *d, uint64_t key, uint64_t i)
+/* Draw number `i` of a key whose block i >> 1 is `b` (llmsim_rng_block(key, i >> 1, 0, b)):
+ * lane i & 1 of it, and more blocks of `key` only when a truncated normal rejects the pair.
+ * Given any 128 uniform bits as `b`, a draw from the same distribution (no Philox call). */
+static inline double llmsim_dist_from_block(const llmsim_dist_t *d, const uint64_t b[2],
+                                            uint64_t key, uint64_t i)
 {
     double x;
+    unsigned lane = (unsigned)(i & 1);
     switch (d->kind) {
     case LLMSIM_DIST_CONSTANT:
         x = d->a;
         break;
     case LLMSIM_DIST_NORMAL:
-        x = llmsim_trunc_normal(d, key, i, 0);
+        x = d->a + d->b * llmsim_box_muller(b, lane);
+        if (!(x >= 0.0))
+            x = llmsim_trunc_normal(d, key, i, 1);
         break;
     case LLMSIM_DIST_LOGNORMAL:
-        x = exp(d->a + d->b * llmsim_std_normal(key, i >> 1, 0, (unsigned)(i & 1)));
+        x = exp(d->a + d->b * llmsim_box_muller(b, lane));
         break;
     default:
-        x = llmsim_dist_from_uniform(d, llmsim_u01(llmsim_rng_u64(key, i)));
+        x = llmsim_dist_from_uniform(d, llmsim_u01(b[lane]));
         break;
     }
     return llmsim_dist_clamp(d, x);
 }
 
-/* Draw 0 of `key` when `b` is its block 0 (llmsim_rng_block(key, 0, 0, b)): the same value
- * as llmsim_dist_at(d, key, 0). Given any 128 uniform bits instead, a draw from the same
- * distribution, with no Philox call unless a truncated normal rejects its first pair. */
-static inline double llmsim_dist_first(const llmsim_dist_t *d, const uint64_t b[2],
-                                       uint64_t key)
+/* Draw number `i` of `key`. */
+static inline double llmsim_dist_at(const llmsim_dist_t *d, uint64_t key, uint64_t i)
 {
-    double x;
-    switch (d->kind) {
-    case LLMSIM_DIST_CONSTANT:
-        x = d->a;
-        break;
-    case LLMSIM_DIST_NORMAL:
-        x = d->a + d->b * llmsim_box_muller(b, 0);
-        if (!(x >= 0.0))
-            x = llmsim_trunc_normal(d, key, 0, 1);
-        break;
-    case LLMSIM_DIST_LOGNORMAL:
-        x = exp(d->a + d->b * llmsim_box_muller(b, 0));
-        break;
-    default:
-        x = llmsim_dist_from_uniform(d, llmsim_u01(b[0]));
-        break;
-    }
-    return llmsim_dist_clamp(d, x);
+    uint64_t b[2] = {0, 0};
+    if (d->kind != LLMSIM_DIST_CONSTANT)
+        llmsim_rng_block(key, i >> 1, 0, b);
+    return llmsim_dist_from_block(d, b, key, i);
 }
 
 /* Next draw of a stream. */

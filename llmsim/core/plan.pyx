@@ -24,7 +24,7 @@ import array as _array
 
 from llmsim.core.ids cimport random_u64
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
-                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_dist_first,
+                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_dist_from_block,
                               llmsim_hash64, llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
                               llmsim_stream_u64)
 
@@ -48,13 +48,13 @@ cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept
 
 cdef inline double _first(Distribution d, uint64_t key, bint fresh, uint32_t domain) noexcept:
     """Draw 0 of sub-key `domain` of a request key; without a key, a draw from the same
-    distribution made of fresh random bits (llmsim_dist_first: no Philox call)."""
+    distribution made of fresh random bits (llmsim_dist_from_block: no Philox call)."""
     cdef uint64_t b[2]
     if not fresh:
         return llmsim_dist_at(&d.d, llmsim_rng_subkey(key, domain), 0)
     b[0] = random_u64()
     b[1] = random_u64()
-    return llmsim_dist_first(&d.d, b, random_u64())
+    return llmsim_dist_from_block(&d.d, b, random_u64(), 0)
 
 
 cdef inline int64_t _ns(double x) noexcept nogil:

@@ -44,8 +44,8 @@ cdef extern from "llmsim_dist.h":
     void llmsim_lognormal_from_median_q(double median, double quantile, double z,
                                         double *mu, double *sigma) noexcept nogil
     double llmsim_dist_at(const llmsim_dist_t *d, uint64_t key, uint64_t i) noexcept nogil
-    double llmsim_dist_first(const llmsim_dist_t *d, const uint64_t *b,
-                             uint64_t key) noexcept nogil
+    double llmsim_dist_from_block(const llmsim_dist_t *d, const uint64_t *b, uint64_t key,
+                                  uint64_t i) noexcept nogil
     double llmsim_dist_sample(const llmsim_dist_t *d, llmsim_stream_t *s) noexcept nogil
     void llmsim_dist_fill(const llmsim_dist_t *d, uint64_t key, uint64_t first, size_t n,
                           double *out) noexcept nogil
