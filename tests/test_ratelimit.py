@@ -69,7 +69,9 @@ def test_openai_headers_count_down_then_429(server, tmp_path):
 def test_tokens_per_minute(server, tmp_path):
     srv = start(server, tmp_path, {"tokens_per_minute": 200})
     url = srv.base_url + "/v1/chat/completions"
-    assert httpx.post(url, json={**CHAT, "max_tokens": 120}).status_code == 200
+    # An answer of all 120 tokens it asked for: nothing goes back when it ends.
+    assert httpx.post(url, json={**CHAT, "max_tokens": 120},
+                      headers={"x-llmsim-latency": "tokens=120"}).status_code == 200
     r = httpx.post(url, json={**CHAT, "max_tokens": 120})
     assert r.status_code == 429
     assert r.json()["error"]["type"] == "tokens"
