@@ -103,12 +103,13 @@ cdef class _Core:
                 self.models[key] = entry
         return entry
 
-    cdef tuple text(self, tuple entry, turns, bytes body, dict hdrs, int64_t received,
+    cdef tuple text(self, req, tuple entry, turns, bytes body, dict hdrs, int64_t received,
                     Py_ssize_t n_in, cap, seed):
-        """(run, truncated, delay_ns, plan) of a plain text answer, or None when the generator
-        runs a script (`general` resolves it): the plan booked on the model's simulated server,
-        the generator's text, the slot freed when the text ends before the plan does (what
-        llmsim.api.planning does for every other answer). `turns`: the conversation."""
+        """(run, truncated, delay_ns, plan) of a plain text answer to `req`, its usage
+        recorded on it, or None when the generator runs a script (`general` resolves it): the
+        plan booked on the model's simulated server, the generator's text, the slot freed
+        when the text ends before the plan does (what llmsim.api.planning does for every
+        other answer). `turns`: the conversation."""
         cdef Run run
         cdef bint truncated
         cdef int64_t delay
@@ -127,6 +128,7 @@ cdef class _Core:
                             hdrs.get(LATENCY_HEADER))
         planner.admit(plan, received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
+        record_usage(req, n_in, run.count)
         return run, truncated, delay, plan
 
 
@@ -156,12 +158,12 @@ cdef class MessagesCore(_Core):
                 or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
         n_in = input_tokens(r)
-        got = self.text(entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens, None)
+        got = self.text(req, entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens,
+                        None)
         if got is None:
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        record_usage(req, n_in, sent)
         stop = b"max_tokens" if truncated else b"end_turn"
         if _f(r, A_STREAM):
             return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
@@ -207,13 +209,12 @@ cdef class GenerateCore(_Core):
                                       or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
         n_in = prompt_tokens(r)
-        got = self.text(entry, _f(r, G_CONTENTS), body, hdrs, received, n_in, cap,
+        got = self.text(req, entry, _f(r, G_CONTENTS), body, hdrs, received, n_in, cap,
                         _f(g, G_SEED) if g is not None else None)
         if got is None:
             return self.general(req, r)
         run, truncated, delay, plan = got
         sent = (<Run>run).count
-        record_usage(req, n_in, sent)
         finish = b"MAX_TOKENS" if truncated else b"STOP"
         name = entry[1]
         rid = response_id()
