@@ -4,6 +4,7 @@ import json
 import re
 import random
 import socket
+import threading
 import time
 
 import httpx
@@ -93,6 +94,33 @@ def test_pipelined_requests_answered_in_order_in_one_write(srv):
     expected = {"/health": 200, "/version": 200, "/nope": 404}
     assert [a[0] for a in answers] == [expected[p] for p in paths]
     assert all(json.loads(a[2]) for a in answers)
+
+
+def test_pipelined_answers_stay_in_order_when_the_socket_fills(srv):
+    """A client that does not read while it sends fills the server's socket: answers the
+    socket did not take wait in the transport, and every later answer queues behind them."""
+    paths = ["/v1/models", "/health", "/v1/models/gpt-4o", "/nope"] * 300
+    data = b"".join(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % p.encode() for p in paths)
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", srv.port))
+        sender = threading.Thread(target=s.sendall, args=(data,))
+        sender.start()
+        time.sleep(0.5)   # the server answers into a socket nobody reads
+        answers, rest = read_responses(s, len(paths), timeout=30.0)
+        sender.join(30.0)
+    assert rest == b"" and not sender.is_alive()
+    models = httpx.get(srv.base_url + "/v1/models").content
+    assert len(data) < len(models) * 300   # the answers are larger than what was sent
+    expected = {"/v1/models": (200, models), "/health": (200, b'{"status":"ok"}'),
+                "/v1/models/gpt-4o": (200, None), "/nope": (404, None)}
+    for path, (status, _, body) in zip(paths, answers):
+        want_status, want_body = expected[path]
+        assert status == want_status, path
+        if want_body is not None:
+            assert body == want_body, path
+        elif status == 200:
+            assert json.loads(body)["id"] == "gpt-4o"
 
 
 def test_repeated_route_then_other_method_or_path(srv):

@@ -150,6 +150,9 @@ class HoldingTransport:
     def get_write_buffer_size(self):
         return sum(len(d) for d in self.held)
 
+    def get_extra_info(self, name, default=None):
+        return default   # no socket: every answer goes through write()
+
     def sent(self):
         return b"".join(bytes(d) for d in self.held)
 

@@ -65,7 +65,7 @@ cdef class Server:
     cdef void count(self, int route, int status, int64_t duration_ns, size_t bytes_in,
                     size_t bytes_out) noexcept
     cdef int write_to(self, transport) except -1
-    cdef int put_body(self, bytes body, transport) except -1
+    cdef int put_body(self, bytes body, Connection conn) except -1
 
 cdef class Connection:
     cdef Server server
@@ -78,6 +78,9 @@ cdef class Connection:
     cdef size_t bytes_in
     cdef int minor
     cdef bint keep_alive, closing, closed, continue_sent, write_paused, reading_body
+    cdef bint handed                 # the transport may hold output of this connection
+    cdef object fileno               # the transport's socket's fileno (None: not looked up;
+                                     # False: the transport has no socket)
 
     cdef int process(self, char *buf, size_t length, bint lent) except -1
     cdef int await_body(self, Head *h) except -1

@@ -7,6 +7,12 @@ soon as the request completes, so an idle keep-alive connection owns no buffer.
 Answers to every request found in one read are gathered and leave in one write; a body of
 LEND_MIN bytes or more leaves at once after what was gathered before it, in one writev,
 without being copied.
+
+Writes: while the transport holds none of a connection's output, the gathered output goes
+straight to the socket with one send(2), as uvloop's own write would first try, without
+making a bytes object or calling into the transport; what the socket does not take (or an
+error) goes to the transport, which then owns ordering, back-pressure and errors until it
+is empty again.
 """
 
 import logging
@@ -27,6 +33,11 @@ from llmsim.core.router cimport Router, PathEntry, Endpoint
 from llmsim.core.shm cimport (Segment, llmsim_worker_t, llmsim_count_request, llmsim_parse_error,
                               llmsim_add_bytes_in, llmsim_add_bytes_out, llmsim_conn_opened,
                               llmsim_conn_closed)
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    enum: MSG_DONTWAIT
+    enum: MSG_NOSIGNAL
+
 from llmsim.core.http import HttpError
 from llmsim import errors
 from llmsim.core.ids import hexstr
@@ -309,14 +320,15 @@ cdef class Server:
             out.clear()
         return 0
 
-    cdef int put_body(self, bytes body, transport) except -1:
+    cdef int put_body(self, bytes body, Connection conn) except -1:
         """An answer body after its head: copied into the gathered output; or, when it is
-        large and `transport` (its connection's, None once closed) is given, sent at once
-        after the gathered output, as it is (one writev: bytes are immutable, so the transport
-        may keep it unsent without a copy)."""
-        if PyBytes_GET_SIZE(body) < LEND_MIN or transport is None:
+        large and `conn` is open, sent at once after the gathered output through its
+        transport, as it is (one writev: bytes are immutable, so the transport may keep it
+        unsent without a copy)."""
+        if PyBytes_GET_SIZE(body) < LEND_MIN or conn.closed:
             return self.out.write_bytes(body)
-        transport.writelines((self.out.take(), body))
+        conn.handed = True
+        conn.transport.writelines((self.out.take(), body))
         return 0
 
 
@@ -599,7 +611,7 @@ cdef class Connection:
         cdef size_t sent
         s.put_head(status, headers, n, self.keep_alive, self.minor)
         sent = s.out.length - before + n
-        s.put_body(body, None if self.closed else self.transport)
+        s.put_body(body, self)
         return self.answered(route, status, sent)
 
     cdef int answered(self, int route, int status, size_t sent) except -1:
@@ -640,12 +652,39 @@ cdef class Connection:
         return self.answer_error(-1, provider, errors.ApiError(status, message))
 
     cdef int flush(self) except -1:
-        """Out with the gathered output (also a deferred answer's, llmsim.core.stream)."""
-        if not self.closed:
-            self.server.write_to(self.transport)
-        else:
-            self.server.out.clear()
-        return 0
+        """Out with the gathered output (also a deferred answer's, llmsim.core.stream):
+        straight to the socket while the transport holds none of this connection's output,
+        else through the transport."""
+        cdef Buffer out = self.server.out
+        cdef Py_ssize_t n = out.length - out.start
+        cdef ssize_t sent
+        cdef int fd
+        if self.closed:
+            out.clear()
+            return 0
+        if self.handed:
+            if self.transport.get_write_buffer_size():
+                return self.server.write_to(self.transport)   # behind what it holds
+            self.handed = False
+        if self.fileno is None:
+            sock = self.transport.get_extra_info("socket")
+            self.fileno = sock.fileno if sock is not None else False
+        if self.fileno is False:
+            self.handed = True
+            return self.server.write_to(self.transport)
+        fd = self.fileno()
+        if fd < 0:   # the transport closed its socket; connection_lost follows
+            out.clear()
+            return 0
+        sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+        if sent == n:
+            out.clear()
+            return 0
+        if sent > 0:
+            out.start += sent
+        # the socket is full, or an error the transport will meet and report
+        self.handed = True
+        return self.server.write_to(self.transport)
 
     # -- used by deferred answers (llmsim.core.stream) -------------------------------------
     cdef int finished(self) except -1:

@@ -17,11 +17,8 @@ unless the worker fell a whole gap or more behind; then everything due goes in o
 back-pressure (the client did not read) everything due goes at once too, with no spacing
 before it: the bytes a real API sent meanwhile would be waiting in the socket.
 
-Writes: while the transport holds none of a connection's output, a stream's chunk goes
-straight to the socket with one send(2), as uvloop's own write would first try, without
-making a bytes object or calling into the transport; what the socket does not take (or an
-error) goes to the transport, which then owns ordering, back-pressure and errors until it
-is empty again.
+Writes: each chunk leaves through Connection.flush, which sends it straight to the socket
+while the transport holds none of the connection's output.
 """
 
 import asyncio
@@ -47,11 +44,6 @@ from llmsim.core.wheel cimport (llmsim_wheel_t, llmsim_wheel_node_t, llmsim_whee
                                 llmsim_wheel_insert, llmsim_wheel_cancel, llmsim_wheel_advance,
                                 llmsim_wheel_next_due_ns, llmsim_wheel_node_wake_ns)
 from llmsim.core.timer cimport llmsim_timer_open, llmsim_timer_set
-
-cdef extern from "<sys/socket.h>" nogil:
-    ssize_t send(int fd, const void *buf, size_t n, int flags)
-    enum: MSG_DONTWAIT
-    enum: MSG_NOSIGNAL
 
 cdef extern from *:
     """
@@ -204,9 +196,6 @@ cdef class Responder:
     cdef size_t bytes_out
     cdef bint paused, chunked
     cdef bint burst               # resumed after back-pressure: next write not spaced
-    cdef object fileno            # the transport's socket's fileno (None: not looked up;
-                                  # False: the transport has no socket)
-    cdef bint handed              # the transport may hold output of this connection
     cdef readonly bint done
     cdef bint inline             # answering inside the request's read: gather, don't write
 
@@ -308,7 +297,7 @@ cdef class Responder:
         s.put_head(self.status, self.headers, PyBytes_GET_SIZE(body), self.conn.keep_alive,
                    self.conn.minor)
         self.bytes_out = s.out.length - before + PyBytes_GET_SIZE(body)
-        s.put_body(body, None if self.conn.closed else self.conn.transport)
+        s.put_body(body, self.conn)
         if not self.inline and s.out.length:
             self.conn.flush()
         self.ended()
@@ -345,7 +334,7 @@ cdef class Responder:
             out.write(b"0\r\n\r\n", 5)
         self.bytes_out += out.length - out.start - size
         if not self.inline and out.length > out.start:
-            self.push()
+            self.conn.flush()   # straight to the socket when it can (Connection.flush)
         self.wrote_ns = llmsim_stream_now_ns()
         self.burst = False
         if drops:   # inline: the connection closes once this read's answers are out
@@ -362,40 +351,6 @@ cdef class Responder:
             if not self.paused:
                 self.schedule()
         return 0
-
-    cdef int push(self) except -1:
-        """Out with the worker's output (this stream's chunk): straight to the socket while
-        the transport holds none of this connection's output, else through the transport."""
-        cdef Connection conn = self.conn
-        cdef Buffer out = conn.server.out
-        cdef Py_ssize_t n = out.length - out.start
-        cdef ssize_t sent
-        cdef int fd
-        if conn.closed:
-            return conn.flush()
-        if self.handed:
-            if conn.transport.get_write_buffer_size():
-                return conn.flush()   # behind what the transport holds
-            self.handed = False
-        if self.fileno is None:
-            sock = conn.transport.get_extra_info("socket")
-            self.fileno = sock.fileno if sock is not None else False
-        if self.fileno is False:
-            self.handed = True
-            return conn.flush()
-        fd = self.fileno()
-        if fd < 0:   # the transport closed its socket; connection_lost cancels the stream
-            out.clear()
-            return 0
-        sent = send(fd, out.data + out.start, n, MSG_DONTWAIT | MSG_NOSIGNAL)
-        if sent == n:
-            out.clear()
-            return 0
-        if sent > 0:
-            out.start += sent
-        # the socket is full, or an error the transport will meet and report
-        self.handed = True
-        return conn.flush()
 
     cdef void finish(self) noexcept:
         """End the answer (complete or cancelled): free the stream, count the request."""
@@ -453,7 +408,6 @@ def start(Connection conn, Request req, int status, bytes headers, body):
     r.headers = headers
     r.route = req.route
     r.t0 = req.received_ns
-    r.handed = True   # the head goes out through the transport
     if isinstance(body, DelayedBody):
         r.delayed = body
     else:
