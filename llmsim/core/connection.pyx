@@ -12,7 +12,7 @@ Writes: while the transport holds none of a connection's output, the gathered ou
 straight to the socket with one send(2), as uvloop's own write would first try, without
 making a bytes object or calling into the transport; what the socket does not take (or an
 error) goes to the transport, which then owns ordering, back-pressure and errors until it
-is empty again.
+is empty again. (Plain TCP only: under TLS the transport would have to do every write.)
 """
 
 import logging
