@@ -17,7 +17,7 @@ import uvloop
 
 from llmsim import api
 from llmsim.config import planner
-from llmsim.core import stream
+from llmsim.core import loopgil, stream
 from llmsim.core.connection import Server
 from llmsim.core.router import Router
 from llmsim.sim.generators import Generators
@@ -92,8 +92,13 @@ def run(config, index, sock, segment, rate_bank=0, rule_bank=0, pin=None):
     worker = _Worker(loop, server, listener, config, index, segment)
     worker.start()
     try:
+        loopgil.hold(loop)
+    except RuntimeError as exc:   # a uvloop that does not export libuv: only slower
+        log.warning("worker %d: the GIL is taken per callback: %s", index, exc)
+    try:
         loop.run_forever()
     finally:
+        loopgil.release()
         stream.stop()
         loop.close()
     return 0
