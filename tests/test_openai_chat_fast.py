@@ -273,7 +273,8 @@ def test_scanned_contents_count_as_decoded_ones(decodes):
 
 
 # Random strings over each alphabet (the scanner's printable ASCII), 0..600 bytes: long
-# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2.
+# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2; each
+# alone, and followed by a byte that ends the run and more bytes.
 COUNT_CHECK = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,15 +284,21 @@ int main(void)
     static const char *alphabets[] = {
         "  aaaaabcXYZ0123456789.,!-@[`{~", "aaaaaaaaaaaaaaaaaaaaaaaaa b1",
         "1111111111111111 a.", "          a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1"};
-    char buf[600];
+    static const char stops[] = {'"', '\\', '\n', 0x7f, (char)0xc3, 0};
+    char buf[700];
+    size_t count;
     srand(1);
     for (int a = 0; a < 5; a++) {
         size_t k = strlen(alphabets[a]);
         for (int t = 0; t < 100000; t++) {
-            size_t n = (size_t)rand() % sizeof buf;
-            for (size_t i = 0; i < n; i++)
+            size_t n = (size_t)rand() % 600, more = (size_t)rand() % 100;
+            for (size_t i = 0; i < n + 1 + more; i++)
                 buf[i] = alphabets[a][(size_t)rand() % k];
-            if (llmsim_cs_tokens(buf, n) != llmsim_tok_count(buf, n)) {
+            buf[n] = stops[(size_t)rand() % sizeof stops];
+            if (llmsim_cs_plain_tokens(buf, buf + n, &count) != buf + n ||
+                count != llmsim_tok_count(buf, n) ||
+                llmsim_cs_plain_tokens(buf, buf + n + 1 + more, &count) != buf + n ||
+                count != llmsim_tok_count(buf, n)) {
                 printf("%.*s\n", (int)n, buf);
                 return 1;
             }
