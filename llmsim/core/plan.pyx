@@ -18,15 +18,19 @@ cimport cython
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from libc.math cimport exp, log, sqrt
 from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 
 import array as _array
+import os
 
 from llmsim.core.ids cimport random_u64
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
-                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_dist_from_block,
+                              DOMAIN_TTFT, LLMSIM_DIST_CONSTANT, LLMSIM_DIST_LOGNORMAL,
+                              LLMSIM_DIST_NORMAL, LLMSIM_NORMAL_ATTEMPTS, llmsim_dist_at,
+                              llmsim_dist_clamp, llmsim_dist_fill, llmsim_dist_from_block,
                               llmsim_hash64, llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
-                              llmsim_stream_u64)
+                              llmsim_stream_u64, llmsim_u01)
 
 cdef array.array _I64 = _array.array("q")
 
@@ -46,15 +50,67 @@ cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept
     return random_u64() if fresh else llmsim_rng_subkey(key, domain)
 
 
+cdef double _spare = 0.0     # the second normal of the last fresh pair ...
+cdef bint _has_spare = False    # ... while no draw has taken it
+
+
+def _forget_spare():
+    """A forked child draws its own normals (llmsim.core.ids reseeds its bits)."""
+    global _has_spare
+    _has_spare = False
+
+
+os.register_at_fork(after_in_child=_forget_spare)
+
+
+cdef double _fresh_normal() noexcept:
+    """A standard normal of fresh random bits by Marsaglia's polar method: no sine or
+    cosine, and each accepted pair gives two independent normals (the second is kept for
+    the next call)."""
+    global _spare, _has_spare
+    cdef double u, v, s, f
+    if _has_spare:
+        _has_spare = False
+        return _spare
+    while True:
+        u = 2.0 * llmsim_u01(random_u64()) - 1.0
+        v = 2.0 * llmsim_u01(random_u64()) - 1.0
+        s = u * u + v * v
+        if 0.0 < s < 1.0:
+            break
+    f = sqrt(-2.0 * log(s) / s)
+    _spare = v * f
+    _has_spare = True
+    return u * f
+
+
+cdef double _fresh(Distribution d) noexcept:
+    """A draw from d made of fresh random bits, not of a key (no Philox call): the normal
+    kinds from _fresh_normal (a normal truncated at zero redraws, as llmsim_dist.h's does),
+    the others from one uniform, as llmsim_dist_from_block makes them."""
+    cdef uint64_t b[2]
+    cdef double x
+    cdef int attempt
+    if d.d.kind == LLMSIM_DIST_LOGNORMAL:
+        return llmsim_dist_clamp(&d.d, exp(d.d.a + d.d.b * _fresh_normal()))
+    if d.d.kind == LLMSIM_DIST_NORMAL:
+        x = 0.0
+        for attempt in range(LLMSIM_NORMAL_ATTEMPTS):
+            x = d.d.a + d.d.b * _fresh_normal()
+            if x >= 0.0:
+                break
+        return llmsim_dist_clamp(&d.d, x if x >= 0.0 else 0.0)
+    b[0] = random_u64() if d.d.kind != LLMSIM_DIST_CONSTANT else 0
+    b[1] = 0
+    return llmsim_dist_from_block(&d.d, b, 0, 0)
+
+
 cdef inline double _first(Distribution d, uint64_t key, bint fresh, uint32_t domain) noexcept:
     """Draw 0 of sub-key `domain` of a request key; without a key, a draw from the same
-    distribution made of fresh random bits (llmsim_dist_from_block: no Philox call)."""
-    cdef uint64_t b[2]
+    distribution made of fresh random bits (_fresh)."""
     if not fresh:
         return llmsim_dist_at(&d.d, llmsim_rng_subkey(key, domain), 0)
-    b[0] = random_u64()
-    b[1] = random_u64()
-    return llmsim_dist_from_block(&d.d, b, random_u64(), 0)
+    return _fresh(d)
 
 
 cdef inline int64_t _ns(double x) noexcept nogil:
