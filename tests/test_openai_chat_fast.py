@@ -254,6 +254,31 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
             assert planner.calls[-1:] == planned
 
 
+def test_kept_parts_of_the_common_answer_follow_the_clock_and_the_model(decodes):
+    """The common answer keeps its rendered created/model and usage parts from one answer
+    to the next: a new second, another model or another length renders them anew, as the
+    decoded path does."""
+    handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
+    first = None
+    for seconds, model, cap in [(0, "gpt-4o-mini", 16), (2, "gpt-4o-mini", 16),
+                                (2, "gpt-4o-mini", 16), (0, "gpt-4o", 16), (0, "gpt-4o", 3),
+                                (5, "gpt-4o-mini", 3)]:
+        received = 10**12 + seconds * 10**9
+        body = json.dumps({"seed": 1, "model": model, "max_tokens": cap,
+                           "messages": [{"role": "user", "content": "Hi"}]}).encode()
+        answers = []
+        for spelling in (body, decoded_spelling(body)):
+            req = FakeReq(b"POST", b"/v1/chat/completions", spelling)
+            req.received_ns = received
+            answers.append(_IDS.sub(b"ID", sent(handler(req)[2])[0]))
+        assert decodes.pop()
+        assert answers[0] == answers[1]
+        answer = json.loads(answers[0])
+        first = answer["created"] - seconds if first is None else first
+        assert (answer["created"], answer["model"]) == (first + seconds, model)
+        assert answer["usage"]["completion_tokens"] == cap
+
+
 def test_scanned_contents_count_as_decoded_ones(decodes):
     """The scanner counts the prompt tokens of plain contents itself (a state machine over
     the tokenizer's rule): words past 8 letters, numbers past 3 digits, runs of spaces."""
