@@ -47,16 +47,21 @@ cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
     return (x << k) | (x >> (64 - k))
 
 
-cdef inline uint64_t _next() noexcept nogil:
-    cdef uint64_t result = _rotl(_s[1] * 5, 7) * 9
-    cdef uint64_t t = _s[1] << 17
-    _s[2] ^= _s[0]
-    _s[3] ^= _s[1]
-    _s[1] ^= _s[2]
-    _s[0] ^= _s[3]
-    _s[2] ^= t
-    _s[3] = _rotl(_s[3], 45)
+cdef inline uint64_t _step(uint64_t *s) noexcept nogil:
+    """The next output of state s (xoshiro256**), advancing it."""
+    cdef uint64_t result = _rotl(s[1] * 5, 7) * 9
+    cdef uint64_t t = s[1] << 17
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
     return result
+
+
+cdef inline uint64_t _next() noexcept nogil:
+    return _step(_s)
 
 
 def reseed():
@@ -89,20 +94,24 @@ cpdef bytes alnum(Py_ssize_t n):
 
 
 cdef void alnum_into(char *p, Py_ssize_t n) noexcept:
-    """n random characters from [A-Za-z0-9] at p: five a draw, two at a time."""
+    """n random characters from [A-Za-z0-9] at p: five a draw, two at a time (the state in
+    registers meanwhile)."""
     cdef char *end = p + n
     cdef uint64_t x
+    cdef uint64_t s[4]
+    memcpy(s, _s, sizeof(s))
     while end - p >= 5:
-        x = _next()
+        x = _step(s)
         memcpy(p, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         memcpy(p + 2, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         p[4] = _ALNUM[llmsim_ids_digit62(&x)]
         p += 5
     if p < end:
-        x = _next()
+        x = _step(s)
         while p < end:
             p[0] = _ALNUM[llmsim_ids_digit62(&x)]
             p += 1
+    memcpy(_s, s, sizeof(s))
 
 
 cpdef bytes hexstr(Py_ssize_t n):
