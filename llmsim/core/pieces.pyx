@@ -142,6 +142,7 @@ cdef Run run_of(Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t sk
 
 
 @cython.freelist(64)
+@cython.no_gc   # it holds only Pieces, which hold only bytes: no cycle, no GC bookkeeping
 cdef class Run:
     """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
     the first `skip` bytes: generated content as a view, never a copy per token."""

@@ -130,6 +130,8 @@ cdef enum:
 
 
 @cython.freelist(64)
+@cython.no_gc   # what it holds (str, arrays, a Stream, the load model's pool and slot) never
+                # holds a plan: no cycle to collect, and no GC bookkeeping per request
 cdef class Plan:
     """The timing of one response. itl_ns[j] is the gap before token j + 1 (n_tokens - 1
     gaps); due[i] is token i's offset from the request start (due[0] = ttft_ns).
