@@ -258,8 +258,12 @@ cdef class ChatCore(Handler):
         model, gen = self.model(name)
         if _f(model, M_KIND) != "chat":
             return _DECODE
-        cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
-                    s.max_tokens if s.max_tokens else None, model)
+        # limit() on C ints (the scanner's caps are >= 1, 0 when absent); it raises
+        cdef int64_t cap_c = s.max_completion_tokens if s.max_completion_tokens else s.max_tokens
+        if cap_c > <int64_t>_f(model, M_MAX_OUTPUT):
+            limit(s.max_completion_tokens if s.max_completion_tokens else None,
+                  s.max_tokens if s.max_tokens else None, model)
+        cap = cap_c if cap_c else None
         named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
