@@ -278,6 +278,32 @@ static inline uint64_t llmsim_cs_heads(uint64_t start, uint64_t full, int width)
     return heads;
 }
 
+/* The token heads of the runs of x in this window (words: width 8, numbers: 3), px the
+ * previous window's x; *due: where the next token of a run from the previous window starts
+ * (a bit of this window, or 0), updated for the next window. */
+static inline uint64_t llmsim_cs_run_heads(uint64_t x, uint64_t px, int width, uint64_t *due)
+{
+    uint64_t full, h, carried;
+    if (!(x | *due))
+        return 0;
+    /* full: `width` run bytes up to here, by doubling (the previous window's own doubles
+     * need only its top bits, which its mask alone gives) */
+    uint64_t two = x & llmsim_cs_up(x, px, 1), ptwo = px & px << 1;
+    if (width == 3) {
+        full = two & llmsim_cs_up(x, px, 2);
+    } else {
+        uint64_t four = two & llmsim_cs_up(two, ptwo, 2), pfour = ptwo & ptwo << 2;
+        full = four & llmsim_cs_up(four, pfour, 4);
+    }
+    /* a run from the previous window has its next start where due says, if it lasts until
+     * there */
+    carried = *due && !(~x & ((*due << 1) - 1)) ? *due : 0;
+    h = llmsim_cs_heads((x & ~llmsim_cs_up(x, px, 1)) | carried, full, width);
+    /* a run that reaches the end has its last start among the last `width` bytes */
+    *due = x >> 63 && h ? (uint64_t)1 << (63 - __builtin_clzll(h) + width - 64) : 0;
+    return h;
+}
+
 /* The end of the plain bytes from q as llmsim_cs_plain_end, with in *tokens their
  * llmsim_tok_count, found together 64 bytes a step from bit masks of letters, spaces, digits
  * and bytes that end the run. The bytes counted are printable ASCII, so: a word of m letters
@@ -298,7 +324,7 @@ static inline const char *llmsim_cs_plain_tokens(const char *q, const char *end,
 {
     const char *s = q, *short_end = end - q > LLMSIM_CS_SHORT ? q + LLMSIM_CS_SHORT : end;
     size_t count = 0, n;
-    uint64_t m[4], prev[3] = {0, 0, 0}, due[2] = {0, 0};
+    uint64_t m[4], pl = 0, psp = 0, pd = 0, due_word = 0, due_number = 0;
     char tail[64];
     q = llmsim_cs_plain_end(q, short_end);
     if (q < short_end || q == end) {
@@ -315,41 +341,19 @@ static inline const char *llmsim_cs_plain_tokens(const char *q, const char *end,
         }
         uint64_t valid = m[3] ? ((uint64_t)1 << __builtin_ctzll(m[3])) - 1 : ~(uint64_t)0;
         uint64_t l = m[0] & valid, sp = m[1] & valid, d = m[2] & valid;
-        /* other bytes, and second spaces of runs */
+        /* other bytes, second spaces of runs, and the tokens of words and numbers */
         uint64_t heads = (valid & ~(l | sp | d)) |
-                         (sp & llmsim_cs_up(sp, prev[1], 1) & ~llmsim_cs_up(sp, prev[1], 2));
-        m[0] = l;
-        m[2] = d;
-        for (int c = 0; c < 2; c++) {    /* words, then numbers */
-            uint64_t x = m[2 * c], px = prev[2 * c], full, h;
-            int width = c ? 3 : LLMSIM_TOK_WORD;
-            if (!(x | due[c]))
-                continue;
-            /* full: `width` run bytes up to here, by doubling (the previous window's own
-             * doubles need only its top bits, which its mask alone gives) */
-            uint64_t two = x & llmsim_cs_up(x, px, 1), ptwo = px & px << 1;
-            if (c) {
-                full = two & llmsim_cs_up(x, px, 2);
-            } else {
-                uint64_t four = two & llmsim_cs_up(two, ptwo, 2), pfour = ptwo & ptwo << 2;
-                full = four & llmsim_cs_up(four, pfour, 4);
-            }
-            /* a run from the previous window has its next start where due says, if it
-             * lasts until there */
-            uint64_t carried = due[c] && !(~x & ((due[c] << 1) - 1)) ? due[c] : 0;
-            h = llmsim_cs_heads((x & ~llmsim_cs_up(x, px, 1)) | carried, full, width);
-            heads |= h;
-            /* a run that reaches the end has its last start among the last `width` bytes */
-            due[c] = x >> 63 && h ? (uint64_t)1 << (63 - __builtin_clzll(h) + width - 64) : 0;
-        }
+                         (sp & llmsim_cs_up(sp, psp, 1) & ~llmsim_cs_up(sp, psp, 2)) |
+                         llmsim_cs_run_heads(l, pl, LLMSIM_TOK_WORD, &due_word) |
+                         llmsim_cs_run_heads(d, pd, 3, &due_number);
         count += llmsim_cs_popcount(heads);
         if (m[3]) {
             q += __builtin_ctzll(m[3]);
             break;
         }
-        prev[0] = l;
-        prev[1] = sp;
-        prev[2] = d;
+        pl = l;
+        psp = sp;
+        pd = d;
     }
     /* a single space at the end is a token of its own */
     n = (size_t)(q - s);
