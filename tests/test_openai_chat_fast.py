@@ -279,6 +279,26 @@ def test_kept_parts_of_the_common_answer_follow_the_clock_and_the_model(decodes)
         assert answer["usage"]["completion_tokens"] == cap
 
 
+def test_planner_overrides_are_called_and_native_planners_book_alike():
+    """A planner class that overrides request_key, plan or admit has its own called for
+    every chat request, scanned or decoded; a planner overriding none (`native`) is
+    called without the look-up for overrides, to the same answers."""
+    class Admits(Planner):
+        def admit(self, plan, now_ns):
+            admitted.append(plan.n_tokens)
+            return super().admit(plan, now_ns)
+
+    admitted = []
+    native, counting = Planner({}, global_seed=7), Admits({}, global_seed=7)
+    assert native.native and not counting.native and not FakePlanner().native
+    body = json.dumps({"seed": 3, "model": "gpt-4o-mini", "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    answers = [outcome(handlers(planner=p)[CHAT][2], spelling, {})
+               for p in (native, counting) for spelling in (body, decoded_spelling(body))]
+    assert admitted == [5, 5]
+    assert answers[0] == answers[1] == answers[2] == answers[3]
+
+
 def test_scanned_contents_count_as_decoded_ones(decodes):
     """The scanner counts the prompt tokens of plain contents itself (a state machine over
     the tokenizer's rule): words past 8 letters, numbers past 3 digits, runs of spaces."""

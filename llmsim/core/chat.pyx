@@ -336,11 +336,8 @@ cdef class ChatCore(Handler):
     cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
               seed):
         """The request's plan, admitted on its model's simulated server."""
-        cdef PlannerCore planner = self.planner
-        plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
-                            _header(hdrs, b"x-llmsim-latency"))
-        planner.admit(plan, received)
-        return plan
+        return self.planner.book(name, n_prompt, cap, seed, body,
+                                 _header(hdrs, b"x-llmsim-latency"), received)
 
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):

@@ -315,13 +315,17 @@ cdef class PlannerCore:
     Compiled of a model not in `_by_model` yet), `_override(raw, compiled)` -> (Override,
     Compiled) and `_pool(model, compiled)` (the model's load-model slots). Compiled handlers
     call a planner through this type; a stand-in (tests, benchmarks) subclasses it and
-    overrides request_key, plan, admit and release."""
+    overrides request_key, plan, admit and release (book() then calls them; it calls
+    PlannerCore's own directly when the class overrides none)."""
 
     def __init__(self):
         self._by_model = {}
         self._global_seed = None
         self.no_latency = False
         self._multiplier = 1.0
+        cls = type(self)
+        self.native = all(getattr(cls, name) is getattr(PlannerCore, name)
+                          for name in ("request_key", "plan", "admit"))
 
     @property
     def global_seed(self):
@@ -371,6 +375,21 @@ cdef class PlannerCore:
         if c.load is not None:
             p.pool = self._pool(model, c)
         return p
+
+    cdef book(self, model, Py_ssize_t prompt_tokens, max_tokens, seed, bytes body, override,
+              int64_t now_ns):
+        """The plan of a request (request_key(seed, body), then plan()) admitted at now_ns.
+        A planner whose class overrides none of these (`native`) has them called directly:
+        no look-up for a Python override on each call."""
+        if not self.native:
+            plan = self.plan(model, prompt_tokens, max_tokens, self.request_key(seed, body),
+                             override)
+            self.admit(plan, now_ns)
+            return plan
+        plan = PlannerCore.plan(self, model, prompt_tokens, max_tokens,
+                                PlannerCore.request_key(self, seed, body), override)
+        PlannerCore.admit(self, plan, now_ns)
+        return plan
 
     cpdef admit(self, plan, int64_t now_ns):
         """Book the plan on its model's simulated server (no-op without a load model):
