@@ -367,7 +367,9 @@ cdef class PlannerCore:
             if ov.tokens is not None:
                 forced = ov.tokens
         if max_tokens is not None:
-            cap = max_tokens if max_tokens > 0 else 0
+            cap = max_tokens    # as a C int: no Python comparison
+            if cap < 0:
+                cap = 0
         k = 0 if key is None else llmsim_rng_key(self.seed, PyLong_AsUnsignedLongLongMask(key))
         p.fill(c.ttft, c.itl, c.length, k, key is None,
                c.overhead_ns + c.per_token_ns * prompt_tokens, scale, cap, forced)
