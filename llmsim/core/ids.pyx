@@ -43,25 +43,8 @@ cdef extern from *:
     unsigned llmsim_ids_pair62(uint64_t *x) noexcept nogil
 
 
-cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
-
-
-cdef inline uint64_t _step(uint64_t *s) noexcept nogil:
-    """The next output of state s (xoshiro256**), advancing it."""
-    cdef uint64_t result = _rotl(s[1] * 5, 7) * 9
-    cdef uint64_t t = s[1] << 17
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
-
-
 cdef inline uint64_t _next() noexcept nogil:
-    return _step(_s)
+    return random_next(_s)
 
 
 def reseed():
@@ -81,9 +64,10 @@ def u64():
     return _next()
 
 
-cdef uint64_t random_u64() noexcept:
-    """u64() from C."""
-    return _next()
+cdef uint64_t *random_state() noexcept:
+    """The generator's state, for random_next (llmsim/core/ids.pxd); reseeding rewrites it
+    in place."""
+    return _s
 
 
 cpdef bytes alnum(Py_ssize_t n):
@@ -101,13 +85,13 @@ cdef void alnum_into(char *p, Py_ssize_t n) noexcept:
     cdef uint64_t s[4]
     memcpy(s, _s, sizeof(s))
     while end - p >= 5:
-        x = _step(s)
+        x = random_next(s)
         memcpy(p, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         memcpy(p + 2, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         p[4] = _ALNUM[llmsim_ids_digit62(&x)]
         p += 5
     if p < end:
-        x = _step(s)
+        x = random_next(s)
         while p < end:
             p[0] = _ALNUM[llmsim_ids_digit62(&x)]
             p += 1

@@ -24,7 +24,7 @@ from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 import array as _array
 import os
 
-from llmsim.core.ids cimport random_u64
+from llmsim.core.ids cimport random_next, random_state
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
                               DOMAIN_TTFT, LLMSIM_DIST_CONSTANT, LLMSIM_DIST_LOGNORMAL,
                               LLMSIM_DIST_NORMAL, LLMSIM_NORMAL_ATTEMPTS, llmsim_dist_at,
@@ -40,6 +40,7 @@ cdef double MAX_DELAY_NS = 1e15
 MAX_TOKENS = 1 << 20
 cdef Py_ssize_t _MAX_TOKENS = MAX_TOKENS
 cdef uint64_t _SEED_BODY = 0x6c6c6d73696d2d62  # hash seed for request bodies
+cdef uint64_t *_ids = random_state()     # llmsim.core.ids's generator, drawn from inline
 
 
 
@@ -47,7 +48,7 @@ cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept
     """Sub-key `domain` of a request key. A request without a key (nothing to reproduce)
     takes fresh random numbers instead (llmsim.core.ids, reseeded in every worker): as
     random as derived ones, and no Philox call."""
-    return random_u64() if fresh else llmsim_rng_subkey(key, domain)
+    return random_next(_ids) if fresh else llmsim_rng_subkey(key, domain)
 
 
 cdef double _spare = 0.0     # the second normal of the last fresh pair ...
@@ -73,8 +74,8 @@ cdef double _fresh_normal() noexcept:
         _has_spare = False
         return _spare
     while True:
-        u = 2.0 * llmsim_u01(random_u64()) - 1.0
-        v = 2.0 * llmsim_u01(random_u64()) - 1.0
+        u = 2.0 * llmsim_u01(random_next(_ids)) - 1.0
+        v = 2.0 * llmsim_u01(random_next(_ids)) - 1.0
         s = u * u + v * v
         if 0.0 < s < 1.0:
             break
@@ -100,7 +101,7 @@ cdef double _fresh(Distribution d) noexcept:
             if x >= 0.0:
                 break
         return llmsim_dist_clamp(&d.d, x if x >= 0.0 else 0.0)
-    b[0] = random_u64() if d.d.kind != LLMSIM_DIST_CONSTANT else 0
+    b[0] = random_next(_ids) if d.d.kind != LLMSIM_DIST_CONSTANT else 0
     b[1] = 0
     return llmsim_dist_from_block(&d.d, b, 0, 0)
 
@@ -233,7 +234,7 @@ cdef class Plan:
         if self._rng is not None:
             return llmsim_stream_u64(&self._rng.s)
         if self.fresh:
-            return random_u64()
+            return random_next(_ids)
         return llmsim_stream_u64(&self.text)
 
     cdef int64_t due_at(self, Py_ssize_t i) except? -1:
