@@ -112,11 +112,14 @@ cdef inline uint64_t _hex8(uint64_t nibbles) noexcept:
 
 
 cdef void hex_into(char *p, Py_ssize_t n) noexcept:
-    """n random lowercase hex digits at p: sixteen a draw, then two at a time."""
+    """n random lowercase hex digits at p: sixteen a draw, then two at a time (the state in
+    registers meanwhile)."""
     cdef Py_ssize_t i = 0
     cdef uint64_t x = 0, w
+    cdef uint64_t s[4]
+    memcpy(s, _s, sizeof(s))
     while i + 16 <= n:
-        x = _next()
+        x = random_next(s)
         w = _hex8(x & 0x0f0f0f0f0f0f0f0fULL)
         memcpy(p + i, &w, 8)
         w = _hex8((x >> 4) & 0x0f0f0f0f0f0f0f0fULL)
@@ -124,9 +127,10 @@ cdef void hex_into(char *p, Py_ssize_t n) noexcept:
         i += 16
     while i + 1 < n:
         if i & 15 == 0:
-            x = _next()
+            x = random_next(s)
         memcpy(p + i, _HEX_PAIRS + 2 * (x & 0xff), 2)
         x >>= 8
         i += 2
     if i < n:
-        p[i] = _HEX[_next() & 15]
+        p[i] = _HEX[random_next(s) & 15]
+    memcpy(_s, s, sizeof(s))
