@@ -43,10 +43,6 @@ cdef extern from *:
     unsigned llmsim_ids_pair62(uint64_t *x) noexcept nogil
 
 
-cdef inline uint64_t _next() noexcept nogil:
-    return random_next(_s)
-
-
 def reseed():
     """New state from os.urandom (done at import and in every forked child)."""
     cdef bytes seed = os.urandom(32)
@@ -61,7 +57,7 @@ os.register_at_fork(after_in_child=reseed)
 
 def u64():
     """A random unsigned 64-bit int."""
-    return _next()
+    return random_next(_s)
 
 
 cdef uint64_t *random_state() noexcept:
