@@ -113,14 +113,18 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
     return q + 1;
 }
 
-/* A member's key at p (on its quote) into *k, *kn; the byte after the ':' and whitespace,
- * or NULL. */
-static inline const char *llmsim_cs_member(const char *p, const char *end, const char **k,
-                                           size_t *kn)
+/* 1 when the string at p (on its opening quote) is the n bytes of lit: compared in place,
+ * no scan (every key the subset accepts, and every role, is one of a few literals). */
+static inline int llmsim_cs_lit(const char *p, const char *end, const char *lit, size_t n)
 {
-    p = llmsim_cs_str(p, end, k, kn);
-    if (p == NULL)
-        return NULL;
+    return (size_t)(end - p) > n + 1 && p[n + 1] == '"' && llmsim_cs_eq(p + 1, lit, n);
+}
+
+/* After a member's key of n bytes at p (on its opening quote): the byte after the ':' and
+ * whitespace, or NULL. */
+static inline const char *llmsim_cs_colon(const char *p, const char *end, size_t n)
+{
+    p += n + 2;
     if (p < end && *p != ':')   /* most often the ':' follows at once */
         p = llmsim_cs_ws(p, end);
     return p < end && *p == ':' ? llmsim_cs_ws(p + 1, end) : NULL;
@@ -163,20 +167,32 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
     return p;
 }
 
-/* The key at p (on its quote) as one LLMSIM_CS_* bit, 0 when not one of ours. */
-static inline int llmsim_cs_key(const char *s, size_t n)
+/* The member key at *p (on its quote) as one LLMSIM_CS_* bit, *p moved past it and its ':';
+ * 0 when it is not one of ours (or no ':' follows). */
+static inline int llmsim_cs_key(const char **pp, const char *end)
 {
-#define LLMSIM_CS_IS(lit) (n == sizeof(lit) - 1 && llmsim_cs_eq(s, lit, sizeof(lit) - 1))
-    if (LLMSIM_CS_IS("model")) return LLMSIM_CS_MODEL;
-    if (LLMSIM_CS_IS("messages")) return LLMSIM_CS_MESSAGES;
-    if (LLMSIM_CS_IS("max_tokens")) return LLMSIM_CS_MAX_TOKENS;
-    if (LLMSIM_CS_IS("max_completion_tokens")) return LLMSIM_CS_MAX_COMPLETION;
-    if (LLMSIM_CS_IS("seed")) return LLMSIM_CS_SEED;
-    if (LLMSIM_CS_IS("service_tier")) return LLMSIM_CS_TIER;
-    if (LLMSIM_CS_IS("stream")) return LLMSIM_CS_STREAM;
-    if (LLMSIM_CS_IS("stream_options")) return LLMSIM_CS_STREAM_OPTIONS;
-#undef LLMSIM_CS_IS
+    const char *p = *pp;
+    int key;
+    size_t n;
+    if (p >= end || *p != '"')
+        return 0;
+#define LLMSIM_CS_IS(lit, bit)                                        \
+    if (llmsim_cs_lit(p, end, lit, sizeof(lit) - 1)) {                \
+        key = bit;                                                    \
+        n = sizeof(lit) - 1;                                          \
+    } else
+    LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
+    LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
+    LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
+    LLMSIM_CS_IS("max_completion_tokens", LLMSIM_CS_MAX_COMPLETION)
+    LLMSIM_CS_IS("seed", LLMSIM_CS_SEED)
+    LLMSIM_CS_IS("service_tier", LLMSIM_CS_TIER)
+    LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
+    LLMSIM_CS_IS("stream_options", LLMSIM_CS_STREAM_OPTIONS)
     return 0;
+#undef LLMSIM_CS_IS
+    *pp = llmsim_cs_colon(p, end, n);
+    return *pp == NULL ? 0 : key;
 }
 
 /* true or false at p into *v; the byte after it, or NULL. */
@@ -197,14 +213,12 @@ static inline const char *llmsim_cs_bool(const char *p, const char *end, int *v)
 static inline const char *llmsim_cs_stream_options(const char *p, const char *end,
                                                    llmsim_chat_scan_t *out)
 {
-    const char *k;
-    size_t kn;
     if (p >= end || *p != '{')
         return NULL;
     p = llmsim_cs_ws(p + 1, end);
     if (p < end && *p == '"') {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL || kn != 13 || !llmsim_cs_eq(k, "include_usage", 13))
+        if (!llmsim_cs_lit(p, end, "include_usage", 13) ||
+            (p = llmsim_cs_colon(p, end, 13)) == NULL)
             return NULL;
         p = llmsim_cs_bool(p, end, &out->include_usage);
         if (p == NULL)
@@ -380,34 +394,42 @@ static inline const char *llmsim_cs_counted_str(const char *p, const char *end, 
 static inline const char *llmsim_cs_message(const char *p, const char *end,
                                             llmsim_chat_scan_t *out)
 {
-    const char *k, *role = NULL, *content = NULL;
-    size_t kn, role_len = 0, content_len = 0, tokens = 0;
-    int more;
+    const char *content = NULL;
+    size_t content_len = 0, tokens = 0;
+    int more, role = 0;     /* 1: user, 2: another role the subset takes */
     p = llmsim_cs_ws(p + 1, end);
     do {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL)
+        if (p >= end || *p != '"')
             return NULL;
-        if (kn == 4 && llmsim_cs_eq(k, "role", 4) && role == NULL)
-            p = llmsim_cs_str(p, end, &role, &role_len);
-        else if (kn == 7 && llmsim_cs_eq(k, "content", 7) && content == NULL)
-            p = llmsim_cs_counted_str(p, end, &content, &content_len, &tokens);
-        else
+        if (llmsim_cs_lit(p, end, "role", 4) && !role) {
+            if ((p = llmsim_cs_colon(p, end, 4)) == NULL || p >= end || *p != '"')
+                return NULL;
+            if (llmsim_cs_lit(p, end, "user", 4)) {
+                role = 1;
+                p += 6;
+            } else if (llmsim_cs_lit(p, end, "system", 6)) {
+                role = 2;
+                p += 8;
+            } else if (llmsim_cs_lit(p, end, "assistant", 9) ||
+                       llmsim_cs_lit(p, end, "developer", 9)) {
+                role = 2;
+                p += 11;
+            } else {
+                return NULL;
+            }
+        } else if (llmsim_cs_lit(p, end, "content", 7) && content == NULL) {
+            if ((p = llmsim_cs_colon(p, end, 7)) == NULL ||
+                (p = llmsim_cs_counted_str(p, end, &content, &content_len, &tokens)) == NULL)
+                return NULL;
+        } else {
             return NULL;
-        if (p == NULL)
-            return NULL;
+        }
     } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
-    if (more < 0)
+    if (more < 0 || !role || content == NULL)
         return NULL;
-    if (role == NULL || content == NULL)
-        return NULL;
-    if (role_len == 4 && llmsim_cs_eq(role, "user", 4)) {
+    if (role == 1) {
         out->last_user = content;
         out->last_user_len = content_len;
-    } else if (!((role_len == 6 && llmsim_cs_eq(role, "system", 6)) ||
-                 (role_len == 9 && llmsim_cs_eq(role, "developer", 9)) ||
-                 (role_len == 9 && llmsim_cs_eq(role, "assistant", 9)))) {
-        return NULL;
     }
     out->messages++;
     out->content_tokens += tokens;
@@ -430,8 +452,7 @@ static inline const char *llmsim_cs_messages(const char *p, const char *end,
 /* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
 static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out)
 {
-    const char *p = body, *end = body + n, *k;
-    size_t kn;
+    const char *p = body, *end = body + n;
     int seen = 0, key, more;
     memset(out, 0, sizeof(*out));
     p = llmsim_cs_ws(p, end);
@@ -439,10 +460,7 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
         return 0;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL)
-            return 0;
-        key = llmsim_cs_key(k, kn);
+        key = llmsim_cs_key(&p, end);
         if (key == 0 || (seen & key))
             return 0;
         seen |= key;

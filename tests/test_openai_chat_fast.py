@@ -185,6 +185,17 @@ UNSCANNED = [
     b'"stream_options":null}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":falsey}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"user":"u"}',
+    # keys and roles are matched in place: a longer or shorter name is another key
+    b'{"models":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"mode":"gpt-4o-mini","model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"roles":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"users","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"use","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","contents":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usages":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_token":5}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens"',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]} x',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"},]}',
