@@ -51,9 +51,9 @@ enum {
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
 {
-    /* most often no whitespace at all: one test of a byte above the space */
-    while (p < end && (unsigned char)*p <= ' ' &&
-           (llmsim_byte_class[(unsigned char)*p] & LLMSIM_JSON_WS))
+    if (p < end && (unsigned char)*p > ' ')   /* most often no whitespace at all */
+        return p;
+    while (p < end && (llmsim_byte_class[(unsigned char)*p] & LLMSIM_JSON_WS))
         p++;
     return p;
 }
