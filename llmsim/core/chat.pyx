@@ -185,7 +185,8 @@ cdef class ChatCore(Handler):
     cdef str last_name          # ... and as a str
     cdef object last_key        # the name model() was last asked for (kept alive) ...
     cdef tuple last_entry       # ... and its entry
-    cdef bytes mid              # the last common answer's slots MID .. CONTENT - 1 ...
+    cdef bytes mid              # the last common answer's slots MID .. CONTENT - 1 and
+                                # the literal before the content ...
     cdef object mid_name        # ... of this model name (kept alive: compared by identity)
     cdef int64_t mid_created    # ... and this second
     cdef bytes tail             # the last common answer from slot TAIL on, rendered ...
@@ -343,7 +344,7 @@ cdef class ChatCore(Handler):
                 Py_ssize_t n_prompt, tier):
         """The common answer: one text choice. Its template's slots before and after the
         content are most often the last answer's again: their bytes are kept, and the
-        answer is six copies, straight into the output when it is due at once."""
+        answer is five copies, straight into the output when it is due at once."""
         cdef Run run
         cdef bint direct
         cdef Py_ssize_t completion, content_len, length
@@ -373,6 +374,7 @@ cdef class ChatCore(Handler):
             vi[3] = 0
             out = scratch()
             t.emit_span(out, vp, vn, vi, MID, CONTENT)
+            out.write(t.part_ptr[CONTENT], t.part_len[CONTENT])
             self.mid = out.take()
             self.mid_name, self.mid_created = name, vi[1]
         vi[6] = n_prompt
@@ -402,8 +404,8 @@ cdef class ChatCore(Handler):
             content = PyBytes_AS_STRING(text)
             content_len = PyBytes_GET_SIZE(text)
         alnum_into(rid, ID_LEN)
-        length = (t.part_len[0] + ID_LEN + PyBytes_GET_SIZE(self.mid) + t.part_len[CONTENT] +
-                  content_len + PyBytes_GET_SIZE(self.tail))
+        length = (t.part_len[0] + ID_LEN + PyBytes_GET_SIZE(self.mid) + content_len +
+                  PyBytes_GET_SIZE(self.tail))
         direct = delay <= 0 and type(req) is Request and (<Request>req).conn is not None
         if direct:
             # due at once and the core is calling: the answer goes into the output, and no
@@ -416,7 +418,6 @@ cdef class ChatCore(Handler):
         dst = _put(out.data + out.length, t.part_ptr[0], t.part_len[0])
         dst = _put(dst, rid, ID_LEN)
         dst = _put(dst, PyBytes_AS_STRING(self.mid), PyBytes_GET_SIZE(self.mid))
-        dst = _put(dst, t.part_ptr[CONTENT], t.part_len[CONTENT])
         dst = _put(dst, content, content_len)
         _put(dst, PyBytes_AS_STRING(self.tail), PyBytes_GET_SIZE(self.tail))
         out.length += length
