@@ -229,8 +229,8 @@ static inline const char *llmsim_cs_stream_options(const char *p, const char *en
 }
 
 /* Bit k of m[0], m[1], m[2]: byte k of the 64 at p is an ASCII letter, a space, a digit,
- * where the bytes are printable ASCII (other bytes may set any of them); of m[3]: byte k is
- * not one a string may hold as it is (as llmsim_cs_plain_end). */
+ * where the bytes are printable ASCII (other bytes may set any of them); m[3]: not zero when
+ * one of the 64 is not a byte a string may hold as it is (llmsim_cs_plain_end finds it). */
 static inline void llmsim_cs_classes64(const char *p, uint64_t m[4])
 {
     m[0] = m[1] = m[2] = m[3] = 0;
@@ -242,17 +242,19 @@ static inline void llmsim_cs_classes64(const char *p, uint64_t m[4])
     const __m128i to_0 = _mm_set1_epi8((char)(0x80 - '0')), past_9 = _mm_set1_epi8((char)(-128 + 10));
     const __m128i to_sp = _mm_set1_epi8((char)(0x80 - 0x20)), last = _mm_set1_epi8((char)(-128 + 0x5e));
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    __m128i stops = _mm_setzero_si128();
     for (int k = 0; k < 4; k++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
         __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, lower), to_a), past_z);
         __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, to_0), past_9);
-        __m128i stop = _mm_or_si128(_mm_cmpgt_epi8(_mm_add_epi8(x, to_sp), last),
-                                    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
+        stops = _mm_or_si128(stops, _mm_or_si128(_mm_cmpgt_epi8(_mm_add_epi8(x, to_sp), last),
+                                                 _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                              _mm_cmpeq_epi8(x, backslash))));
         m[0] |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
         m[1] |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, space)) << (16 * k);
         m[2] |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
-        m[3] |= (uint64_t)(unsigned)_mm_movemask_epi8(stop) << (16 * k);
     }
+    m[3] = (uint64_t)(unsigned)_mm_movemask_epi8(stops);
 #else
     for (int k = 0; k < 64; k++) {
         int c = llmsim_tok_classes[(unsigned char)p[k]];
@@ -346,14 +348,17 @@ static inline const char *llmsim_cs_plain_tokens(const char *q, const char *end,
         return q;
     }
     for (q = s;; q += 64) {
-        if (end - q >= 64) {
-            llmsim_cs_classes64(q, m);
-        } else {   /* NUL ends the run: the window ends at `end` at the latest */
+        const char *w = q;
+        size_t stop = 64;
+        if (end - q < 64) {   /* NUL ends the run: the window ends at `end` at the latest */
             memset(tail, 0, sizeof tail);
             memcpy(tail, q, (size_t)(end - q));
-            llmsim_cs_classes64(tail, m);
+            w = tail;
         }
-        uint64_t valid = m[3] ? ((uint64_t)1 << __builtin_ctzll(m[3])) - 1 : ~(uint64_t)0;
+        llmsim_cs_classes64(w, m);
+        if (m[3])   /* the run ends in this window: where */
+            stop = (size_t)(llmsim_cs_plain_end(w, w + 64) - w);
+        uint64_t valid = stop < 64 ? ((uint64_t)1 << stop) - 1 : ~(uint64_t)0;
         uint64_t l = m[0] & valid, sp = m[1] & valid, d = m[2] & valid;
         /* other bytes, second spaces of runs, and the tokens of words and numbers */
         uint64_t heads = (valid & ~(l | sp | d)) |
@@ -361,8 +366,8 @@ static inline const char *llmsim_cs_plain_tokens(const char *q, const char *end,
                          llmsim_cs_run_heads(l, pl, LLMSIM_TOK_WORD, &due_word) |
                          llmsim_cs_run_heads(d, pd, 3, &due_number);
         count += llmsim_cs_popcount(heads);
-        if (m[3]) {
-            q += __builtin_ctzll(m[3]);
+        if (stop < 64) {
+            q += stop;
             break;
         }
         pl = l;
