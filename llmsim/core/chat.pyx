@@ -276,8 +276,8 @@ cdef class ChatCore(Handler):
                 prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
         cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
                                     + <Py_ssize_t>s.content_tokens)
-        plan = self.book(body, hdrs, received, name, n_prompt, cap,
-                         s.seed if s.has_seed else None)
+        plan = self.planner.book(name, n_prompt, cap, s.seed if s.has_seed else None, body,
+                                 _header(hdrs, b"x-llmsim-latency"), received)
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
         if s.stream:
@@ -326,19 +326,14 @@ cdef class ChatCore(Handler):
         if tooling:
             fns, tool_tokens = self.tools(r)
             n_prompt += tool_tokens
-        plan = self.book(body, hdrs, received, name, n_prompt, cap, _f(r, R_SEED))
+        plan = self.planner.book(name, n_prompt, cap, _f(r, R_SEED), body,
+                                 _header(hdrs, b"x-llmsim-latency"), received)
         if simple:
             return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
         return self.answer(req, r, model, gen, plan, cap, prompt, fns, scripted_call,
                            n_prompt, self.clock.created(received),
                            _tier(_f(r, R_TIER)))
-
-    cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
-              seed):
-        """The request's plan, admitted on its model's simulated server."""
-        return self.planner.book(name, n_prompt, cap, seed, body,
-                                 _header(hdrs, b"x-llmsim-latency"), received)
 
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
