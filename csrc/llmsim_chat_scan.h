@@ -51,6 +51,8 @@ enum {
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
 {
+    if (p < end && (unsigned char)*p > ' ')   /* most often no whitespace at all */
+        return p;
     while (p < end && (llmsim_byte_class[(unsigned char)*p] & LLMSIM_JSON_WS))
         p++;
     return p;
@@ -68,30 +70,23 @@ static inline int llmsim_cs_eq(const char *a, const char *b, size_t n)
     return memcmp(a, b, n) == 0;
 }
 
-/* A string at p (on its opening quote): its bytes in *s, *n; the byte after it, or NULL. */
-static inline const char *llmsim_cs_str(const char *p, const char *end, const char **s,
-                                        size_t *n)
+/* The first byte at or after q that a string may not hold as it is (a quote, a backslash, a
+ * control, DEL or a byte from 0x80 up), or end: sixteen bytes a test while there are sixteen,
+ * then four, then one. */
+static inline const char *llmsim_cs_plain_end(const char *q, const char *end)
 {
-    const char *q;
-    if (p >= end || *p != '"')
-        return NULL;
     const unsigned char *t = llmsim_byte_class;
-    q = ++p;
-    /* sixteen bytes a test while they are all plain (up to the first that is not), then four,
-     * then one */
 #ifdef __SSE2__
-    const __m128i below = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+    /* outside 0x20 .. 0x7e: shifted to start at -128 (signed), above -128 + 0x5e */
+    const __m128i shift = _mm_set1_epi8((char)(0x80 - 0x20)), last = _mm_set1_epi8((char)(-128 + 0x5e));
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
     while (end - q >= 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
-        /* signed: bytes from 0x80 up are below 0x20 too */
-        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, below), _mm_cmpeq_epi8(x, quote)),
-                                    _mm_or_si128(_mm_cmpeq_epi8(x, backslash), _mm_cmpeq_epi8(x, del)));
+        __m128i stop = _mm_or_si128(_mm_cmpgt_epi8(_mm_add_epi8(x, shift), last),
+                                    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)));
         unsigned m = (unsigned)_mm_movemask_epi8(stop);
-        if (m) {
-            q += __builtin_ctz(m);
-            break;
-        }
+        if (m)
+            return q + __builtin_ctz(m);
         q += 16;
     }
 #endif
@@ -100,6 +95,17 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
         q += 4;
     while (q < end && (t[(unsigned char)*q] & LLMSIM_JSON_PLAIN))
         q++;
+    return q;
+}
+
+/* A string at p (on its opening quote): its bytes in *s, *n; the byte after it, or NULL. */
+static inline const char *llmsim_cs_str(const char *p, const char *end, const char **s,
+                                        size_t *n)
+{
+    const char *q;
+    if (p >= end || *p != '"')
+        return NULL;
+    q = llmsim_cs_plain_end(++p, end);
     if (q >= end || *q != '"')
         return NULL;
     *s = p;
@@ -107,15 +113,20 @@ static inline const char *llmsim_cs_str(const char *p, const char *end, const ch
     return q + 1;
 }
 
-/* A member's key at p (on its quote) into *k, *kn; the byte after the ':' and whitespace,
- * or NULL. */
-static inline const char *llmsim_cs_member(const char *p, const char *end, const char **k,
-                                           size_t *kn)
+/* 1 when the string at p (on its opening quote) is the n bytes of lit: compared in place,
+ * no scan (every key the subset accepts, and every role, is one of a few literals). */
+static inline int llmsim_cs_lit(const char *p, const char *end, const char *lit, size_t n)
 {
-    p = llmsim_cs_str(p, end, k, kn);
-    if (p == NULL)
-        return NULL;
-    p = llmsim_cs_ws(p, end);
+    return (size_t)(end - p) > n + 1 && p[n + 1] == '"' && llmsim_cs_eq(p + 1, lit, n);
+}
+
+/* After a member's key of n bytes at p (on its opening quote): the byte after the ':' and
+ * whitespace, or NULL. */
+static inline const char *llmsim_cs_colon(const char *p, const char *end, size_t n)
+{
+    p += n + 2;
+    if (p < end && *p != ':')   /* most often the ':' follows at once */
+        p = llmsim_cs_ws(p, end);
     return p < end && *p == ':' ? llmsim_cs_ws(p + 1, end) : NULL;
 }
 
@@ -156,20 +167,32 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
     return p;
 }
 
-/* The key at p (on its quote) as one LLMSIM_CS_* bit, 0 when not one of ours. */
-static inline int llmsim_cs_key(const char *s, size_t n)
+/* The member key at *p (on its quote) as one LLMSIM_CS_* bit, *p moved past it and its ':';
+ * 0 when it is not one of ours (or no ':' follows). */
+static inline int llmsim_cs_key(const char **pp, const char *end)
 {
-#define LLMSIM_CS_IS(lit) (n == sizeof(lit) - 1 && llmsim_cs_eq(s, lit, sizeof(lit) - 1))
-    if (LLMSIM_CS_IS("model")) return LLMSIM_CS_MODEL;
-    if (LLMSIM_CS_IS("messages")) return LLMSIM_CS_MESSAGES;
-    if (LLMSIM_CS_IS("max_tokens")) return LLMSIM_CS_MAX_TOKENS;
-    if (LLMSIM_CS_IS("max_completion_tokens")) return LLMSIM_CS_MAX_COMPLETION;
-    if (LLMSIM_CS_IS("seed")) return LLMSIM_CS_SEED;
-    if (LLMSIM_CS_IS("service_tier")) return LLMSIM_CS_TIER;
-    if (LLMSIM_CS_IS("stream")) return LLMSIM_CS_STREAM;
-    if (LLMSIM_CS_IS("stream_options")) return LLMSIM_CS_STREAM_OPTIONS;
-#undef LLMSIM_CS_IS
+    const char *p = *pp;
+    int key;
+    size_t n;
+    if (p >= end || *p != '"')
+        return 0;
+#define LLMSIM_CS_IS(lit, bit)                                        \
+    if (llmsim_cs_lit(p, end, lit, sizeof(lit) - 1)) {                \
+        key = bit;                                                    \
+        n = sizeof(lit) - 1;                                          \
+    } else
+    LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
+    LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
+    LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
+    LLMSIM_CS_IS("max_completion_tokens", LLMSIM_CS_MAX_COMPLETION)
+    LLMSIM_CS_IS("seed", LLMSIM_CS_SEED)
+    LLMSIM_CS_IS("service_tier", LLMSIM_CS_TIER)
+    LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
+    LLMSIM_CS_IS("stream_options", LLMSIM_CS_STREAM_OPTIONS)
     return 0;
+#undef LLMSIM_CS_IS
+    *pp = llmsim_cs_colon(p, end, n);
+    return *pp == NULL ? 0 : key;
 }
 
 /* true or false at p into *v; the byte after it, or NULL. */
@@ -190,14 +213,12 @@ static inline const char *llmsim_cs_bool(const char *p, const char *end, int *v)
 static inline const char *llmsim_cs_stream_options(const char *p, const char *end,
                                                    llmsim_chat_scan_t *out)
 {
-    const char *k;
-    size_t kn;
     if (p >= end || *p != '{')
         return NULL;
     p = llmsim_cs_ws(p + 1, end);
     if (p < end && *p == '"') {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL || kn != 13 || !llmsim_cs_eq(k, "include_usage", 13))
+        if (!llmsim_cs_lit(p, end, "include_usage", 13) ||
+            (p = llmsim_cs_colon(p, end, 13)) == NULL)
             return NULL;
         p = llmsim_cs_bool(p, end, &out->include_usage);
         if (p == NULL)
@@ -207,30 +228,40 @@ static inline const char *llmsim_cs_stream_options(const char *p, const char *en
     return p < end && *p == '}' ? p + 1 : NULL;
 }
 
-/* Bit k of m[0], m[1], m[2]: byte k of the 64 at p is an ASCII letter, a space, a digit
- * (bytes below 0x80 only). */
-static inline void llmsim_cs_classes64(const char *p, uint64_t m[3])
+/* Bit k of m[0], m[1], m[2]: byte k of the 64 at p is an ASCII letter, a space, a digit,
+ * where the bytes are printable ASCII (other bytes may set any of them); m[3]: not zero when
+ * one of the 64 is not a byte a string may hold as it is (llmsim_cs_plain_end finds it). */
+static inline void llmsim_cs_classes64(const char *p, uint64_t m[4])
 {
-    m[0] = m[1] = m[2] = 0;
+    m[0] = m[1] = m[2] = m[3] = 0;
 #ifdef __SSE2__
+    /* a range test in two steps: shifted to start at -128 (signed), then one compare; letters
+     * are folded to lower case first */
     const __m128i lower = _mm_set1_epi8(0x20), space = _mm_set1_epi8(' ');
-    const __m128i before_a = _mm_set1_epi8('a' - 1), after_z = _mm_set1_epi8('z' + 1);
-    const __m128i before_0 = _mm_set1_epi8('0' - 1), after_9 = _mm_set1_epi8('9' + 1);
+    const __m128i to_a = _mm_set1_epi8((char)(0x80 - 'a')), past_z = _mm_set1_epi8((char)(-128 + 26));
+    const __m128i to_0 = _mm_set1_epi8((char)(0x80 - '0')), past_9 = _mm_set1_epi8((char)(-128 + 10));
+    const __m128i to_sp = _mm_set1_epi8((char)(0x80 - 0x20)), last = _mm_set1_epi8((char)(-128 + 0x5e));
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+    __m128i stops = _mm_setzero_si128();
     for (int k = 0; k < 4; k++) {
         __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
-        __m128i t = _mm_or_si128(x, lower);
-        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(t, before_a), _mm_cmpgt_epi8(after_z, t));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, before_0), _mm_cmpgt_epi8(after_9, x));
+        __m128i letter = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(x, lower), to_a), past_z);
+        __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, to_0), past_9);
+        stops = _mm_or_si128(stops, _mm_or_si128(_mm_cmpgt_epi8(_mm_add_epi8(x, to_sp), last),
+                                                 _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                              _mm_cmpeq_epi8(x, backslash))));
         m[0] |= (uint64_t)(unsigned)_mm_movemask_epi8(letter) << (16 * k);
         m[1] |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, space)) << (16 * k);
         m[2] |= (uint64_t)(unsigned)_mm_movemask_epi8(digit) << (16 * k);
     }
+    m[3] = (uint64_t)(unsigned)_mm_movemask_epi8(stops);
 #else
     for (int k = 0; k < 64; k++) {
         int c = llmsim_tok_classes[(unsigned char)p[k]];
         m[0] |= (uint64_t)(c == LLMSIM_TC_LETTER) << k;
         m[1] |= (uint64_t)(p[k] == ' ') << k;
         m[2] |= (uint64_t)(c == LLMSIM_TC_DIGIT) << k;
+        m[3] |= (uint64_t)!(llmsim_byte_class[(unsigned char)p[k]] & LLMSIM_JSON_PLAIN) << k;
     }
 #endif
 }
@@ -250,122 +281,163 @@ static inline size_t llmsim_cs_popcount(uint64_t m)
     return (size_t)(m * 0x0101010101010101ull >> 56);
 }
 
-/* Tokens of a word (or number) that start in this window: run starts `start` (with the
- * next due start of a run coming from the previous window), then every `width` bytes while
- * the run goes on (`full`: the run has gone on for `width` bytes up to here). *last: the
- * highest start, or -1 when none. */
-static inline size_t llmsim_cs_starts(uint64_t start, uint64_t full, int width, int *last)
+/* The first bytes of the tokens of words (or numbers) in this window: run starts `start`
+ * (with the next due start of a run coming from the previous window), then every `width`
+ * bytes while the run goes on (`full`: the run has gone on for `width` bytes up to here). */
+static inline uint64_t llmsim_cs_heads(uint64_t start, uint64_t full, int width)
 {
-    size_t count = 0;
-    *last = -1;
+    uint64_t heads = 0;
     while (start) {
-        int top = 63 - __builtin_clzll(start);
-        count += llmsim_cs_popcount(start);
-        *last = top > *last ? top : *last;
+        heads |= start;
         start = start << width & full;
     }
-    return count;
+    return heads;
 }
 
-/* llmsim_tok_count of a string llmsim_cs_str accepted (printable ASCII only), 64 bytes a
- * step, from bit masks of letters, spaces and digits. A word of m letters is ceil(m / 8)
- * tokens, a number of m digits ceil(m / 3), any other byte one; a space before any of them
- * joins it, so a run of spaces is a token of its own only when it is longer than that one
- * space (counted at its second space), or ends the text. A word's tokens start at its first
- * letter and every 8 letters after (numbers: 3 digits); words and runs go on across
- * windows. Other tokens of llmsim_tok_next (whitespace, UTF-8) never occur here. */
+/* The token heads of the runs of x in this window (words: width 8, numbers: 3), px the
+ * previous window's x; *due: where the next token of a run from the previous window starts
+ * (a bit of this window, or 0), updated for the next window. */
+static inline uint64_t llmsim_cs_run_heads(uint64_t x, uint64_t px, int width, uint64_t *due)
+{
+    uint64_t full, h, carried;
+    if (!(x | *due))
+        return 0;
+    /* full: `width` run bytes up to here, by doubling (the previous window's own doubles
+     * need only its top bits, which its mask alone gives) */
+    uint64_t two = x & llmsim_cs_up(x, px, 1), ptwo = px & px << 1;
+    if (width == 3) {
+        full = two & llmsim_cs_up(x, px, 2);
+    } else {
+        uint64_t four = two & llmsim_cs_up(two, ptwo, 2), pfour = ptwo & ptwo << 2;
+        full = four & llmsim_cs_up(four, pfour, 4);
+    }
+    /* a run from the previous window has its next start where due says, if it lasts until
+     * there */
+    carried = *due && !(~x & ((*due << 1) - 1)) ? *due : 0;
+    h = llmsim_cs_heads((x & ~llmsim_cs_up(x, px, 1)) | carried, full, width);
+    /* a run that reaches the end has its last start among the last `width` bytes */
+    *due = x >> 63 && h ? (uint64_t)1 << (63 - __builtin_clzll(h) + width - 64) : 0;
+    return h;
+}
+
+/* The end of the plain bytes from q as llmsim_cs_plain_end, with in *tokens their
+ * llmsim_tok_count, found together 64 bytes a step from bit masks of letters, spaces, digits
+ * and bytes that end the run. The bytes counted are printable ASCII, so: a word of m letters
+ * is ceil(m / 8) tokens, a number of m digits ceil(m / 3), any other byte one; a space before
+ * any of them joins it, so a run of spaces is a token of its own only when it is longer than
+ * that one space (counted at its second space), or ends the text. A word's tokens start at
+ * its first letter and every 8 letters after (numbers: 3 digits); words and runs go on
+ * across windows. Every token is counted at one byte of its own (its head), so a window's
+ * count is one popcount of its heads. Other tokens of llmsim_tok_next (whitespace, UTF-8)
+ * never occur here. */
 /* Below this many bytes, the tokenizer byte by byte costs less than setting up masks. */
 #define LLMSIM_CS_SHORT 32
 
 #if LLMSIM_TOK_WORD != 8
-#error "llmsim_cs_tokens finds 8-letter stretches by doubling: adapt it to LLMSIM_TOK_WORD"
+#error "llmsim_cs_plain_tokens finds 8-letter stretches by doubling: adapt it to LLMSIM_TOK_WORD"
 #endif
-static inline size_t llmsim_cs_tokens(const char *s, size_t n)
+static inline const char *llmsim_cs_plain_tokens(const char *q, const char *end, size_t *tokens)
 {
-    size_t count = 0, base;
-    uint64_t m[3], prev[3] = {0, 0, 0}, due[2] = {0, 0};
+    const char *s = q, *short_end = end - q > LLMSIM_CS_SHORT ? q + LLMSIM_CS_SHORT : end;
+    size_t count = 0, n;
+    uint64_t m[4], pl = 0, psp = 0, pd = 0, due_word = 0, due_number = 0;
     char tail[64];
-    if (n < LLMSIM_CS_SHORT)
-        return llmsim_tok_count(s, n);
-    for (base = 0; base < n; base += 64) {
-        uint64_t valid = ~(uint64_t)0;
-        if (n - base >= 64) {
-            llmsim_cs_classes64(s + base, m);
-        } else {
+    q = llmsim_cs_plain_end(q, short_end);
+    if (q < short_end || q == end) {
+        *tokens = llmsim_tok_count(s, (size_t)(q - s));
+        return q;
+    }
+    for (q = s;; q += 64) {
+        const char *w = q;
+        size_t stop = 64;
+        if (end - q < 64) {   /* NUL ends the run: the window ends at `end` at the latest */
             memset(tail, 0, sizeof tail);
-            memcpy(tail, s + base, n - base);
-            llmsim_cs_classes64(tail, m);
-            valid = ((uint64_t)1 << (n - base)) - 1;
+            memcpy(tail, q, (size_t)(end - q));
+            w = tail;
         }
-        uint64_t l = m[0], sp = m[1], d = m[2];
-        count += llmsim_cs_popcount(valid & ~(l | sp | d));     /* other bytes */
-        count += llmsim_cs_popcount(sp & llmsim_cs_up(sp, prev[1], 1) &
-                                    ~llmsim_cs_up(sp, prev[1], 2));
-        for (int c = 0; c < 2; c++) {    /* words, then numbers */
-            uint64_t x = m[2 * c], px = prev[2 * c], full;
-            int width = c ? 3 : LLMSIM_TOK_WORD, last;
-            if (!(x | due[c]))
-                continue;
-            /* full: `width` run bytes up to here, by doubling (the previous window's own
-             * doubles need only its top bits, which its mask alone gives) */
-            uint64_t two = x & llmsim_cs_up(x, px, 1), ptwo = px & px << 1;
-            if (c) {
-                full = two & llmsim_cs_up(x, px, 2);
-            } else {
-                uint64_t four = two & llmsim_cs_up(two, ptwo, 2), pfour = ptwo & ptwo << 2;
-                full = four & llmsim_cs_up(four, pfour, 4);
-            }
-            /* a run from the previous window has its next start where due says, if it
-             * lasts until there */
-            uint64_t carried = due[c] && !(~x & ((due[c] << 1) - 1)) ? due[c] : 0;
-            count += llmsim_cs_starts((x & ~llmsim_cs_up(x, px, 1)) | carried, full, width, &last);
-            /* a run that reaches the end has its last start among the last `width` bytes */
-            due[c] = x >> 63 && last >= 0 ? (uint64_t)1 << (last + width - 64) : 0;
+        llmsim_cs_classes64(w, m);
+        if (m[3])   /* the run ends in this window: where */
+            stop = (size_t)(llmsim_cs_plain_end(w, w + 64) - w);
+        uint64_t valid = stop < 64 ? ((uint64_t)1 << stop) - 1 : ~(uint64_t)0;
+        uint64_t l = m[0] & valid, sp = m[1] & valid, d = m[2] & valid;
+        /* other bytes, second spaces of runs, and the tokens of words and numbers */
+        uint64_t heads = (valid & ~(l | sp | d)) |
+                         (sp & llmsim_cs_up(sp, psp, 1) & ~llmsim_cs_up(sp, psp, 2)) |
+                         llmsim_cs_run_heads(l, pl, LLMSIM_TOK_WORD, &due_word) |
+                         llmsim_cs_run_heads(d, pd, 3, &due_number);
+        count += llmsim_cs_popcount(heads);
+        if (stop < 64) {
+            q += stop;
+            break;
         }
-        prev[0] = l;
-        prev[1] = sp;
-        prev[2] = d;
+        pl = l;
+        psp = sp;
+        pd = d;
     }
     /* a single space at the end is a token of its own */
-    return count + (n && s[n - 1] == ' ' && (n == 1 || s[n - 2] != ' '));
+    n = (size_t)(q - s);
+    *tokens = count + (n && s[n - 1] == ' ' && (n == 1 || s[n - 2] != ' '));
+    return q;
+}
+
+/* A string at p (on its opening quote) as llmsim_cs_str, with its llmsim tokens in *tokens. */
+static inline const char *llmsim_cs_counted_str(const char *p, const char *end, const char **s,
+                                                size_t *n, size_t *tokens)
+{
+    const char *q;
+    if (p >= end || *p != '"')
+        return NULL;
+    q = llmsim_cs_plain_tokens(++p, end, tokens);
+    if (q >= end || *q != '"')
+        return NULL;
+    *s = p;
+    *n = (size_t)(q - p);
+    return q + 1;
 }
 
 /* One message object at p (on its '{'); the byte after it, or NULL. */
 static inline const char *llmsim_cs_message(const char *p, const char *end,
                                             llmsim_chat_scan_t *out)
 {
-    const char *k, *v, *role = NULL, *content = NULL;
-    size_t kn, vn, role_len = 0, content_len = 0;
-    int more;
+    const char *content = NULL;
+    size_t content_len = 0, tokens = 0;
+    int more, role = 0;     /* 1: user, 2: another role the subset takes */
     p = llmsim_cs_ws(p + 1, end);
     do {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL || (p = llmsim_cs_str(p, end, &v, &vn)) == NULL)
+        if (p >= end || *p != '"')
             return NULL;
-        if (kn == 4 && llmsim_cs_eq(k, "role", 4) && role == NULL) {
-            role = v;
-            role_len = vn;
-        } else if (kn == 7 && llmsim_cs_eq(k, "content", 7) && content == NULL) {
-            content = v;
-            content_len = vn;
+        if (llmsim_cs_lit(p, end, "role", 4) && !role) {
+            if ((p = llmsim_cs_colon(p, end, 4)) == NULL || p >= end || *p != '"')
+                return NULL;
+            if (llmsim_cs_lit(p, end, "user", 4)) {
+                role = 1;
+                p += 6;
+            } else if (llmsim_cs_lit(p, end, "system", 6)) {
+                role = 2;
+                p += 8;
+            } else if (llmsim_cs_lit(p, end, "assistant", 9) ||
+                       llmsim_cs_lit(p, end, "developer", 9)) {
+                role = 2;
+                p += 11;
+            } else {
+                return NULL;
+            }
+        } else if (llmsim_cs_lit(p, end, "content", 7) && content == NULL) {
+            if ((p = llmsim_cs_colon(p, end, 7)) == NULL ||
+                (p = llmsim_cs_counted_str(p, end, &content, &content_len, &tokens)) == NULL)
+                return NULL;
         } else {
             return NULL;
         }
     } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
-    if (more < 0)
+    if (more < 0 || !role || content == NULL)
         return NULL;
-    if (role == NULL || content == NULL)
-        return NULL;
-    if (role_len == 4 && llmsim_cs_eq(role, "user", 4)) {
+    if (role == 1) {
         out->last_user = content;
         out->last_user_len = content_len;
-    } else if (!((role_len == 6 && llmsim_cs_eq(role, "system", 6)) ||
-                 (role_len == 9 && llmsim_cs_eq(role, "developer", 9)) ||
-                 (role_len == 9 && llmsim_cs_eq(role, "assistant", 9)))) {
-        return NULL;
     }
     out->messages++;
-    out->content_tokens += llmsim_cs_tokens(content, content_len);
+    out->content_tokens += tokens;
     return p;
 }
 
@@ -385,8 +457,7 @@ static inline const char *llmsim_cs_messages(const char *p, const char *end,
 /* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
 static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out)
 {
-    const char *p = body, *end = body + n, *k;
-    size_t kn;
+    const char *p = body, *end = body + n;
     int seen = 0, key, more;
     memset(out, 0, sizeof(*out));
     p = llmsim_cs_ws(p, end);
@@ -394,10 +465,7 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
         return 0;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        p = llmsim_cs_member(p, end, &k, &kn);
-        if (p == NULL)
-            return 0;
-        key = llmsim_cs_key(k, kn);
+        key = llmsim_cs_key(&p, end);
         if (key == 0 || (seen & key))
             return 0;
         seen |= key;

@@ -185,6 +185,17 @@ UNSCANNED = [
     b'"stream_options":null}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":falsey}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"user":"u"}',
+    # keys and roles are matched in place: a longer or shorter name is another key
+    b'{"models":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"mode":"gpt-4o-mini","model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"roles":"user","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"users","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"use","content":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","contents":"Hi"}]}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,'
+    b'"stream_options":{"include_usages":true}}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_token":5}',
+    b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens"',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]} x',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],}',
     b'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"},]}',
@@ -254,6 +265,51 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
             assert planner.calls[-1:] == planned
 
 
+def test_kept_parts_of_the_common_answer_follow_the_clock_and_the_model(decodes):
+    """The common answer keeps its rendered created/model and usage parts from one answer
+    to the next: a new second, another model or another length renders them anew, as the
+    decoded path does."""
+    handler = handlers(planner=Planner({}, global_seed=7))[CHAT][2]
+    first = None
+    for seconds, model, cap in [(0, "gpt-4o-mini", 16), (2, "gpt-4o-mini", 16),
+                                (2, "gpt-4o-mini", 16), (0, "gpt-4o", 16), (0, "gpt-4o", 3),
+                                (5, "gpt-4o-mini", 3)]:
+        received = 10**12 + seconds * 10**9
+        body = json.dumps({"seed": 1, "model": model, "max_tokens": cap,
+                           "messages": [{"role": "user", "content": "Hi"}]}).encode()
+        answers = []
+        for spelling in (body, decoded_spelling(body)):
+            req = FakeReq(b"POST", b"/v1/chat/completions", spelling)
+            req.received_ns = received
+            answers.append(_IDS.sub(b"ID", sent(handler(req)[2])[0]))
+        assert decodes.pop()
+        assert answers[0] == answers[1]
+        answer = json.loads(answers[0])
+        first = answer["created"] - seconds if first is None else first
+        assert (answer["created"], answer["model"]) == (first + seconds, model)
+        assert answer["usage"]["completion_tokens"] == cap
+
+
+def test_planner_overrides_are_called_and_native_planners_book_alike():
+    """A planner class that overrides request_key, plan or admit has its own called for
+    every chat request, scanned or decoded; a planner overriding none (`native`) is
+    called without the look-up for overrides, to the same answers."""
+    class Admits(Planner):
+        def admit(self, plan, now_ns):
+            admitted.append(plan.n_tokens)
+            return super().admit(plan, now_ns)
+
+    admitted = []
+    native, counting = Planner({}, global_seed=7), Admits({}, global_seed=7)
+    assert native.native and not counting.native and not FakePlanner().native
+    body = json.dumps({"seed": 3, "model": "gpt-4o-mini", "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "Hi"}]}).encode()
+    answers = [outcome(handlers(planner=p)[CHAT][2], spelling, {})
+               for p in (native, counting) for spelling in (body, decoded_spelling(body))]
+    assert admitted == [5, 5]
+    assert answers[0] == answers[1] == answers[2] == answers[3]
+
+
 def test_scanned_contents_count_as_decoded_ones(decodes):
     """The scanner counts the prompt tokens of plain contents itself (a state machine over
     the tokenizer's rule): words past 8 letters, numbers past 3 digits, runs of spaces."""
@@ -273,7 +329,8 @@ def test_scanned_contents_count_as_decoded_ones(decodes):
 
 
 # Random strings over each alphabet (the scanner's printable ASCII), 0..600 bytes: long
-# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2.
+# words, numbers and runs of spaces across the 64-byte windows, with and without SSE2; each
+# alone, and followed by a byte that ends the run and more bytes.
 COUNT_CHECK = r"""
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,15 +340,21 @@ int main(void)
     static const char *alphabets[] = {
         "  aaaaabcXYZ0123456789.,!-@[`{~", "aaaaaaaaaaaaaaaaaaaaaaaaa b1",
         "1111111111111111 a.", "          a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 1"};
-    char buf[600];
+    static const char stops[] = {'"', '\\', '\n', 0x7f, (char)0xc3, 0};
+    char buf[700];
+    size_t count;
     srand(1);
     for (int a = 0; a < 5; a++) {
         size_t k = strlen(alphabets[a]);
         for (int t = 0; t < 100000; t++) {
-            size_t n = (size_t)rand() % sizeof buf;
-            for (size_t i = 0; i < n; i++)
+            size_t n = (size_t)rand() % 600, more = (size_t)rand() % 100;
+            for (size_t i = 0; i < n + 1 + more; i++)
                 buf[i] = alphabets[a][(size_t)rand() % k];
-            if (llmsim_cs_tokens(buf, n) != llmsim_tok_count(buf, n)) {
+            buf[n] = stops[(size_t)rand() % sizeof stops];
+            if (llmsim_cs_plain_tokens(buf, buf + n, &count) != buf + n ||
+                count != llmsim_tok_count(buf, n) ||
+                llmsim_cs_plain_tokens(buf, buf + n + 1 + more, &count) != buf + n ||
+                count != llmsim_tok_count(buf, n)) {
                 printf("%.*s\n", (int)n, buf);
                 return 1;
             }

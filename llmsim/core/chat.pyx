@@ -17,7 +17,7 @@ import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 from llmsim.core.chat_stream cimport text_stream
 from llmsim.core.connection cimport Handler, Request, delayed, open_answer, record_usage
@@ -65,6 +65,12 @@ cdef inline object _header(dict hdrs, bytes name):
     return hdrs.get(name) if hdrs else None
 
 
+cdef inline char *_put(char *dst, const char *src, Py_ssize_t n) noexcept:
+    """n bytes of src copied to dst; the byte after them."""
+    memcpy(dst, src, n)
+    return dst + n
+
+
 cdef inline bytes _tier(tier):
     """The service_tier an answer reports for the requested one (None: not asked)."""
     return b"default" if tier is None else _TIERS.get(tier, b"default")
@@ -78,7 +84,9 @@ cdef bytes _SIMPLE_KINDS = bytes([SLOT_RAW, SLOT_INT, SLOT_STR, SLOT_INT, SLOT_R
 cdef enum:
     ID_LEN = 29         # random characters after "chatcmpl-"
     SIMPLE_SLOTS = 12
-    TAIL = 5            # the first slot of the part ChatCore keeps (from "finish" on)
+    MID = 1             # the slots ChatCore keeps rendered: MID .. CONTENT - 1 (created,
+    CONTENT = 4         # model, index), and from TAIL on (finish, usage, tier, fingerprint)
+    TAIL = 5
 cdef Py_ssize_t _MEMO_LIMIT = 1024
 cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, PER_NAME = tokens.PER_NAME
 cdef Py_ssize_t REPLY_PRIMING = tokens.REPLY_PRIMING
@@ -177,6 +185,10 @@ cdef class ChatCore(Handler):
     cdef str last_name          # ... and as a str
     cdef object last_key        # the name model() was last asked for (kept alive) ...
     cdef tuple last_entry       # ... and its entry
+    cdef bytes mid              # the last common answer's slots MID .. CONTENT - 1 and
+                                # the literal before the content ...
+    cdef object mid_name        # ... of this model name (kept alive: compared by identity)
+    cdef int64_t mid_created    # ... and this second
     cdef bytes tail             # the last common answer from slot TAIL on, rendered ...
     cdef bytes tail_finish, tail_tier, tail_fingerprint    # ... from these (kept alive:
     cdef int64_t tail_ints[4]   # compared by identity) and these token counts
@@ -247,8 +259,12 @@ cdef class ChatCore(Handler):
         model, gen = self.model(name)
         if _f(model, M_KIND) != "chat":
             return _DECODE
-        cap = limit(s.max_completion_tokens if s.max_completion_tokens else None,
-                    s.max_tokens if s.max_tokens else None, model)
+        # limit() on C ints (the scanner's caps are >= 1, 0 when absent); it raises
+        cdef int64_t cap_c = s.max_completion_tokens if s.max_completion_tokens else s.max_tokens
+        if cap_c > <int64_t>_f(model, M_MAX_OUTPUT):
+            limit(s.max_completion_tokens if s.max_completion_tokens else None,
+                  s.max_tokens if s.max_tokens else None, model)
+        cap = cap_c if cap_c else None
         named = _header(hdrs, b"x-llmsim-generator")
         if named is not None:
             gen = self.pick(name, named)
@@ -260,8 +276,8 @@ cdef class ChatCore(Handler):
                 prompt = PyBytes_FromStringAndSize(s.last_user, s.last_user_len).decode("ascii")
         cdef Py_ssize_t n_prompt = (REPLY_PRIMING + <Py_ssize_t>s.messages * PER_MESSAGE
                                     + <Py_ssize_t>s.content_tokens)
-        plan = self.book(body, hdrs, received, name, n_prompt, cap,
-                         s.seed if s.has_seed else None)
+        plan = self.planner.book(name, n_prompt, cap, s.seed if s.has_seed else None, body,
+                                 _header(hdrs, b"x-llmsim-latency"), received)
         tier = (PyBytes_FromStringAndSize(s.tier, s.tier_len).decode("ascii")
                 if s.tier != NULL else None)
         if s.stream:
@@ -310,7 +326,8 @@ cdef class ChatCore(Handler):
         if tooling:
             fns, tool_tokens = self.tools(r)
             n_prompt += tool_tokens
-        plan = self.book(body, hdrs, received, name, n_prompt, cap, _f(r, R_SEED))
+        plan = self.planner.book(name, n_prompt, cap, _f(r, R_SEED), body,
+                                 _header(hdrs, b"x-llmsim-latency"), received)
         if simple:
             return self.common(req, received, plan, name, model, gen, prompt, cap, n_prompt,
                                _f(r, R_TIER))
@@ -318,27 +335,24 @@ cdef class ChatCore(Handler):
                            n_prompt, self.clock.created(received),
                            _tier(_f(r, R_TIER)))
 
-    cdef book(self, bytes body, dict hdrs, int64_t received, name, Py_ssize_t n_prompt, cap,
-              seed):
-        """The request's plan, admitted on its model's simulated server."""
-        cdef PlannerCore planner = self.planner
-        plan = planner.plan(name, n_prompt, cap, planner.request_key(seed, body),
-                            _header(hdrs, b"x-llmsim-latency"))
-        planner.admit(plan, received)
-        return plan
-
     cdef common(self, req, int64_t received, plan, name, model, gen, prompt, cap,
                 Py_ssize_t n_prompt, tier):
-        """The common answer: one text choice, rendered in one template pass."""
+        """The common answer: one text choice. Its template's slots before and after the
+        content are most often the last answer's again: their bytes are kept, and the
+        answer is five copies, straight into the output when it is due at once."""
         cdef Run run
-        cdef Py_ssize_t completion
+        cdef bint direct
+        cdef Py_ssize_t completion, content_len, length
         cdef bint cut
         cdef int64_t delay
         cdef char rid[ID_LEN]
         cdef const char *vp[SIMPLE_SLOTS]
         cdef Py_ssize_t vn[SIMPLE_SLOTS]
         cdef int64_t vi[SIMPLE_SLOTS]
-        cdef Buffer out, body_buf
+        cdef const char *content
+        cdef char *dst
+        cdef Buffer out
+        cdef Template t = self.simple
         run = planned_text(self.planner, received, plan, gen, prompt, cap, &cut, &delay)
         completion = run.count
         record_usage(req, n_prompt, completion)
@@ -349,50 +363,62 @@ cdef class ChatCore(Handler):
         fingerprint = _f(model, M_FINGERPRINT)
         if type(fingerprint) is not bytes:
             raise TypeError(f"system_fingerprint of {name!r} is not bytes")
-        alnum_into(rid, ID_LEN)
-        vp[0] = rid
-        vn[0] = ID_LEN
         vi[1] = self.clock.seconds(received)
-        vp[2] = utf8(name, &vn[2])
-        vi[3] = 0
-        vp[4] = run.esc_view(&vn[4])
-        if vp[4] == NULL:   # the run wraps around its text: assembled
-            text = run.esc()
-            vp[4] = PyBytes_AS_STRING(text)
-            vn[4] = PyBytes_GET_SIZE(text)
-        vp[5] = PyBytes_AS_STRING(finish)
-        vn[5] = PyBytes_GET_SIZE(finish)
+        if not (name is self.mid_name and vi[1] == self.mid_created):
+            vp[2] = utf8(name, &vn[2])
+            vi[3] = 0
+            out = scratch()
+            t.emit_span(out, vp, vn, vi, MID, CONTENT)
+            out.write(t.part_ptr[CONTENT], t.part_len[CONTENT])
+            self.mid = out.take()
+            self.mid_name, self.mid_created = name, vi[1]
         vi[6] = n_prompt
         vi[7] = completion
         vi[8] = n_prompt + completion
         vi[9] = 0
-        vp[10] = PyBytes_AS_STRING(served_tier)
-        vn[10] = PyBytes_GET_SIZE(served_tier)
-        vp[11] = PyBytes_AS_STRING(fingerprint)
-        vn[11] = PyBytes_GET_SIZE(fingerprint)
-        # from `finish` on, an answer is most often the last one's again: its bytes are kept
         if not (self.tail is not None and finish is self.tail_finish and
                 served_tier is self.tail_tier and fingerprint is self.tail_fingerprint and
                 vi[6] == self.tail_ints[0] and vi[7] == self.tail_ints[1] and
                 vi[8] == self.tail_ints[2] and vi[9] == self.tail_ints[3]):
-            body_buf = scratch()
-            self.simple.emit_span(body_buf, vp, vn, vi, TAIL, SIMPLE_SLOTS)
-            self.tail = body_buf.take()
+            vp[5] = PyBytes_AS_STRING(finish)
+            vn[5] = PyBytes_GET_SIZE(finish)
+            vp[10] = PyBytes_AS_STRING(served_tier)
+            vn[10] = PyBytes_GET_SIZE(served_tier)
+            vp[11] = PyBytes_AS_STRING(fingerprint)
+            vn[11] = PyBytes_GET_SIZE(fingerprint)
+            out = scratch()
+            t.emit_span(out, vp, vn, vi, TAIL, SIMPLE_SLOTS)
+            self.tail = out.take()
             self.tail_finish, self.tail_tier, self.tail_fingerprint = (finish, served_tier,
                                                                        fingerprint)
             self.tail_ints[0], self.tail_ints[1] = vi[6], vi[7]
             self.tail_ints[2], self.tail_ints[3] = vi[8], vi[9]
-        body_buf = scratch()
-        self.simple.emit_span(body_buf, vp, vn, vi, 0, TAIL)
-        body_buf.write_bytes(self.tail)
-        if delay <= 0 and type(req) is Request and (<Request>req).conn is not None:
-            # due at once and the core is calling: the answer goes into the output from the
-            # scratch buffer, and no object is made
-            out = open_answer(<Request>req, 200, body_buf.length)
+        content = run.esc_view(&content_len)
+        if content == NULL:   # the run wraps around its text: assembled
+            text = run.esc()
+            content = PyBytes_AS_STRING(text)
+            content_len = PyBytes_GET_SIZE(text)
+        alnum_into(rid, ID_LEN)
+        length = (t.part_len[0] + ID_LEN + PyBytes_GET_SIZE(self.mid) + content_len +
+                  PyBytes_GET_SIZE(self.tail))
+        direct = delay <= 0 and type(req) is Request and (<Request>req).conn is not None
+        if direct:
+            # due at once and the core is calling: the answer goes into the output, and no
+            # object is made
+            out = open_answer(<Request>req, 200, length)
             write_headers(out, delay, _JSON)
-            out.write(body_buf.data, body_buf.length)
+        else:
+            out = scratch()
+        out.reserve(length)
+        dst = _put(out.data + out.length, t.part_ptr[0], t.part_len[0])
+        dst = _put(dst, rid, ID_LEN)
+        dst = _put(dst, PyBytes_AS_STRING(self.mid), PyBytes_GET_SIZE(self.mid))
+        dst = _put(dst, content, content_len)
+        _put(dst, PyBytes_AS_STRING(self.tail), PyBytes_GET_SIZE(self.tail))
+        out.length += length
+        if direct:
             return None
-        body = body_buf.take()
+        body = out.take()
         # due at once, the body is its bytes: the core sends them as it would a Delayed due
         # now, and no object is made
         return 200, headers(delay), delayed(body, delay) if delay > 0 else body

@@ -43,22 +43,6 @@ cdef extern from *:
     unsigned llmsim_ids_pair62(uint64_t *x) noexcept nogil
 
 
-cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
-    return (x << k) | (x >> (64 - k))
-
-
-cdef inline uint64_t _next() noexcept nogil:
-    cdef uint64_t result = _rotl(_s[1] * 5, 7) * 9
-    cdef uint64_t t = _s[1] << 17
-    _s[2] ^= _s[0]
-    _s[3] ^= _s[1]
-    _s[1] ^= _s[2]
-    _s[0] ^= _s[3]
-    _s[2] ^= t
-    _s[3] = _rotl(_s[3], 45)
-    return result
-
-
 def reseed():
     """New state from os.urandom (done at import and in every forked child)."""
     cdef bytes seed = os.urandom(32)
@@ -73,12 +57,13 @@ os.register_at_fork(after_in_child=reseed)
 
 def u64():
     """A random unsigned 64-bit int."""
-    return _next()
+    return random_next(_s)
 
 
-cdef uint64_t random_u64() noexcept:
-    """u64() from C."""
-    return _next()
+cdef uint64_t *random_state() noexcept:
+    """The generator's state, for random_next (llmsim/core/ids.pxd); reseeding rewrites it
+    in place."""
+    return _s
 
 
 cpdef bytes alnum(Py_ssize_t n):
@@ -89,20 +74,24 @@ cpdef bytes alnum(Py_ssize_t n):
 
 
 cdef void alnum_into(char *p, Py_ssize_t n) noexcept:
-    """n random characters from [A-Za-z0-9] at p: five a draw, two at a time."""
+    """n random characters from [A-Za-z0-9] at p: five a draw, two at a time (the state in
+    registers meanwhile)."""
     cdef char *end = p + n
     cdef uint64_t x
+    cdef uint64_t s[4]
+    memcpy(s, _s, sizeof(s))
     while end - p >= 5:
-        x = _next()
+        x = random_next(s)
         memcpy(p, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         memcpy(p + 2, _ALNUM_PAIRS + 2 * llmsim_ids_pair62(&x), 2)
         p[4] = _ALNUM[llmsim_ids_digit62(&x)]
         p += 5
     if p < end:
-        x = _next()
+        x = random_next(s)
         while p < end:
             p[0] = _ALNUM[llmsim_ids_digit62(&x)]
             p += 1
+    memcpy(_s, s, sizeof(s))
 
 
 cpdef bytes hexstr(Py_ssize_t n):
@@ -119,11 +108,14 @@ cdef inline uint64_t _hex8(uint64_t nibbles) noexcept:
 
 
 cdef void hex_into(char *p, Py_ssize_t n) noexcept:
-    """n random lowercase hex digits at p: sixteen a draw, then two at a time."""
+    """n random lowercase hex digits at p: sixteen a draw, then two at a time (the state in
+    registers meanwhile)."""
     cdef Py_ssize_t i = 0
     cdef uint64_t x = 0, w
+    cdef uint64_t s[4]
+    memcpy(s, _s, sizeof(s))
     while i + 16 <= n:
-        x = _next()
+        x = random_next(s)
         w = _hex8(x & 0x0f0f0f0f0f0f0f0fULL)
         memcpy(p + i, &w, 8)
         w = _hex8((x >> 4) & 0x0f0f0f0f0f0f0f0fULL)
@@ -131,9 +123,10 @@ cdef void hex_into(char *p, Py_ssize_t n) noexcept:
         i += 16
     while i + 1 < n:
         if i & 15 == 0:
-            x = _next()
+            x = random_next(s)
         memcpy(p + i, _HEX_PAIRS + 2 * (x & 0xff), 2)
         x >>= 8
         i += 2
     if i < n:
-        p[i] = _HEX[_next() & 15]
+        p[i] = _HEX[random_next(s) & 15]
+    memcpy(_s, s, sizeof(s))

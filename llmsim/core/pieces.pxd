@@ -40,7 +40,8 @@ cdef class Run:
 
 cdef class Cyclic:
     cdef readonly Pieces pieces
-    cdef readonly list starts          # (first token, leading bytes to skip) per sentence
+    cdef uint64_t *starts              # per sentence: first token << 1 | leading bytes to
+    cdef Py_ssize_t n_starts           # skip (0 or 1: a space)
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r)
     cdef Run run(self, plan, cap, uint64_t r, bint *cut)

@@ -142,6 +142,7 @@ cdef Run run_of(Pieces pieces, Py_ssize_t first, Py_ssize_t count, Py_ssize_t sk
 
 
 @cython.freelist(64)
+@cython.no_gc   # it holds only Pieces, which hold only bytes: no cycle, no GC bookkeeping
 cdef class Run:
     """`count` consecutive tokens of `pieces` from token `first` (wrapping around), without
     the first `skip` bytes: generated content as a view, never a copy per token."""
@@ -200,18 +201,27 @@ cdef class Cyclic:
         cdef Py_ssize_t i, n, m = 0
         cdef const char *tok
         cdef const char *prev = NULL
+        if p.count == 0:
+            raise ValueError("a cyclic text needs at least one token")
         self.pieces = p
+        self.starts = <uint64_t *>malloc(p.count * sizeof(uint64_t))
+        if self.starts == NULL:
+            raise MemoryError()
         # A sentence starts at the first token, after a newline, and after a lone ".", "?"
         # or "!" when the token is a space and a capital. Read in place: a bytes object per
         # token of the corpus cost ~2 ms of every start-up.
-        self.starts = []
+        self.n_starts = 0
         for i in range(p.count):
             tok = p.raw_piece(i, &n)
             if i == 0 or (m and prev[m - 1] == c'\n') or (
                     m == 1 and prev[0] in b".?!" and n > 1 and tok[0] == c' '
                     and c'A' <= tok[1] <= c'Z'):
-                self.starts.append((i, 1 if tok[0] == c' ' else 0))
+                self.starts[self.n_starts] = <uint64_t>i << 1 | (1 if tok[0] == c' ' else 0)
+                self.n_starts += 1
             prev, m = tok, n
+
+    def __dealloc__(self):
+        free(self.starts)
 
     cpdef tuple generate(self, prompt, plan, cap, uint64_t r):
         cdef bint cut
@@ -220,8 +230,9 @@ cdef class Cyclic:
 
     cdef Run run(self, plan, cap, uint64_t r, bint *cut):
         """generate() without the tuple: the run, and in `cut` whether the cap cut it."""
-        cdef Py_ssize_t first, skip, n
-        first, skip = <tuple>self.starts[r % <uint64_t>len(self.starts)]
+        cdef Py_ssize_t n
+        cdef uint64_t start = self.starts[r % <uint64_t>self.n_starts]
+        cdef Py_ssize_t first = <Py_ssize_t>(start >> 1), skip = <Py_ssize_t>(start & 1)
         cdef bint typed = type(plan) is Plan   # read by offset, not by attribute lookup
         n = (<Plan>plan).n_tokens if typed else plan.n_tokens
         if cap is not None and n >= <Py_ssize_t>cap:

@@ -41,9 +41,12 @@ cdef class PlannerCore:
     cdef uint64_t seed
     cdef public bint no_latency
     cdef public double _multiplier
+    cdef readonly bint native        # the class overrides none of request_key, plan, admit
 
     cpdef request_key(self, seed, bytes body)
     cpdef plan(self, model, Py_ssize_t prompt_tokens, max_tokens, key, override)
+    cdef book(self, model, Py_ssize_t prompt_tokens, max_tokens, seed, bytes body, override,
+              int64_t now_ns)
     cpdef admit(self, plan, int64_t now_ns)
     cpdef release(self, plan, int64_t now_ns)
 

@@ -18,15 +18,19 @@ cimport cython
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsUnsignedLongLongMask
+from libc.math cimport exp, log, sqrt
 from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 
 import array as _array
+import os
 
-from llmsim.core.ids cimport random_u64
+from llmsim.core.ids cimport random_next, random_state
 from llmsim.core.rng cimport (Distribution, Stream, DOMAIN_ITL, DOMAIN_LENGTH, DOMAIN_TEXT,
-                              DOMAIN_TTFT, llmsim_dist_at, llmsim_dist_fill, llmsim_dist_from_block,
+                              DOMAIN_TTFT, LLMSIM_DIST_CONSTANT, LLMSIM_DIST_LOGNORMAL,
+                              LLMSIM_DIST_NORMAL, LLMSIM_NORMAL_ATTEMPTS, llmsim_dist_at,
+                              llmsim_dist_clamp, llmsim_dist_fill, llmsim_dist_from_block,
                               llmsim_hash64, llmsim_rng_key, llmsim_rng_subkey, llmsim_stream_init,
-                              llmsim_stream_u64)
+                              llmsim_stream_u64, llmsim_u01)
 
 cdef array.array _I64 = _array.array("q")
 
@@ -36,6 +40,7 @@ cdef double MAX_DELAY_NS = 1e15
 MAX_TOKENS = 1 << 20
 cdef Py_ssize_t _MAX_TOKENS = MAX_TOKENS
 cdef uint64_t _SEED_BODY = 0x6c6c6d73696d2d62  # hash seed for request bodies
+cdef uint64_t *_ids = random_state()     # llmsim.core.ids's generator, drawn from inline
 
 
 
@@ -43,18 +48,70 @@ cdef inline uint64_t _subkey(uint64_t key, bint fresh, uint32_t domain) noexcept
     """Sub-key `domain` of a request key. A request without a key (nothing to reproduce)
     takes fresh random numbers instead (llmsim.core.ids, reseeded in every worker): as
     random as derived ones, and no Philox call."""
-    return random_u64() if fresh else llmsim_rng_subkey(key, domain)
+    return random_next(_ids) if fresh else llmsim_rng_subkey(key, domain)
+
+
+cdef double _spare = 0.0     # the second normal of the last fresh pair ...
+cdef bint _has_spare = False    # ... while no draw has taken it
+
+
+def _forget_spare():
+    """A forked child draws its own normals (llmsim.core.ids reseeds its bits)."""
+    global _has_spare
+    _has_spare = False
+
+
+os.register_at_fork(after_in_child=_forget_spare)
+
+
+cdef double _fresh_normal() noexcept:
+    """A standard normal of fresh random bits by Marsaglia's polar method: no sine or
+    cosine, and each accepted pair gives two independent normals (the second is kept for
+    the next call)."""
+    global _spare, _has_spare
+    cdef double u, v, s, f
+    if _has_spare:
+        _has_spare = False
+        return _spare
+    while True:
+        u = 2.0 * llmsim_u01(random_next(_ids)) - 1.0
+        v = 2.0 * llmsim_u01(random_next(_ids)) - 1.0
+        s = u * u + v * v
+        if 0.0 < s < 1.0:
+            break
+    f = sqrt(-2.0 * log(s) / s)
+    _spare = v * f
+    _has_spare = True
+    return u * f
+
+
+cdef double _fresh(Distribution d) noexcept:
+    """A draw from d made of fresh random bits, not of a key (no Philox call): the normal
+    kinds from _fresh_normal (a normal truncated at zero redraws, as llmsim_dist.h's does),
+    the others from one uniform, as llmsim_dist_from_block makes them."""
+    cdef uint64_t b[2]
+    cdef double x
+    cdef int attempt
+    if d.d.kind == LLMSIM_DIST_LOGNORMAL:
+        return llmsim_dist_clamp(&d.d, exp(d.d.a + d.d.b * _fresh_normal()))
+    if d.d.kind == LLMSIM_DIST_NORMAL:
+        x = 0.0
+        for attempt in range(LLMSIM_NORMAL_ATTEMPTS):
+            x = d.d.a + d.d.b * _fresh_normal()
+            if x >= 0.0:
+                break
+        return llmsim_dist_clamp(&d.d, x if x >= 0.0 else 0.0)
+    b[0] = random_next(_ids) if d.d.kind != LLMSIM_DIST_CONSTANT else 0
+    b[1] = 0
+    return llmsim_dist_from_block(&d.d, b, 0, 0)
 
 
 cdef inline double _first(Distribution d, uint64_t key, bint fresh, uint32_t domain) noexcept:
     """Draw 0 of sub-key `domain` of a request key; without a key, a draw from the same
-    distribution made of fresh random bits (llmsim_dist_from_block: no Philox call)."""
-    cdef uint64_t b[2]
+    distribution made of fresh random bits (_fresh)."""
     if not fresh:
         return llmsim_dist_at(&d.d, llmsim_rng_subkey(key, domain), 0)
-    b[0] = random_u64()
-    b[1] = random_u64()
-    return llmsim_dist_from_block(&d.d, b, random_u64(), 0)
+    return _fresh(d)
 
 
 cdef inline int64_t _ns(double x) noexcept nogil:
@@ -74,6 +131,8 @@ cdef enum:
 
 
 @cython.freelist(64)
+@cython.no_gc   # what it holds (str, arrays, a Stream, the load model's pool and slot) never
+                # holds a plan: no cycle to collect, and no GC bookkeeping per request
 cdef class Plan:
     """The timing of one response. itl_ns[j] is the gap before token j + 1 (n_tokens - 1
     gaps); due[i] is token i's offset from the request start (due[0] = ttft_ns).
@@ -175,7 +234,7 @@ cdef class Plan:
         if self._rng is not None:
             return llmsim_stream_u64(&self._rng.s)
         if self.fresh:
-            return random_u64()
+            return random_next(_ids)
         return llmsim_stream_u64(&self.text)
 
     cdef int64_t due_at(self, Py_ssize_t i) except? -1:
@@ -257,13 +316,17 @@ cdef class PlannerCore:
     Compiled of a model not in `_by_model` yet), `_override(raw, compiled)` -> (Override,
     Compiled) and `_pool(model, compiled)` (the model's load-model slots). Compiled handlers
     call a planner through this type; a stand-in (tests, benchmarks) subclasses it and
-    overrides request_key, plan, admit and release."""
+    overrides request_key, plan, admit and release (book() then calls them; it calls
+    PlannerCore's own directly when the class overrides none)."""
 
     def __init__(self):
         self._by_model = {}
         self._global_seed = None
         self.no_latency = False
         self._multiplier = 1.0
+        cls = type(self)
+        self.native = all(getattr(cls, name) is getattr(PlannerCore, name)
+                          for name in ("request_key", "plan", "admit"))
 
     @property
     def global_seed(self):
@@ -305,7 +368,9 @@ cdef class PlannerCore:
             if ov.tokens is not None:
                 forced = ov.tokens
         if max_tokens is not None:
-            cap = max_tokens if max_tokens > 0 else 0
+            cap = max_tokens    # as a C int: no Python comparison
+            if cap < 0:
+                cap = 0
         k = 0 if key is None else llmsim_rng_key(self.seed, PyLong_AsUnsignedLongLongMask(key))
         p.fill(c.ttft, c.itl, c.length, k, key is None,
                c.overhead_ns + c.per_token_ns * prompt_tokens, scale, cap, forced)
@@ -313,6 +378,21 @@ cdef class PlannerCore:
         if c.load is not None:
             p.pool = self._pool(model, c)
         return p
+
+    cdef book(self, model, Py_ssize_t prompt_tokens, max_tokens, seed, bytes body, override,
+              int64_t now_ns):
+        """The plan of a request (request_key(seed, body), then plan()) admitted at now_ns.
+        A planner whose class overrides none of these (`native`) has them called directly:
+        no look-up for a Python override on each call."""
+        if not self.native:
+            plan = self.plan(model, prompt_tokens, max_tokens, self.request_key(seed, body),
+                             override)
+            self.admit(plan, now_ns)
+            return plan
+        plan = PlannerCore.plan(self, model, prompt_tokens, max_tokens,
+                                PlannerCore.request_key(self, seed, body), override)
+        PlannerCore.admit(self, plan, now_ns)
+        return plan
 
     cpdef admit(self, plan, int64_t now_ns):
         """Book the plan on its model's simulated server (no-op without a load model):

@@ -27,6 +27,7 @@ cdef extern from "llmsim_dist.h":
         LLMSIM_DIST_PARETO
         LLMSIM_DIST_EMPIRICAL
         LLMSIM_DIST_MAX_POINTS
+        LLMSIM_NORMAL_ATTEMPTS
     ctypedef struct llmsim_dist_t:
         int kind
         int npoints
@@ -43,6 +44,7 @@ cdef extern from "llmsim_dist.h":
     void llmsim_lognormal_from_mean_sd(double mean, double sd, double *mu, double *sigma) noexcept nogil
     void llmsim_lognormal_from_median_q(double median, double quantile, double z,
                                         double *mu, double *sigma) noexcept nogil
+    double llmsim_dist_clamp(const llmsim_dist_t *d, double x) noexcept nogil
     double llmsim_dist_at(const llmsim_dist_t *d, uint64_t key, uint64_t i) noexcept nogil
     double llmsim_dist_from_block(const llmsim_dist_t *d, const uint64_t *b, uint64_t key,
                                   uint64_t i) noexcept nogil

@@ -124,9 +124,7 @@ cdef class _Core:
                 return None
             if gen.needs_prompt:
                 prompt = self.last_user_text(turns)
-        plan = planner.plan(entry[1], n_in, cap, planner.request_key(seed, body),
-                            hdrs.get(LATENCY_HEADER))
-        planner.admit(plan, received)
+        plan = planner.book(entry[1], n_in, cap, seed, body, hdrs.get(LATENCY_HEADER), received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
         record_usage(req, n_in, run.count)
         return run, truncated, delay, plan
