@@ -238,7 +238,7 @@ static inline int llmsim_field_is(const char *s, size_t n, int kind)
 /* The kind of the header field name [s, s+n) as picohttpparser returns it: found by its
  * length first, so a name costs at most a few word compares. LLMSIM_F_OTHER and
  * LLMSIM_F_X_LLMSIM names are still to be checked as tokens; the others are tokens. */
-static inline int llmsim_field_kind(const char *s, size_t n)
+static inline __attribute__((always_inline)) int llmsim_field_kind(const char *s, size_t n)
 {
     switch (n) {
     case 4:
