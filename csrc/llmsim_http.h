@@ -148,10 +148,18 @@ static inline int llmsim_ieq(const char *s, size_t n, const char *lower, size_t 
     return 1;
 }
 
-/* 1 when the comma-separated list value contains the token `lower` (case-insensitive). */
-static inline int llmsim_list_has(const char *s, size_t n, const char *lower, size_t lower_len)
+/* The connection options of a Connection value (trimmed), as LLMSIM_CONN_* bits: one pass
+ * over its comma-separated list, none for the usual single option. */
+enum { LLMSIM_CONN_CLOSE = 1, LLMSIM_CONN_KEEP_ALIVE = 2 };
+
+static inline int llmsim_connection_options(const char *s, size_t n)
 {
+    int out = 0;
     size_t i = 0;
+    if (llmsim_ieq(s, n, "keep-alive", 10))
+        return LLMSIM_CONN_KEEP_ALIVE;
+    if (llmsim_ieq(s, n, "close", 5))
+        return LLMSIM_CONN_CLOSE;
     while (i < n) {
         size_t start = i;
         while (i < n && s[i] != ',')
@@ -159,11 +167,13 @@ static inline int llmsim_list_has(const char *s, size_t n, const char *lower, si
         const char *item = s + start;
         size_t item_len = i - start;
         llmsim_trim_ows(&item, &item_len);
-        if (llmsim_ieq(item, item_len, lower, lower_len))
-            return 1;
+        if (llmsim_ieq(item, item_len, "close", 5))
+            out |= LLMSIM_CONN_CLOSE;
+        else if (llmsim_ieq(item, item_len, "keep-alive", 10))
+            out |= LLMSIM_CONN_KEEP_ALIVE;
         i++; /* skip the comma */
     }
-    return 0;
+    return out;
 }
 
 /* Content-Length: 1 to 18 digits, nothing else. Returns the value, or -1 when malformed. */

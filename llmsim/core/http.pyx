@@ -20,7 +20,10 @@ cdef extern from "llmsim_http.h":
     void llmsim_trim_ows(const char **s, size_t *n) noexcept nogil
     void llmsim_trim_trailing_ows(const char *s, size_t *n) noexcept nogil
     int llmsim_ieq(const char *s, size_t n, const char *lower, size_t lower_len) noexcept nogil
-    int llmsim_list_has(const char *s, size_t n, const char *lower, size_t lower_len) noexcept nogil
+    int llmsim_connection_options(const char *s, size_t n) noexcept nogil
+    enum:
+        LLMSIM_CONN_CLOSE
+        LLMSIM_CONN_KEEP_ALIVE
     int64_t llmsim_parse_content_length(const char *s, size_t n) noexcept nogil
     int llmsim_field_kind(const char *s, size_t n) noexcept nogil
     const char llmsim_field_names[][24]
@@ -184,8 +187,7 @@ cdef int _check_headers(Head *h) except -1:
     cdef size_t i
     cdef phr_header *f
     cdef int64_t cl
-    cdef int hosts = 0, te = 0, cls = 0, kind
-    cdef bint close = False, keep = False
+    cdef int hosts = 0, te = 0, cls = 0, conn = 0, kind
     h.content_length = -1
     h.chunked = False
     h.expect_continue = False
@@ -217,8 +219,7 @@ cdef int _check_headers(Head *h) except -1:
                 raise HttpError(501, "only the chunked transfer coding is supported")
             h.chunked = True
         elif kind == LLMSIM_F_CONNECTION:
-            close = close or llmsim_list_has(f.value, f.value_len, b"close", 5)
-            keep = keep or llmsim_list_has(f.value, f.value_len, b"keep-alive", 10)
+            conn |= llmsim_connection_options(f.value, f.value_len)
         elif kind == LLMSIM_F_EXPECT:
             if not llmsim_ieq(f.value, f.value_len, b"100-continue", 12):
                 raise HttpError(417, "only Expect: 100-continue is supported")
@@ -233,7 +234,10 @@ cdef int _check_headers(Head *h) except -1:
         raise HttpError(400, "Transfer-Encoding with Content-Length or in HTTP/1.0")
     if hosts > 1 or (hosts == 0 and h.minor == 1):
         raise HttpError(400, "HTTP/1.1 requires exactly one Host header")
-    h.keep_alive = (not close) if h.minor == 1 else (keep and not close)
+    if conn & LLMSIM_CONN_CLOSE:
+        h.keep_alive = False
+    else:
+        h.keep_alive = h.minor == 1 or (conn & LLMSIM_CONN_KEEP_ALIVE) != 0
     return 1
 
 
