@@ -240,72 +240,29 @@ static const char llmsim_field_names[LLMSIM_F_KINDS][24] = {
     [LLMSIM_F_X_LLMSIM] = "x-llmsim-",
 };
 
-static inline int llmsim_field_is(const char *s, size_t n, int kind)
-{
-    return llmsim_ieq(s, n, llmsim_field_names[kind], n);
-}
-
-/* The kind of the header field name [s, s+n) as picohttpparser returns it: found by its
- * length first, so a name costs at most a few word compares. LLMSIM_F_OTHER and
+/* The kind of the header field name [s, s+n) as picohttpparser returns it: its length picks
+ * the candidates, each compared in a few word loads against constants. LLMSIM_F_OTHER and
  * LLMSIM_F_X_LLMSIM names are still to be checked as tokens; the others are tokens. */
 static inline __attribute__((always_inline)) int llmsim_field_kind(const char *s, size_t n)
 {
+    /* within a case n is a constant, and so is each compare */
+#define LLMSIM_IS(kind) if (llmsim_ieq(s, n, llmsim_field_names[kind], n)) return kind
     switch (n) {
-    case 4:
-        if (llmsim_field_is(s, 4, LLMSIM_F_HOST))
-            return LLMSIM_F_HOST;
-        return LLMSIM_F_OTHER;
-    case 6:
-        if (llmsim_field_is(s, 6, LLMSIM_F_EXPECT))
-            return LLMSIM_F_EXPECT;
-        if (llmsim_field_is(s, 6, LLMSIM_F_ACCEPT))
-            return LLMSIM_F_ACCEPT;
-        return LLMSIM_F_OTHER;
-    case 9:
-        if (llmsim_field_is(s, 9, LLMSIM_F_X_API_KEY))
-            return LLMSIM_F_X_API_KEY;
-        return LLMSIM_F_OTHER;
-    case 10:
-        if (llmsim_field_is(s, 10, LLMSIM_F_CONNECTION))
-            return LLMSIM_F_CONNECTION;
-        if (llmsim_field_is(s, 10, LLMSIM_F_USER_AGENT))
-            return LLMSIM_F_USER_AGENT;
-        break;
-    case 12:
-        if (llmsim_field_is(s, 12, LLMSIM_F_CONTENT_TYPE))
-            return LLMSIM_F_CONTENT_TYPE;
-        break;
-    case 13:
-        if (llmsim_field_is(s, 13, LLMSIM_F_AUTHORIZATION))
-            return LLMSIM_F_AUTHORIZATION;
-        break;
+    case 4: LLMSIM_IS(LLMSIM_F_HOST); break;
+    case 6: LLMSIM_IS(LLMSIM_F_EXPECT); LLMSIM_IS(LLMSIM_F_ACCEPT); break;
+    case 9: LLMSIM_IS(LLMSIM_F_X_API_KEY); break;
+    case 10: LLMSIM_IS(LLMSIM_F_CONNECTION); LLMSIM_IS(LLMSIM_F_USER_AGENT); break;
+    case 12: LLMSIM_IS(LLMSIM_F_CONTENT_TYPE); break;
+    case 13: LLMSIM_IS(LLMSIM_F_AUTHORIZATION); break;
     case 14:
-        if (llmsim_field_is(s, 14, LLMSIM_F_CONTENT_LENGTH))
-            return LLMSIM_F_CONTENT_LENGTH;
-        if (llmsim_field_is(s, 14, LLMSIM_F_X_GOOG_API_KEY))
-            return LLMSIM_F_X_GOOG_API_KEY;
-        if (llmsim_field_is(s, 14, LLMSIM_F_ANTHROPIC_BETA))
-            return LLMSIM_F_ANTHROPIC_BETA;
-        break;
-    case 15:
-        if (llmsim_field_is(s, 15, LLMSIM_F_ACCEPT_ENCODING))
-            return LLMSIM_F_ACCEPT_ENCODING;
-        break;
-    case 17:
-        if (llmsim_field_is(s, 17, LLMSIM_F_TRANSFER_ENCODING))
-            return LLMSIM_F_TRANSFER_ENCODING;
-        if (llmsim_field_is(s, 17, LLMSIM_F_ANTHROPIC_VERSION))
-            return LLMSIM_F_ANTHROPIC_VERSION;
-        break;
-    case 22:
-        if (llmsim_field_is(s, 22, LLMSIM_F_X_STAINLESS_RETRY_COUNT))
-            return LLMSIM_F_X_STAINLESS_RETRY_COUNT;
-        break;
-    default:
-        if (n < 10)
-            return LLMSIM_F_OTHER;
+        LLMSIM_IS(LLMSIM_F_CONTENT_LENGTH); LLMSIM_IS(LLMSIM_F_X_GOOG_API_KEY);
+        LLMSIM_IS(LLMSIM_F_ANTHROPIC_BETA); break;
+    case 15: LLMSIM_IS(LLMSIM_F_ACCEPT_ENCODING); break;
+    case 17: LLMSIM_IS(LLMSIM_F_TRANSFER_ENCODING); LLMSIM_IS(LLMSIM_F_ANTHROPIC_VERSION); break;
+    case 22: LLMSIM_IS(LLMSIM_F_X_STAINLESS_RETRY_COUNT); break;
     }
-    if (llmsim_field_is(s, 9, LLMSIM_F_X_LLMSIM))
+#undef LLMSIM_IS
+    if (n > 9 && llmsim_ieq(s, 9, llmsim_field_names[LLMSIM_F_X_LLMSIM], 9))
         return LLMSIM_F_X_LLMSIM;
     return LLMSIM_F_OTHER;
 }
