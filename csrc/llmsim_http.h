@@ -194,9 +194,11 @@ static inline int64_t llmsim_parse_content_length(const char *s, size_t n)
 /* ---- header fields the server reads -------------------------------------------------- */
 
 /* The kinds of header field name: the framing headers; names most clients send that the
- * server does not read (known only to spare them the byte-by-byte token check); then the
- * ones handlers may read (LLMSIM_F_KEPT onward, x-llmsim-* last). */
+ * server does not read (known only to spare them the byte-by-byte token check, or most of
+ * it for the x-stainless-* headers of the OpenAI and Anthropic SDKs); then the ones handlers
+ * may read (LLMSIM_F_KEPT onward, x-llmsim-* last). */
 enum {
+    LLMSIM_F_BAD = -1,       /* not a token */
     LLMSIM_F_OTHER = 0,
     LLMSIM_F_HOST,
     LLMSIM_F_CONTENT_LENGTH,
@@ -208,6 +210,7 @@ enum {
     LLMSIM_F_USER_AGENT,
     LLMSIM_F_ACCEPT,
     LLMSIM_F_ACCEPT_ENCODING,
+    LLMSIM_F_X_STAINLESS,    /* x-stainless-*: a prefix */
     LLMSIM_F_KEPT,
     LLMSIM_F_AUTHORIZATION = LLMSIM_F_KEPT,
     LLMSIM_F_X_API_KEY,
@@ -215,11 +218,11 @@ enum {
     LLMSIM_F_ANTHROPIC_VERSION,
     LLMSIM_F_ANTHROPIC_BETA,
     LLMSIM_F_X_STAINLESS_RETRY_COUNT,
-    LLMSIM_F_X_LLMSIM,       /* x-llmsim-*: a prefix, the only kind not proved a token */
+    LLMSIM_F_X_LLMSIM,       /* x-llmsim-*: a prefix */
     LLMSIM_F_KINDS,
 };
 
-/* Lowercase names by kind (the x-llmsim- prefix for LLMSIM_F_X_LLMSIM). */
+/* Lowercase names by kind (the prefix for x-stainless-* and x-llmsim-*). */
 static const char llmsim_field_names[LLMSIM_F_KINDS][24] = {
     [LLMSIM_F_OTHER] = "",
     [LLMSIM_F_HOST] = "host",
@@ -231,6 +234,7 @@ static const char llmsim_field_names[LLMSIM_F_KINDS][24] = {
     [LLMSIM_F_USER_AGENT] = "user-agent",
     [LLMSIM_F_ACCEPT] = "accept",
     [LLMSIM_F_ACCEPT_ENCODING] = "accept-encoding",
+    [LLMSIM_F_X_STAINLESS] = "x-stainless-",
     [LLMSIM_F_AUTHORIZATION] = "authorization",
     [LLMSIM_F_X_API_KEY] = "x-api-key",
     [LLMSIM_F_X_GOOG_API_KEY] = "x-goog-api-key",
@@ -240,9 +244,17 @@ static const char llmsim_field_names[LLMSIM_F_KINDS][24] = {
     [LLMSIM_F_X_LLMSIM] = "x-llmsim-",
 };
 
-/* The kind of the header field name [s, s+n) as picohttpparser returns it: its length picks
- * the candidates, each compared in a few word loads against constants. LLMSIM_F_OTHER and
- * LLMSIM_F_X_LLMSIM names are still to be checked as tokens; the others are tokens. */
+/* 1 when the name [s, s+n) starting with the prefix of `kind` (p bytes) continues in a
+ * non-empty token: the prefix's match proved its own bytes tchars. */
+static inline int llmsim_prefixed(const char *s, size_t n, int kind, size_t p)
+{
+    return n > p && llmsim_ieq(s, p, llmsim_field_names[kind], p)
+           && llmsim_all_of_class(s + p, n - p, LLMSIM_TCHAR);
+}
+
+/* The kind of the header field name [s, s+n) as picohttpparser returns it, LLMSIM_F_BAD
+ * when it is not a token. Its length picks the candidates, each compared in a few word
+ * loads against constants; a name that matches one needs no byte-by-byte check. */
 static inline __attribute__((always_inline)) int llmsim_field_kind(const char *s, size_t n)
 {
     /* within a case n is a constant, and so is each compare */
@@ -262,9 +274,11 @@ static inline __attribute__((always_inline)) int llmsim_field_kind(const char *s
     case 22: LLMSIM_IS(LLMSIM_F_X_STAINLESS_RETRY_COUNT); break;
     }
 #undef LLMSIM_IS
-    if (n > 9 && llmsim_ieq(s, 9, llmsim_field_names[LLMSIM_F_X_LLMSIM], 9))
+    if (llmsim_prefixed(s, n, LLMSIM_F_X_STAINLESS, 12))
+        return LLMSIM_F_X_STAINLESS;
+    if (llmsim_prefixed(s, n, LLMSIM_F_X_LLMSIM, 9))
         return LLMSIM_F_X_LLMSIM;
-    return LLMSIM_F_OTHER;
+    return llmsim_is_token(s, n) ? LLMSIM_F_OTHER : LLMSIM_F_BAD;
 }
 
 /* ---- chunked transfer coding (RFC 9112 §7.1), decoded in place ----------------------- */

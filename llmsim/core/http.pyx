@@ -14,7 +14,6 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memchr, memmove
 
 cdef extern from "llmsim_http.h":
-    int llmsim_is_token(const char *s, size_t n) noexcept nogil
     int llmsim_is_method(const char *s, size_t n) noexcept nogil
     size_t llmsim_origin_path_len(const char *s, size_t n) noexcept nogil
     void llmsim_trim_ows(const char **s, size_t *n) noexcept nogil
@@ -28,7 +27,7 @@ cdef extern from "llmsim_http.h":
     int llmsim_field_kind(const char *s, size_t n) noexcept nogil
     const char llmsim_field_names[][24]
     enum:
-        LLMSIM_F_OTHER
+        LLMSIM_F_BAD
         LLMSIM_F_HOST
         LLMSIM_F_CONTENT_LENGTH
         LLMSIM_F_TRANSFER_ENCODING
@@ -199,11 +198,10 @@ cdef int _check_headers(Head *h) except -1:
         # picohttpparser checked the value's bytes and skipped its leading whitespace
         llmsim_trim_trailing_ows(f.value, &f.value_len)
         kind = llmsim_field_kind(f.name, f.name_len)
+        if kind == LLMSIM_F_BAD:
+            raise HttpError(400, "malformed header field name")
         h.kinds[i] = kind
-        if kind == LLMSIM_F_OTHER:
-            if not llmsim_is_token(f.name, f.name_len):
-                raise HttpError(400, "malformed header field name")
-        elif kind == LLMSIM_F_CONTENT_LENGTH:
+        if kind == LLMSIM_F_CONTENT_LENGTH:
             cls += 1
             cl = llmsim_parse_content_length(f.value, f.value_len)
             if cl < 0 or cls > 1:
@@ -224,9 +222,7 @@ cdef int _check_headers(Head *h) except -1:
             if not llmsim_ieq(f.value, f.value_len, b"100-continue", 12):
                 raise HttpError(417, "only Expect: 100-continue is supported")
             h.expect_continue = h.minor == 1
-        elif kind >= LLMSIM_F_KEPT:  # (the kinds between: common names nobody reads)
-            if kind == LLMSIM_F_X_LLMSIM and not llmsim_is_token(f.name, f.name_len):
-                raise HttpError(400, "malformed header field name")
+        elif kind >= LLMSIM_F_KEPT:  # (the kinds before: names nobody reads)
             h.n_kept += 1
     if te > 1:
         raise HttpError(400, "repeated Transfer-Encoding")
