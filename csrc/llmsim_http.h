@@ -5,8 +5,8 @@
  * spaces in values; what it hands back is revalidated here against RFC 9110/9112, except
  * what its own scan already guarantees (pycohttpparser's copy, with or without SSE4.2, and
  * later h2o releases alike):
- *   - method and target: non-empty or empty runs of bytes 0x21-0x7E and 0x80-0xFF; the
- *     target is followed by exactly " HTTP/1." (so at least 8 readable bytes);
+ *   - method and target: runs (maybe empty) of bytes 0x21-0x7E and 0x80-0xFF; the target
+ *     is followed by exactly " HTTP/1." (so at least 8 more readable bytes);
  *   - header names: start with a token byte or '"', hold no CTL (0x00-0x1F), no ':';
  *   - header values: leading SP/HTAB skipped, every byte HTAB, SP, VCHAR or obs-text
  *     (a CTL or DEL ends the line and fails the parse unless it is CR LF or LF).

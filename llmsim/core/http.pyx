@@ -3,9 +3,9 @@
 
 picohttpparser is reached through the C address that pycohttpparser's cffi module exports;
 the bundled 2015 parser is lax, so every head it accepts is checked again here (tokens,
-origin-form target, obs-fold, field values, framing headers). `frame_request` is the one
-framing routine: the connection calls it on its buffers, and `RequestReader` (tests, tools)
-wraps it with a buffer of its own.
+origin-form target, obs-fold, framing headers), all but what its own scan already
+guarantees (see llmsim_http.h). `frame_request` is the one framing routine: the connection
+calls it on its buffers, and `RequestReader` (tests, tools) wraps it with a buffer of its own.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -182,7 +182,8 @@ cdef bint _only_chunked(const char *s, size_t n) noexcept:
 
 
 cdef int _check_headers(Head *h) except -1:
-    """Validate field names and values, trim values, and read the framing headers."""
+    """Validate field names, trim values (picohttpparser checked their bytes), and read the
+    framing headers."""
     cdef size_t i
     cdef phr_header *f
     cdef int64_t cl
