@@ -2,7 +2,16 @@
  * incremental chunked-body decoder.
  *
  * picohttpparser accepts `Host : x`, `X Y: x`, DEL in names, method `G(T` and keeps trailing
- * spaces in values; everything it hands back is revalidated here against RFC 9110/9112.
+ * spaces in values; what it hands back is revalidated here against RFC 9110/9112, except
+ * what its own scan already guarantees (pycohttpparser's copy, with or without SSE4.2, and
+ * later h2o releases alike):
+ *   - method and target: runs (maybe empty) of bytes 0x21-0x7E and 0x80-0xFF; the target
+ *     is followed by exactly " HTTP/1." (so at least 8 more readable bytes);
+ *   - header names: start with a token byte or '"', hold no CTL (0x00-0x1F), no ':';
+ *   - header values: leading SP/HTAB skipped, every byte HTAB, SP, VCHAR or obs-text
+ *     (a CTL or DEL ends the line and fails the parse unless it is CR LF or LF).
+ * So values need only their trailing whitespace trimmed, and a name that equals one we know
+ * is a token without looking at its bytes again (see llmsim_ieq).
  * All functions are allocation-free and never read outside [buf, buf + len).
  */
 #ifndef LLMSIM_HTTP_H
@@ -13,6 +22,10 @@
 #include <string.h>
 
 #include "llmsim_bytes.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "llmsim_origin_path_len assumes a little-endian target"
+#endif
 
 static inline int llmsim_is_tchar(unsigned char c)
 {
@@ -41,17 +54,41 @@ static inline int llmsim_is_token(const char *s, size_t n)
     return n != 0 && llmsim_all_of_class(s, n, LLMSIM_TCHAR);
 }
 
-/* 1 when a field value holds only VCHAR, obs-text, SP and HTAB (no CTL, no DEL). */
-static inline int llmsim_is_field_value(const char *s, size_t n)
+/* 1 when the method picohttpparser parsed is a token: GET and POST by one word compare,
+ * others byte by byte. The word is in the head even for a shorter method: a space, the
+ * target and " HTTP/1." follow it. */
+static inline int llmsim_is_method(const char *s, size_t n)
 {
-    return llmsim_all_of_class(s, n, LLMSIM_VALUE);
+    uint32_t w = llmsim_load4(s);
+    if ((n == 3 && w == llmsim_load4("GET ")) || (n == 4 && w == llmsim_load4("POST")))
+        return 1;
+    return llmsim_is_token(s, n);
 }
 
-/* 1 when an origin-form request target is acceptable: starts with '/', visible ASCII only
- * (no CTL, SP, DEL or raw bytes >= 0x80: RFC 3986 targets are ASCII). */
-static inline int llmsim_is_origin_target(const char *s, size_t n)
+/* The origin-form checks picohttpparser leaves undone on a target it parsed: it starts with
+ * '/' and is ASCII only (RFC 3986 targets are; picohttpparser passes bytes >= 0x80).
+ * Returns the path length (the bytes before the first '?'), or (size_t)-1 when refused.
+ * Eight bytes a word, no branch per word: the word past the end reads the " HTTP/1." that
+ * follows the target, which holds neither a high byte nor '?'. */
+static inline size_t llmsim_origin_path_len(const char *s, size_t n)
 {
-    return n != 0 && s[0] == '/' && llmsim_all_of_class(s, n, LLMSIM_TARGET);
+    const uint64_t ones = 0x0101010101010101ull;
+    const uint64_t high = 0x8080808080808080ull;
+    const uint64_t qmarks = ones * (unsigned char)'?';
+    uint64_t seen = 0, q = 0;
+    if (n == 0 || s[0] != '/')
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = llmsim_load8(s + i);
+        uint64_t x = v ^ qmarks;
+        seen |= v;
+        q |= (x - ones) & ~x; /* the high bit of a byte that held '?' (or of one above it) */
+    }
+    if (seen & high)
+        return (size_t)-1;
+    if (q & high)
+        return (size_t)((const char *)memchr(s, '?', n) - s);
+    return n;
 }
 
 /* Trim SP and HTAB from both ends of [*s, *s + *n). */
@@ -69,15 +106,26 @@ static inline void llmsim_trim_ows(const char **s, size_t *n)
     *n = len;
 }
 
+/* Trim SP and HTAB from the end of a field value as picohttpparser returns it: it skipped
+ * them at the start, and they are the only value bytes <= ' '. */
+static inline void llmsim_trim_trailing_ows(const char *s, size_t *n)
+{
+    size_t len = *n;
+    while (len && (unsigned char)s[len - 1] <= ' ')
+        len--;
+    *n = len;
+}
+
 static inline unsigned char llmsim_lower(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c | 0x20) : c;
 }
 
 /* 1 when [s, s+n) equals `lower` ignoring ASCII case, several bytes at a time.
- * `lower` holds only lowercase letters, digits and '-'; s only bytes already checked as
- * tchar or field-value bytes. For those, c | 0x20 equals such a byte only when c is that
- * byte or its uppercase letter: the other bytes that OR onto a digit or '-' are controls. */
+ * `lower` holds only lowercase letters, digits and '-'; s no CTL other than HTAB (header
+ * names and values as picohttpparser returns them). For those bytes c | 0x20 equals such a
+ * byte only when c is that byte or its uppercase letter: the other bytes that OR onto a
+ * digit or '-' are CTLs, and HTAB ORs onto ')'. So a match also proves s a token. */
 static inline int llmsim_ieq(const char *s, size_t n, const char *lower, size_t lower_len)
 {
     const uint64_t m8 = 0x2020202020202020ull;
@@ -100,10 +148,18 @@ static inline int llmsim_ieq(const char *s, size_t n, const char *lower, size_t 
     return 1;
 }
 
-/* 1 when the comma-separated list value contains the token `lower` (case-insensitive). */
-static inline int llmsim_list_has(const char *s, size_t n, const char *lower, size_t lower_len)
+/* The connection options of a Connection value (trimmed), as LLMSIM_CONN_* bits: one pass
+ * over its comma-separated list, none for the usual single option. */
+enum { LLMSIM_CONN_CLOSE = 1, LLMSIM_CONN_KEEP_ALIVE = 2 };
+
+static inline int llmsim_connection_options(const char *s, size_t n)
 {
+    int out = 0;
     size_t i = 0;
+    if (llmsim_ieq(s, n, "keep-alive", 10))
+        return LLMSIM_CONN_KEEP_ALIVE;
+    if (llmsim_ieq(s, n, "close", 5))
+        return LLMSIM_CONN_CLOSE;
     while (i < n) {
         size_t start = i;
         while (i < n && s[i] != ',')
@@ -111,11 +167,13 @@ static inline int llmsim_list_has(const char *s, size_t n, const char *lower, si
         const char *item = s + start;
         size_t item_len = i - start;
         llmsim_trim_ows(&item, &item_len);
-        if (llmsim_ieq(item, item_len, lower, lower_len))
-            return 1;
+        if (llmsim_ieq(item, item_len, "close", 5))
+            out |= LLMSIM_CONN_CLOSE;
+        else if (llmsim_ieq(item, item_len, "keep-alive", 10))
+            out |= LLMSIM_CONN_KEEP_ALIVE;
         i++; /* skip the comma */
     }
-    return 0;
+    return out;
 }
 
 /* Content-Length: 1 to 18 digits, nothing else. Returns the value, or -1 when malformed. */
@@ -131,6 +189,96 @@ static inline int64_t llmsim_parse_content_length(const char *s, size_t n)
         v = v * 10 + (c - '0');
     }
     return v;
+}
+
+/* ---- header fields the server reads -------------------------------------------------- */
+
+/* The kinds of header field name: the framing headers; names most clients send that the
+ * server does not read (known only to spare them the byte-by-byte token check, or most of
+ * it for the x-stainless-* headers of the OpenAI and Anthropic SDKs); then the ones handlers
+ * may read (LLMSIM_F_KEPT onward, x-llmsim-* last). */
+enum {
+    LLMSIM_F_BAD = -1,       /* not a token */
+    LLMSIM_F_OTHER = 0,
+    LLMSIM_F_HOST,
+    LLMSIM_F_CONTENT_LENGTH,
+    LLMSIM_F_TRANSFER_ENCODING,
+    LLMSIM_F_CONNECTION,
+    LLMSIM_F_EXPECT,
+    LLMSIM_F_UNREAD,
+    LLMSIM_F_CONTENT_TYPE = LLMSIM_F_UNREAD,
+    LLMSIM_F_USER_AGENT,
+    LLMSIM_F_ACCEPT,
+    LLMSIM_F_ACCEPT_ENCODING,
+    LLMSIM_F_X_STAINLESS,    /* x-stainless-*: a prefix */
+    LLMSIM_F_KEPT,
+    LLMSIM_F_AUTHORIZATION = LLMSIM_F_KEPT,
+    LLMSIM_F_X_API_KEY,
+    LLMSIM_F_X_GOOG_API_KEY,
+    LLMSIM_F_ANTHROPIC_VERSION,
+    LLMSIM_F_ANTHROPIC_BETA,
+    LLMSIM_F_X_STAINLESS_RETRY_COUNT,
+    LLMSIM_F_X_LLMSIM,       /* x-llmsim-*: a prefix */
+    LLMSIM_F_KINDS,
+};
+
+/* Lowercase names by kind (the prefix for x-stainless-* and x-llmsim-*). */
+static const char llmsim_field_names[LLMSIM_F_KINDS][24] = {
+    [LLMSIM_F_OTHER] = "",
+    [LLMSIM_F_HOST] = "host",
+    [LLMSIM_F_CONTENT_LENGTH] = "content-length",
+    [LLMSIM_F_TRANSFER_ENCODING] = "transfer-encoding",
+    [LLMSIM_F_CONNECTION] = "connection",
+    [LLMSIM_F_EXPECT] = "expect",
+    [LLMSIM_F_CONTENT_TYPE] = "content-type",
+    [LLMSIM_F_USER_AGENT] = "user-agent",
+    [LLMSIM_F_ACCEPT] = "accept",
+    [LLMSIM_F_ACCEPT_ENCODING] = "accept-encoding",
+    [LLMSIM_F_X_STAINLESS] = "x-stainless-",
+    [LLMSIM_F_AUTHORIZATION] = "authorization",
+    [LLMSIM_F_X_API_KEY] = "x-api-key",
+    [LLMSIM_F_X_GOOG_API_KEY] = "x-goog-api-key",
+    [LLMSIM_F_ANTHROPIC_VERSION] = "anthropic-version",
+    [LLMSIM_F_ANTHROPIC_BETA] = "anthropic-beta",
+    [LLMSIM_F_X_STAINLESS_RETRY_COUNT] = "x-stainless-retry-count",
+    [LLMSIM_F_X_LLMSIM] = "x-llmsim-",
+};
+
+/* 1 when the name [s, s+n) starting with the prefix of `kind` (p bytes) continues in a
+ * non-empty token: the prefix's match proved its own bytes tchars. */
+static inline int llmsim_prefixed(const char *s, size_t n, int kind, size_t p)
+{
+    return n > p && llmsim_ieq(s, p, llmsim_field_names[kind], p)
+           && llmsim_all_of_class(s + p, n - p, LLMSIM_TCHAR);
+}
+
+/* The kind of the header field name [s, s+n) as picohttpparser returns it, LLMSIM_F_BAD
+ * when it is not a token. Its length picks the candidates, each compared in a few word
+ * loads against constants; a name that matches one needs no byte-by-byte check. */
+static inline __attribute__((always_inline)) int llmsim_field_kind(const char *s, size_t n)
+{
+    /* within a case n is a constant, and so is each compare */
+#define LLMSIM_IS(kind) if (llmsim_ieq(s, n, llmsim_field_names[kind], n)) return kind
+    switch (n) {
+    case 4: LLMSIM_IS(LLMSIM_F_HOST); break;
+    case 6: LLMSIM_IS(LLMSIM_F_EXPECT); LLMSIM_IS(LLMSIM_F_ACCEPT); break;
+    case 9: LLMSIM_IS(LLMSIM_F_X_API_KEY); break;
+    case 10: LLMSIM_IS(LLMSIM_F_CONNECTION); LLMSIM_IS(LLMSIM_F_USER_AGENT); break;
+    case 12: LLMSIM_IS(LLMSIM_F_CONTENT_TYPE); break;
+    case 13: LLMSIM_IS(LLMSIM_F_AUTHORIZATION); break;
+    case 14:
+        LLMSIM_IS(LLMSIM_F_CONTENT_LENGTH); LLMSIM_IS(LLMSIM_F_X_GOOG_API_KEY);
+        LLMSIM_IS(LLMSIM_F_ANTHROPIC_BETA); break;
+    case 15: LLMSIM_IS(LLMSIM_F_ACCEPT_ENCODING); break;
+    case 17: LLMSIM_IS(LLMSIM_F_TRANSFER_ENCODING); LLMSIM_IS(LLMSIM_F_ANTHROPIC_VERSION); break;
+    case 22: LLMSIM_IS(LLMSIM_F_X_STAINLESS_RETRY_COUNT); break;
+    }
+#undef LLMSIM_IS
+    if (llmsim_prefixed(s, n, LLMSIM_F_X_STAINLESS, 12))
+        return LLMSIM_F_X_STAINLESS;
+    if (llmsim_prefixed(s, n, LLMSIM_F_X_LLMSIM, 9))
+        return LLMSIM_F_X_LLMSIM;
+    return llmsim_is_token(s, n) ? LLMSIM_F_OTHER : LLMSIM_F_BAD;
 }
 
 /* ---- chunked transfer coding (RFC 9112 §7.1), decoded in place ----------------------- */

@@ -1,10 +1,11 @@
-"""Over-read check: the head parser never touches a byte outside the buffer it is given.
+"""Over-read check: request framing never touches a byte outside the buffer it is given.
 
 As in picohttpparser's own tests, the input is put flush against a PROT_NONE guard page,
-here at both ends of the buffer ([guard][data pages][guard]), and every case file is parsed
-through `parse_head_at` truncated at every length. A read past the end (or before the
-start) faults; each case runs in a forked child so a fault fails the test with the case,
-the length and the placement instead of killing pytest.
+here at both ends of the buffer ([guard][data pages][guard]), and every case file is framed
+through `parse_head_at` (the head, then the body as far as it goes) truncated at every
+length. A read past the end (or before the start) faults; each case runs in a forked child
+so a fault fails the test with the case, the length and the placement instead of killing
+pytest.
 """
 
 import ctypes

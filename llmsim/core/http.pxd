@@ -43,6 +43,7 @@ cdef struct Head:
     bint expect_continue
     size_t n_kept            # headers kept_headers() returns
     phr_header headers[MAX_HEADERS_CAP]
+    unsigned char kinds[MAX_HEADERS_CAP]  # each header's llmsim_field_kind
 
 # Per-request framing state kept across reads. Offsets are relative to the request start, so
 # the bytes may move (shared read buffer -> lent buffer) between reads.

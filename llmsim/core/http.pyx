@@ -3,24 +3,38 @@
 
 picohttpparser is reached through the C address that pycohttpparser's cffi module exports;
 the bundled 2015 parser is lax, so every head it accepts is checked again here (tokens,
-origin-form target, obs-fold, field values, framing headers). `frame_request` is the one
-framing routine: the connection calls it on its buffers, and `RequestReader` (tests, tools)
-wraps it with a buffer of its own.
+origin-form target, obs-fold, framing headers), all but what its own scan already
+guarantees (see llmsim_http.h). `frame_request` is the one framing routine: the connection
+calls it on its buffers, and `RequestReader` (tests, tools) wraps it with a buffer of its own.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.stdint cimport int64_t, uint64_t, uintptr_t
+from libc.stdint cimport int64_t, uint64_t, uintptr_t, UINT64_MAX
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy, memchr, memmove
 
 cdef extern from "llmsim_http.h":
-    int llmsim_is_token(const char *s, size_t n) noexcept nogil
-    int llmsim_is_field_value(const char *s, size_t n) noexcept nogil
-    int llmsim_is_origin_target(const char *s, size_t n) noexcept nogil
+    int llmsim_is_method(const char *s, size_t n) noexcept nogil
+    size_t llmsim_origin_path_len(const char *s, size_t n) noexcept nogil
     void llmsim_trim_ows(const char **s, size_t *n) noexcept nogil
+    void llmsim_trim_trailing_ows(const char *s, size_t *n) noexcept nogil
     int llmsim_ieq(const char *s, size_t n, const char *lower, size_t lower_len) noexcept nogil
-    int llmsim_list_has(const char *s, size_t n, const char *lower, size_t lower_len) noexcept nogil
+    int llmsim_connection_options(const char *s, size_t n) noexcept nogil
+    enum:
+        LLMSIM_CONN_CLOSE
+        LLMSIM_CONN_KEEP_ALIVE
     int64_t llmsim_parse_content_length(const char *s, size_t n) noexcept nogil
+    int llmsim_field_kind(const char *s, size_t n) noexcept nogil
+    const char llmsim_field_names[][24]
+    enum:
+        LLMSIM_F_BAD
+        LLMSIM_F_HOST
+        LLMSIM_F_CONTENT_LENGTH
+        LLMSIM_F_TRANSFER_ENCODING
+        LLMSIM_F_CONNECTION
+        LLMSIM_F_EXPECT
+        LLMSIM_F_KEPT
+        LLMSIM_F_X_LLMSIM
     void llmsim_chunked_init(llmsim_chunked_t *d) noexcept nogil
     long long llmsim_chunked_decode(llmsim_chunked_t *d, char *buf, size_t len,
                                     uint64_t max_body, uint32_t max_chunks) noexcept nogil
@@ -132,38 +146,21 @@ cdef int _parse_head(Framing *st, const char *buf, size_t length, Head *h,
         raise HttpError(400, "malformed HTTP version")
     if h.minor > 1:
         raise HttpError(505, "HTTP version not supported: only HTTP/1.0 and HTTP/1.1 are served")
-    if not llmsim_is_token(h.method, h.method_len):
+    if not llmsim_is_method(h.method, h.method_len):
         raise HttpError(400, "malformed request method")
-    if not llmsim_is_origin_target(h.target, h.target_len):
+    h.path_len = llmsim_origin_path_len(h.target, h.target_len)
+    if h.path_len == <size_t>-1:
         raise HttpError(400, "request target must be an absolute path")
-    cdef const char *q = <const char *>memchr(h.target, b'?', h.target_len)
-    h.path_len = (q - h.target) if q != NULL else h.target_len
     h.num_headers = num
     _check_headers(h)
     h.head_len = r
     return 1
 
 
-# Headers handlers can read, matched in C so other headers cost nothing; plus x-llmsim-*.
-cdef enum:
-    N_KEPT = 6
-cdef const char *KEPT_NAMES[N_KEPT]
-KEPT_NAMES[:] = [b"authorization", b"x-api-key", b"x-goog-api-key", b"anthropic-version",
-                 b"anthropic-beta", b"x-stainless-retry-count"]
-cdef size_t KEPT_LENS[N_KEPT]
-KEPT_LENS[:] = [13, 9, 14, 17, 14, 22]
-cdef tuple KEPT_BYTES = tuple(KEPT_NAMES[i][:KEPT_LENS[i]] for i in range(N_KEPT))
-
-
-cdef inline int _kept_index(const char *name, size_t n) noexcept:
-    """Index into KEPT_NAMES, N_KEPT for an x-llmsim-* header, or -1."""
-    cdef int i
-    for i in range(N_KEPT):
-        if KEPT_LENS[i] == n and llmsim_ieq(name, n, KEPT_NAMES[i], n):
-            return i
-    if n > 9 and llmsim_ieq(name, 9, b"x-llmsim-", 9):
-        return N_KEPT
-    return -1
+# Headers handlers can read (matched in C, so other headers cost nothing), lowercase by kind
+# from LLMSIM_F_KEPT on; x-llmsim-* names are lowercased copies.
+cdef tuple KEPT_BYTES = tuple(<bytes><const char *>llmsim_field_names[k]
+                              for k in range(LLMSIM_F_KEPT, LLMSIM_F_X_LLMSIM))
 
 
 cdef bint _only_chunked(const char *s, size_t n) noexcept:
@@ -185,12 +182,12 @@ cdef bint _only_chunked(const char *s, size_t n) noexcept:
 
 
 cdef int _check_headers(Head *h) except -1:
-    """Validate field names and values, trim values, and read the framing headers."""
+    """Validate field names, trim values (picohttpparser checked their bytes), and read the
+    framing headers."""
     cdef size_t i
     cdef phr_header *f
     cdef int64_t cl
-    cdef int hosts = 0, te = 0, cls = 0
-    cdef bint close = False, keep = False
+    cdef int hosts = 0, te = 0, cls = 0, conn = 0, kind
     h.content_length = -1
     h.chunked = False
     h.expect_continue = False
@@ -199,34 +196,34 @@ cdef int _check_headers(Head *h) except -1:
         f = &h.headers[i]
         if f.name == NULL:
             raise HttpError(400, "obsolete line folding is not accepted")
-        if not llmsim_is_token(f.name, f.name_len):
+        # picohttpparser checked the value's bytes and skipped its leading whitespace
+        llmsim_trim_trailing_ows(f.value, &f.value_len)
+        kind = llmsim_field_kind(f.name, f.name_len)
+        if kind == LLMSIM_F_BAD:
             raise HttpError(400, "malformed header field name")
-        llmsim_trim_ows(&f.value, &f.value_len)
-        if not llmsim_is_field_value(f.value, f.value_len):
-            raise HttpError(400, "malformed header field value")
-        if f.name_len == 14 and llmsim_ieq(f.name, 14, b"content-length", 14):
+        h.kinds[i] = kind
+        if kind == LLMSIM_F_CONTENT_LENGTH:
             cls += 1
             cl = llmsim_parse_content_length(f.value, f.value_len)
             if cl < 0 or cls > 1:
                 raise HttpError(400, "invalid Content-Length")
             h.content_length = cl
-        elif f.name_len == 17 and llmsim_ieq(f.name, 17, b"transfer-encoding", 17):
+        elif kind == LLMSIM_F_HOST:
+            hosts += 1
+        elif kind == LLMSIM_F_TRANSFER_ENCODING:
             te += 1
             if not llmsim_ieq(f.value, f.value_len, b"chunked", 7):
                 if _only_chunked(f.value, f.value_len):
                     raise HttpError(400, "chunked applied more than once")
                 raise HttpError(501, "only the chunked transfer coding is supported")
             h.chunked = True
-        elif f.name_len == 10 and llmsim_ieq(f.name, 10, b"connection", 10):
-            close = close or llmsim_list_has(f.value, f.value_len, b"close", 5)
-            keep = keep or llmsim_list_has(f.value, f.value_len, b"keep-alive", 10)
-        elif f.name_len == 4 and llmsim_ieq(f.name, 4, b"host", 4):
-            hosts += 1
-        elif f.name_len == 6 and llmsim_ieq(f.name, 6, b"expect", 6):
+        elif kind == LLMSIM_F_CONNECTION:
+            conn |= llmsim_connection_options(f.value, f.value_len)
+        elif kind == LLMSIM_F_EXPECT:
             if not llmsim_ieq(f.value, f.value_len, b"100-continue", 12):
                 raise HttpError(417, "only Expect: 100-continue is supported")
             h.expect_continue = h.minor == 1
-        elif _kept_index(f.name, f.name_len) >= 0:
+        elif kind >= LLMSIM_F_KEPT:  # (the kinds before: names nobody reads)
             h.n_kept += 1
     if te > 1:
         raise HttpError(400, "repeated Transfer-Encoding")
@@ -234,7 +231,10 @@ cdef int _check_headers(Head *h) except -1:
         raise HttpError(400, "Transfer-Encoding with Content-Length or in HTTP/1.0")
     if hosts > 1 or (hosts == 0 and h.minor == 1):
         raise HttpError(400, "HTTP/1.1 requires exactly one Host header")
-    h.keep_alive = (not close) if h.minor == 1 else (keep and not close)
+    if conn & LLMSIM_CONN_CLOSE:
+        h.keep_alive = False
+    else:
+        h.keep_alive = h.minor == 1 or (conn & LLMSIM_CONN_KEEP_ALIVE) != 0
     return 1
 
 
@@ -290,10 +290,10 @@ cdef dict kept_headers(Head *h):
     cdef char *p
     for i in range(h.num_headers):
         f = &h.headers[i]
-        k = _kept_index(f.name, f.name_len)
+        k = h.kinds[i] - LLMSIM_F_KEPT
         if k < 0:
             continue
-        if k < N_KEPT:
+        if k < LLMSIM_F_X_LLMSIM - LLMSIM_F_KEPT:
             name = <bytes>KEPT_BYTES[k]
         else:
             name = PyBytes_FromStringAndSize(f.name, f.name_len)
@@ -399,19 +399,23 @@ cdef class RequestReader:
 
 def parse_head_at(uintptr_t address, size_t length, size_t max_head=16384,
                   size_t max_headers=100):
-    """Frame the request head at raw memory [address, address+length) (over-read tests).
+    """Frame the request at raw memory [address, address+length) (over-read tests): its
+    head, then as much of its body as is there (de-chunked in place, so writable memory).
 
-    Returns the head length, or -2 when incomplete; raises HttpError when refused.
+    Returns the head length once the head is complete, or -2 before; raises HttpError when
+    refused. The body has no size limit here.
     """
     cdef Framing st
-    cdef Limits lim = make_limits(max_head, max_headers, 0)
+    cdef Limits lim = make_limits(max_head, max_headers, UINT64_MAX)
     cdef Head *h = <Head *>malloc(sizeof(Head))
+    cdef size_t body_len = 0, consumed = 0
     if h == NULL:
         raise MemoryError()
     framing_reset(&st)
     try:
-        if _parse_head(&st, <const char *>address, length, h, &lim):
-            return h.head_len
-        return -2
+        if frame_request(&st, <char *>address, length, h, &lim, &body_len,
+                         &consumed) == FRAME_NEED_HEAD:
+            return -2
+        return h.head_len
     finally:
         free(h)
