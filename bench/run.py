@@ -247,6 +247,12 @@ class Bench:
         tools = {"wrk", "nginx", "objdump"} | (
             {"valgrind"} if a.parts & {"callgrind", "streamcost"} else set())
         machine.ensure_tools(tools)
+        if a.parts & {"callgrind", "streamcost"} and \
+                machine.sse42_status(a.llmsim_python).startswith("yes"):
+            sys.exit("bench: valgrind stops on the SSE4.2 (pcmpestri) build of pycohttpparser "
+                     f"that {a.llmsim_python} has: run the callgrind parts with a Python whose "
+                     "pycohttpparser is the plain build (--llmsim-python), or reinstall it "
+                     "without -msse4.2")
         tables = []
         if a.parts & {"wrk", "callgrind"}:
             server = self.ready(self.start_llmsim())
