@@ -10,6 +10,8 @@ WRK_METRICS = (
     ("p50_us", "p50 latency µs", "{:,.0f}", None),
     ("p99_us", "p99 latency µs", "{:,.0f}", None),
     ("cpu_us", "server CPU µs/request", "{:,.1f}", ("≤", 1.0)),
+    ("client_cpu", "wrk CPU, % of one core", "{:,.0f}", None),
+    ("answer_bytes", "bytes per answer (head + body)", "{:,.0f}", None),
 )
 
 
