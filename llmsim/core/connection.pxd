@@ -79,8 +79,8 @@ cdef class Connection:
     cdef int minor
     cdef bint keep_alive, closing, closed, continue_sent, write_paused, reading_body
     cdef bint handed                 # the transport may hold output of this connection
-    cdef object fileno               # the transport's socket's fileno (None: not looked up;
-                                     # False: the transport has no socket)
+    cdef object sock                 # the transport's socket, which it keeps anyway (None:
+                                     # not looked up; False: the transport has none)
 
     cdef int process(self, char *buf, size_t length, bint lent) except -1
     cdef int await_body(self, Head *h) except -1

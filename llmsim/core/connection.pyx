@@ -666,13 +666,13 @@ cdef class Connection:
             if self.transport.get_write_buffer_size():
                 return self.server.write_to(self.transport)   # behind what it holds
             self.handed = False
-        if self.fileno is None:
+        if self.sock is None:
             sock = self.transport.get_extra_info("socket")
-            self.fileno = sock.fileno if sock is not None else False
-        if self.fileno is False:
+            self.sock = sock if sock is not None else False
+        if self.sock is False:
             self.handed = True
             return self.server.write_to(self.transport)
-        fd = self.fileno()
+        fd = self.sock.fileno()   # the transport's own pseudo-socket: -1 once it closes
         if fd < 0:   # the transport closed its socket; connection_lost follows
             out.clear()
             return 0
