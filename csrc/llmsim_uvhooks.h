@@ -59,18 +59,13 @@ static const char *llmsim_uv_hooks_resolve(llmsim_uv_hooks *h, const char *path)
 }
 
 /* Start `before` (each iteration, before the poll) and `after` (after its callbacks) on
-   `loop`: 0, or libuv's negative error. */
+   `loop`: 0, or libuv's negative error (then both handles are made: close them). */
 static int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_cb before,
                                  llmsim_uv_hook_cb after)
 {
-    int r = h->prepare_init(loop, h->prepare);
-    if (r < 0)
-        return r;
-    r = h->check_init(loop, h->check);
-    if (r < 0) {
-        h->close(h->prepare, NULL);
-        return r;
-    }
+    int r;
+    h->prepare_init(loop, h->prepare);   /* libuv: "always succeeds" */
+    h->check_init(loop, h->check);
     h->unref(h->prepare);
     h->unref(h->check);
     h->on = 1;
@@ -81,14 +76,15 @@ static int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_
     return r;
 }
 
-/* Close both handles (the loop finishes closing them on its next run). */
-static void llmsim_uv_hooks_close(llmsim_uv_hooks *h)
+/* Close both handles; the loop finishes closing them on its next run (or as it closes),
+   calling `closed` for each. Their memory is not to be reused before. */
+static void llmsim_uv_hooks_close(llmsim_uv_hooks *h, llmsim_uv_hook_cb closed)
 {
     if (!h->on)
         return;
     h->on = 0;
-    h->close(h->prepare, NULL);
-    h->close(h->check, NULL);
+    h->close(h->prepare, (void *)closed);
+    h->close(h->check, (void *)closed);
 }
 
 #endif

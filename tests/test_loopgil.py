@@ -56,6 +56,24 @@ def test_released_loop_takes_the_gil_per_callback_again(loop):
     assert loopgil.polls_held() == before
 
 
+def test_handles_still_closing_are_not_reused(loop):
+    """The handles live in one place: a second loop waits until the first has closed them."""
+    loopgil.hold(loop)
+    loopgil.release()
+    other = uvloop.new_event_loop()
+    try:
+        with pytest.raises(RuntimeError, match="still closing"):
+            loopgil.hold(other)
+        loop.run_until_complete(asyncio.sleep(0))   # the first loop finishes closing them
+        loopgil.hold(other)
+        before = loopgil.polls_held()
+        other.run_until_complete(echo_round_trips(other, 5))
+        assert loopgil.polls_held() > before
+        loopgil.release()
+    finally:
+        other.close()
+
+
 def test_another_thread_is_not_kept_waiting_by_a_blocked_poll(loop):
     """With a second Python thread alive, the poll gives the GIL back: the thread counts on
     while the loop blocks for 0.5 s waiting on a timer."""

@@ -37,12 +37,13 @@ cdef extern from "llmsim_uvhooks.h" nogil:
     const char *llmsim_uv_hooks_resolve(llmsim_uv_hooks *h, const char *path)
     int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_cb before,
                               llmsim_uv_hook_cb after)
-    void llmsim_uv_hooks_close(llmsim_uv_hooks *h)
+    void llmsim_uv_hooks_close(llmsim_uv_hooks *h, llmsim_uv_hook_cb closed)
 
 cdef llmsim_uv_hooks hooks
 cdef PyThreadState *owner = NULL   # the thread state of the loop's thread
 cdef bint held = False             # taken by before_poll, to give back in after_poll
 cdef uint64_t held_polls = 0
+cdef int closing = 0               # handles closed whose loop has not finished closing them
 
 
 cdef void before_poll(void *handle) noexcept nogil:
@@ -64,12 +65,27 @@ cdef void after_poll(void *handle) noexcept nogil:
         PyEval_SaveThread()
 
 
+cdef void closed(void *handle) noexcept nogil:
+    global closing
+    closing -= 1
+
+
+cdef void close_hooks() noexcept:
+    global closing
+    if hooks.on:
+        closing += 2
+        llmsim_uv_hooks_close(&hooks, closed)
+
+
 def hold(loop):
     """Keep the GIL through `loop`'s polls (a uvloop loop run by this thread) until
     `release`; raises RuntimeError when libuv's functions cannot be had."""
     global owner
     if hooks.on:
         raise RuntimeError("the GIL is already held through a loop's polls")
+    if closing:
+        raise RuntimeError("the handles of the loop last held are still closing: "
+                           "run or close that loop first")
     cdef bytes path = uvloop.loop.__file__.encode()
     cdef const char *why = llmsim_uv_hooks_resolve(&hooks, path)
     if why != NULL:
@@ -79,14 +95,14 @@ def hold(loop):
     cdef int r = llmsim_uv_hooks_start(&hooks, PyCapsule_GetPointer(
         uvloop.loop.libuv_get_loop_t_ptr(loop), NULL), before_poll, after_poll)
     if r < 0:
-        llmsim_uv_hooks_close(&hooks)
+        close_hooks()
         raise RuntimeError("starting libuv prepare/check handles failed (%d)" % r)
 
 
 def release():
     """Stop holding the GIL through polls; call before the loop is closed (the loop
-    finishes closing the handles when it closes)."""
-    llmsim_uv_hooks_close(&hooks)
+    finishes closing the handles when it runs or closes)."""
+    close_hooks()
 
 
 def polls_held():
