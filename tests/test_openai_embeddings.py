@@ -123,7 +123,7 @@ def answer(handler, body, headers=None):
 def counting(handler):
     """The request bodies `handler` sends down its general path, recorded from now on."""
     general, bodies = handler.general, []
-    handler.general = lambda body: bodies.append(body) or general(body)
+    handler.general = lambda req: bodies.append(req.body) or general(req)
     return bodies
 
 

@@ -3,14 +3,15 @@
 Vectors come from llmsim.core.vectors, keyed like the OpenAI embeddings (the text and the
 model name): the same text and model give the same unit vector in any worker, and
 `outputDimensionality` gives the normalised first components of the full one. The answer
-is sent after the model's planned time, like every other answer.
+is sent after the model's planned time, like every other answer. It depends on the model in
+the path and the body alone: llmsim.core.embeddings answers a request it has answered before
+from the kept bytes, and calls `general` for any other.
 """
 
-from llmsim.api import planning
 from llmsim.api.gemini_types import BATCH_EMBED, EMBED
-from llmsim.api.gemini_wire import decode, headers, invalid, model_of
+from llmsim.api.gemini_wire import decode, invalid, model_of
+from llmsim.core.embeddings import EmbeddingsCore
 from llmsim.core.render import Template
-from llmsim.core.stream import Delayed
 from llmsim.core.vectors import json_floats, key_of, unit_vector
 from llmsim.sim.tokens import count
 
@@ -19,8 +20,12 @@ VALUES = Template(b'{"values":{{values:raw}}}')
 _CACHE_LIMIT = 4096
 
 
-class _Embedder:
+class _Embedder(EmbeddingsCore):
+    """An embeddings method of one API version; its `general(req)` gives the (model id,
+    prompt tokens, answer body) of a request, or raises the API's error."""
+
     def __init__(self, env, version, method):
+        super().__init__(env.planner, gemini=True)
         self.env = env
         self.version = version
         self.method = method
@@ -50,27 +55,23 @@ class _Embedder:
             self.cache[ck] = values
         return values, count(text)
 
-    def answer(self, req, model, tokens, body):
-        plan = planning.plan(self.env, req, model.id, tokens, None)
-        return 200, headers(plan.total_ns), Delayed(body, plan.total_ns)
-
 
 class EmbedContent(_Embedder):
     def __init__(self, env, version):
         super().__init__(env, version, "embedContent")
 
-    def __call__(self, req):
+    def general(self, req):
         model = self.model(req)
         r = decode(EMBED, req.body)
         values, tokens = self.vector(model, r, "EmbedContentRequest.")
-        return self.answer(req, model, tokens, ONE.render((values,)))
+        return model.id, tokens, ONE.render((values,))
 
 
 class BatchEmbedContents(_Embedder):
     def __init__(self, env, version):
         super().__init__(env, version, "batchEmbedContents")
 
-    def __call__(self, req):
+    def general(self, req):
         model = self.model(req)
         r = decode(BATCH_EMBED, req.body)
         if not r.requests:
@@ -84,7 +85,7 @@ class BatchEmbedContents(_Embedder):
             values, n = self.vector(model, item, f"BatchEmbedContentsRequest.requests[{i}].")
             out.append(VALUES.render((values,)))
             tokens += n
-        return self.answer(req, model, tokens, b'{"embeddings":[' + b",".join(out) + b"]}")
+        return model.id, tokens, b'{"embeddings":[' + b",".join(out) + b"]}"
 
 
 def routes(env):

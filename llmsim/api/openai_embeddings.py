@@ -4,7 +4,7 @@ arrays; `dimensions`; `encoding_format` float or base64 (little-endian float32).
 The same input, model and dimensions always give the same vector (in any worker), and
 different inputs or models different ones. The answer body depends on the request body alone:
 llmsim.core.embeddings answers a body it has answered before from the kept bytes, and calls
-`general` for any other. The rendered `data` element of recent inputs (at their index) is
+`general` for any other request. The rendered `data` element of recent inputs (at their index) is
 cached per worker too, so a new list that repeats an input renders it once.
 """
 
@@ -37,10 +37,10 @@ class Embeddings(EmbeddingsCore):
         self.env = env
         self.cache = {}
 
-    def general(self, body):
-        """(model name as sent, prompt tokens, answer body) of a request body; the API's
-        error when it is not a valid request."""
-        r = decode(EMBEDDING, body)
+    def general(self, req):
+        """(model name as sent, prompt tokens, answer body) of a request; the API's error
+        when it is not a valid request."""
+        r = decode(EMBEDDING, req.body)
         model = self.env.catalog.require(r.model)
         if model.kind != "embedding":
             raise ApiError(400, f"The model `{r.model}` does not support embeddings. Use an "
