@@ -77,6 +77,10 @@ SCENARIOS = (
         path="/v1/embeddings",
         body=b'{"model":"text-embedding-3-small","input":"The quick brown fox."}',
     ),
+    # Gemini's embedding of the same text at the same 1536 dimensions.
+    Scenario("gemini_embed", "POST", "/v1beta/models/gemini-embedding-001:embedContent",
+             b'{"content":{"parts":[{"text":"The quick brown fox."}]},'
+             b'"outputDimensionality":1536}', against="embeddings"),
 )
 
 HEALTH_PATH = "/health"
