@@ -136,8 +136,10 @@ def test_every_scenario_is_answered_and_compared_with_an_openai_one(server):
         status, _, body, _ = http1.fetch(srv.port, s.request())
         assert status == 200, (s.name, body[:200])
         if s.against:
-            assert names[s.against].path == "/v1/chat/completions"
-            assert (b'"stream":true' in names[s.against].body) == ("stream" in s.name)
+            base = names[s.against]
+            assert base.path.startswith("/v1/") and not base.against   # an OpenAI scenario
+            assert (b'"stream":true' in base.body) == ("stream" in s.name)
+            assert ("embed" in base.path) == ("embed" in s.path)
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
