@@ -88,7 +88,7 @@ cdef Limits make_limits(size_t max_head, size_t max_headers, uint64_t max_body):
     lim.max_headers = max_headers if max_headers <= MAX_HEADERS_CAP else MAX_HEADERS_CAP
     lim.max_body = max_body
     # A chunk costs at least 5 bytes on the wire; a body made of many tiny chunks is abuse.
-    lim.max_chunks = <uint32_t>min(max_body // 16 + 1024, 1 << 24)
+    lim.max_chunks = <uint32_t>min(max_body // 16 + 1024, <uint64_t>(1 << 24))
     return lim
 
 
@@ -370,7 +370,7 @@ cdef class RequestReader:
         cdef size_t n = data.shape[0]
         cdef char *grown
         if self.length + n > self.cap:
-            self.cap = max(self.length + n, 2 * self.cap, 4096)
+            self.cap = max(self.length + n, 2 * self.cap, <size_t>4096)
             grown = <char *>realloc(self.buf, self.cap)
             if grown == NULL:
                 raise MemoryError()
