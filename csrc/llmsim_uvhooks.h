@@ -27,13 +27,13 @@ typedef struct {
     int (*check_init)(void *loop, void *handle);
     int (*check_start)(void *handle, llmsim_uv_hook_cb cb);
     void (*unref)(void *handle);
-    void (*close)(void *handle, void *close_cb);
+    void (*close)(void *handle, llmsim_uv_hook_cb close_cb);
     size_t (*handle_size)(int type);
     int on;
 } llmsim_uv_hooks;
 
 /* Take libuv's functions from the loaded shared object at `path`: NULL, or what failed. */
-static const char *llmsim_uv_hooks_resolve(llmsim_uv_hooks *h, const char *path)
+static inline const char *llmsim_uv_hooks_resolve(llmsim_uv_hooks *h, const char *path)
 {
     const char *missing = NULL;
     void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
@@ -60,7 +60,7 @@ static const char *llmsim_uv_hooks_resolve(llmsim_uv_hooks *h, const char *path)
 
 /* Start `before` (each iteration, before the poll) and `after` (after its callbacks) on
    `loop`: 0, or libuv's negative error (then both handles are made: close them). */
-static int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_cb before,
+static inline int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_cb before,
                                  llmsim_uv_hook_cb after)
 {
     int r;
@@ -78,13 +78,13 @@ static int llmsim_uv_hooks_start(llmsim_uv_hooks *h, void *loop, llmsim_uv_hook_
 
 /* Close both handles; the loop finishes closing them on its next run (or as it closes),
    calling `closed` for each. Their memory is not to be reused before. */
-static void llmsim_uv_hooks_close(llmsim_uv_hooks *h, llmsim_uv_hook_cb closed)
+static inline void llmsim_uv_hooks_close(llmsim_uv_hooks *h, llmsim_uv_hook_cb closed)
 {
     if (!h->on)
         return;
     h->on = 0;
-    h->close(h->prepare, (void *)closed);
-    h->close(h->check, (void *)closed);
+    h->close(h->prepare, closed);
+    h->close(h->check, closed);
 }
 
 #endif
