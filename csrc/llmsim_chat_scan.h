@@ -169,6 +169,14 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
 
 /* The member key at *p (on its quote) as one LLMSIM_CS_* bit, *p moved past it and its ':';
  * 0 when it is not one of ours (or no ':' follows). */
+/* In a key reader (p, end, key, n in scope): one `if ... else` that takes the literal
+ * key `lit` as `bit`; a chain of them ends in the reader's "not ours". */
+#define LLMSIM_CS_IS(lit, bit)                                        \
+    if (llmsim_cs_lit(p, end, lit, sizeof(lit) - 1)) {                \
+        key = bit;                                                    \
+        n = sizeof(lit) - 1;                                          \
+    } else
+
 static inline int llmsim_cs_key(const char **pp, const char *end)
 {
     const char *p = *pp;
@@ -176,11 +184,6 @@ static inline int llmsim_cs_key(const char **pp, const char *end)
     size_t n;
     if (p >= end || *p != '"')
         return 0;
-#define LLMSIM_CS_IS(lit, bit)                                        \
-    if (llmsim_cs_lit(p, end, lit, sizeof(lit) - 1)) {                \
-        key = bit;                                                    \
-        n = sizeof(lit) - 1;                                          \
-    } else
     LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
     LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
     LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
@@ -190,7 +193,6 @@ static inline int llmsim_cs_key(const char **pp, const char *end)
     LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
     LLMSIM_CS_IS("stream_options", LLMSIM_CS_STREAM_OPTIONS)
     return 0;
-#undef LLMSIM_CS_IS
     *pp = llmsim_cs_colon(p, end, n);
     return *pp == NULL ? 0 : key;
 }
@@ -395,9 +397,11 @@ static inline const char *llmsim_cs_counted_str(const char *p, const char *end, 
     return q + 1;
 }
 
-/* One message object at p (on its '{'); the byte after it, or NULL. */
+/* One message object at p (on its '{'); the byte after it, or NULL. Roles: user and
+ * assistant, and with `chat` system and developer too (Anthropic's messages have only the
+ * first two). */
 static inline const char *llmsim_cs_message(const char *p, const char *end,
-                                            llmsim_chat_scan_t *out)
+                                            llmsim_chat_scan_t *out, int chat)
 {
     const char *content = NULL;
     size_t content_len = 0, tokens = 0;
@@ -412,11 +416,11 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
             if (llmsim_cs_lit(p, end, "user", 4)) {
                 role = 1;
                 p += 6;
-            } else if (llmsim_cs_lit(p, end, "system", 6)) {
+            } else if (chat && llmsim_cs_lit(p, end, "system", 6)) {
                 role = 2;
                 p += 8;
             } else if (llmsim_cs_lit(p, end, "assistant", 9) ||
-                       llmsim_cs_lit(p, end, "developer", 9)) {
+                       (chat && llmsim_cs_lit(p, end, "developer", 9))) {
                 role = 2;
                 p += 11;
             } else {
@@ -441,73 +445,87 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
     return p;
 }
 
-/* The messages array at p (on its '['); the byte after it, or NULL. */
+/* The messages array at p (on its '['; `chat` as llmsim_cs_message); the byte after it,
+ * or NULL. */
 static inline const char *llmsim_cs_messages(const char *p, const char *end,
-                                             llmsim_chat_scan_t *out)
+                                             llmsim_chat_scan_t *out, int chat)
 {
     int more;
+    if (p >= end || *p != '[')
+        return NULL;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out)) == NULL)
+        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out, chat)) == NULL)
             return NULL;
     } while ((more = llmsim_cs_next(&p, end, ']')) == 1);
     return more == 0 ? p : NULL;
 }
 
-/* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
-static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out)
+/* The members of the object body[0:n]: each key read by key_of (its LLMSIM_CS_* bit, the
+ * key's ':' passed; 0 when it is not one the caller takes) and its value by value_of (the
+ * byte after the value, or NULL when it is not one the caller takes). The bits of the keys
+ * seen, or -1 when the body is not such an object, each key once, with only whitespace
+ * around it. */
+static inline int llmsim_cs_object(const char *body, size_t n,
+                                   int (*key_of)(const char **, const char *),
+                                   const char *(*value_of)(int, const char *, const char *,
+                                                           void *),
+                                   void *out)
 {
     const char *p = body, *end = body + n;
     int seen = 0, key, more;
-    memset(out, 0, sizeof(*out));
     p = llmsim_cs_ws(p, end);
     if (p >= end || *p != '{')
-        return 0;
+        return -1;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        key = llmsim_cs_key(&p, end);
-        if (key == 0 || (seen & key))
-            return 0;
+        key = key_of(&p, end);
+        if (key == 0 || (seen & key) || (p = value_of(key, p, end, out)) == NULL)
+            return -1;
         seen |= key;
-        switch (key) {
-        case LLMSIM_CS_MODEL:
-            p = llmsim_cs_str(p, end, &out->model, &out->model_len);
-            break;
-        case LLMSIM_CS_TIER:
-            p = llmsim_cs_str(p, end, &out->tier, &out->tier_len);
-            break;
-        case LLMSIM_CS_MESSAGES:
-            p = p < end && *p == '[' ? llmsim_cs_messages(p, end, out) : NULL;
-            break;
-        case LLMSIM_CS_MAX_TOKENS:
-            p = llmsim_cs_int(p, end, &out->max_tokens);
-            if (out->max_tokens < 1)
-                return 0;
-            break;
-        case LLMSIM_CS_MAX_COMPLETION:
-            p = llmsim_cs_int(p, end, &out->max_completion_tokens);
-            if (out->max_completion_tokens < 1)
-                return 0;
-            break;
-        case LLMSIM_CS_SEED:
-            p = llmsim_cs_int(p, end, &out->seed);
-            out->has_seed = 1;
-            break;
-        case LLMSIM_CS_STREAM:
-            p = llmsim_cs_bool(p, end, &out->stream);
-            break;
-        default: /* LLMSIM_CS_STREAM_OPTIONS */
-            p = llmsim_cs_stream_options(p, end, out);
-        }
-        if (p == NULL)
-            return 0;
     } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
+    return more == 0 && llmsim_cs_ws(p, end) == end ? seen : -1;
+}
+
+/* The value of the chat request's member `key` at p, into out; the byte after it, or NULL. */
+static inline const char *llmsim_cs_chat_value(int key, const char *p, const char *end,
+                                               void *o)
+{
+    llmsim_chat_scan_t *out = (llmsim_chat_scan_t *)o;
+    switch (key) {
+    case LLMSIM_CS_MODEL:
+        return llmsim_cs_str(p, end, &out->model, &out->model_len);
+    case LLMSIM_CS_TIER:
+        return llmsim_cs_str(p, end, &out->tier, &out->tier_len);
+    case LLMSIM_CS_MESSAGES:
+        return llmsim_cs_messages(p, end, out, 1);
+    case LLMSIM_CS_MAX_TOKENS:
+        p = llmsim_cs_int(p, end, &out->max_tokens);
+        return out->max_tokens >= 1 ? p : NULL;
+    case LLMSIM_CS_MAX_COMPLETION:
+        p = llmsim_cs_int(p, end, &out->max_completion_tokens);
+        return out->max_completion_tokens >= 1 ? p : NULL;
+    case LLMSIM_CS_SEED:
+        out->has_seed = 1;
+        return llmsim_cs_int(p, end, &out->seed);
+    case LLMSIM_CS_STREAM:
+        return llmsim_cs_bool(p, end, &out->stream);
+    default: /* LLMSIM_CS_STREAM_OPTIONS */
+        return llmsim_cs_stream_options(p, end, out);
+    }
+}
+
+/* 1 when body[0:n] is a common chat request (out filled), else 0 (out undefined). */
+static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_t *out)
+{
+    int seen;
+    memset(out, 0, sizeof(*out));
+    seen = llmsim_cs_object(body, n, llmsim_cs_key, llmsim_cs_chat_value, out);
     /* stream_options without "stream": true is the decoded path's 400 */
-    return more == 0 &&
+    return seen >= 0 &&
            (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
                (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES) &&
-           (out->stream || !(seen & LLMSIM_CS_STREAM_OPTIONS)) &&
-           llmsim_cs_ws(p, end) == end;
+           (out->stream || !(seen & LLMSIM_CS_STREAM_OPTIONS));
 }
 
 #endif

@@ -19,6 +19,7 @@ counted by llmsim.core.prompts, Gemini's checks made by llmsim.core.gemini_check
 
 import msgspec
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
 
 from llmsim.core.connection cimport Request, delayed, record_usage
@@ -38,6 +39,24 @@ from llmsim.api.gemini_types import GENERATE, GenerateContentRequest, Generation
 from llmsim.api.gemini_wire import FORMATS
 from llmsim.api.planning import LATENCY_HEADER
 from llmsim.core.heads import ANTHROPIC_SSE, GEMINI_JSON, GEMINI_SSE
+from llmsim.sim import tokens
+
+cdef extern from "llmsim_anthropic_scan.h":
+    ctypedef struct llmsim_chat_scan_t:
+        const char *model
+        size_t model_len
+        int64_t max_tokens
+        int stream
+        size_t messages
+        size_t content_tokens
+        const char *last_user
+        size_t last_user_len
+    ctypedef struct llmsim_anthropic_scan_t:
+        llmsim_chat_scan_t common
+        size_t system_len
+        size_t system_tokens
+    int llmsim_anthropic_scan(const char *body, size_t n,
+                              llmsim_anthropic_scan_t *out) noexcept nogil
 
 cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
 cdef Template _MESSAGE_START = anthropic_render.MESSAGE_START
@@ -55,6 +74,7 @@ _decode_generate = GENERATE.typed.decode   # camelCase only: snake_case goes to 
 _DecodeError = msgspec.DecodeError
 cdef tuple _CHAT_KINDS = ("chat", "reasoning")
 cdef Py_ssize_t _MEMO_LIMIT = 1024
+cdef Py_ssize_t PER_MESSAGE = tokens.PER_MESSAGE, REPLY_PRIMING = tokens.REPLY_PRIMING
 # Fields of the decoded requests read on every request, by offset (llmsim.core.fields).
 cdef Py_ssize_t A_MODEL = slot(MessagesRequest, "model")
 cdef Py_ssize_t A_MESSAGES = slot(MessagesRequest, "messages")
@@ -103,13 +123,14 @@ cdef class _Core:
                 self.models[key] = entry
         return entry
 
-    cdef tuple text(self, req, tuple entry, turns, bytes body, dict hdrs, int64_t received,
-                    Py_ssize_t n_in, cap, seed):
+    cdef tuple text(self, req, tuple entry, turns, str last_user, bytes body, dict hdrs,
+                    int64_t received, Py_ssize_t n_in, cap, seed):
         """(run, truncated, delay_ns, plan) of a plain text answer to `req`, its usage
         recorded on it, or None when the generator runs a script (`general` resolves it): the
         plan booked on the model's simulated server, the generator's text, the slot freed
         when the text ends before the plan does (what llmsim.api.planning does for every
-        other answer). `turns`: the conversation."""
+        other answer). `turns`: the conversation, or None with `last_user` its last user
+        text."""
         cdef Run run
         cdef bint truncated
         cdef int64_t delay
@@ -123,7 +144,7 @@ cdef class _Core:
             if gen.scripted:
                 return None
             if gen.needs_prompt:
-                prompt = self.last_user_text(turns)
+                prompt = self.last_user_text(turns) if turns is not None else last_user
         plan = planner.book(entry[1], n_in, cap, seed, body, hdrs.get(LATENCY_HEADER), received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
         record_usage(req, n_in, run.count)
@@ -131,23 +152,30 @@ cdef class _Core:
 
 
 cdef class MessagesCore(_Core):
-    """POST /v1/messages (see the module docstring)."""
+    """POST /v1/messages (see the module docstring). A body in the common subset
+    (csrc/llmsim_anthropic_scan.h: model, max_tokens, role + string content messages, a
+    string system prompt, stream) is read in C without msgspec; any other, or one whose
+    model or generator the common answer does not take, is decoded in full."""
 
     def __call__(self, req):
         cdef bytes body
         cdef dict hdrs
         cdef int64_t received
+        cdef llmsim_anthropic_scan_t s
         if type(req) is Request:   # the server's: fields by offset, not attribute lookups
             body, hdrs, received = ((<Request>req).body, (<Request>req).headers,
                                     (<Request>req).received_ns)
         else:
             body, hdrs, received = req.body, req.headers, req.received_ns
+        if llmsim_anthropic_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s):
+            out = self.scanned(req, body, hdrs, received, &s)
+            if out is not None:
+                return out
         try:
             r = _decode_messages(body)
         except _DecodeError:
             return self.general(req, None)
-        name = _f(r, A_MODEL)
-        entry = self.chat_model(name)
+        entry = self.chat_model(_f(r, A_MODEL))
         output = _f(r, A_OUTPUT)
         max_tokens = _f(r, A_MAX_TOKENS)
         if (entry is None or not _f(r, A_MESSAGES) or max_tokens > entry[2]
@@ -155,15 +183,40 @@ cdef class MessagesCore(_Core):
                 or _f(r, A_THINKING) is not None or _f(r, A_STOPS)
                 or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
-        n_in = input_tokens(r)
-        got = self.text(req, entry, _f(r, A_MESSAGES), body, hdrs, received, n_in, max_tokens,
+        out = self.answer(req, entry, _f(r, A_MESSAGES), None, body, hdrs, received,
+                          input_tokens(r), max_tokens, _f(r, A_STREAM))
+        return self.general(req, r) if out is None else out
+
+    cdef scanned(self, req, bytes body, dict hdrs, int64_t received,
+                 llmsim_anthropic_scan_t *s):
+        """The common answer to a body llmsim_anthropic_scan accepted, with what the decoded
+        path would read from it; None when the model or the generator needs that path."""
+        cdef llmsim_chat_scan_t *c = &s.common
+        entry = self.chat_model(PyBytes_FromStringAndSize(c.model, c.model_len))
+        if entry is None or c.max_tokens > <int64_t>entry[2]:
+            return None
+        cdef Py_ssize_t n_in = (REPLY_PRIMING + <Py_ssize_t>c.messages * PER_MESSAGE
+                                + <Py_ssize_t>c.content_tokens)
+        if s.system_len:
+            n_in += PER_MESSAGE + <Py_ssize_t>s.system_tokens
+        last_user = (PyBytes_FromStringAndSize(c.last_user, c.last_user_len).decode("ascii")
+                     if c.last_user != NULL else "")
+        return self.answer(req, entry, None, last_user, body, hdrs, received, n_in,
+                           c.max_tokens, c.stream)
+
+    cdef answer(self, req, tuple entry, turns, str last_user, bytes body, dict hdrs,
+                int64_t received, Py_ssize_t n_in, max_tokens, stream):
+        """The common answer (`turns`, `last_user` as text() takes them), or None when the
+        generator runs a script."""
+        got = self.text(req, entry, turns, last_user, body, hdrs, received, n_in, max_tokens,
                         None)
         if got is None:
-            return self.general(req, r)
+            return None
         run, truncated, delay, plan = got
+        name = entry[1]
         sent = (<Run>run).count
         stop = b"max_tokens" if truncated else b"end_turn"
-        if _f(r, A_STREAM):
+        if stream:
             return 200, anthropic_headers(_ANTHROPIC_SSE), framed(
                 _MESSAGE_START.render((message_id(), name, n_in)), _DELTA_HEAD, _DELTA_TAIL,
                 _OPENING, _MESSAGE_END.render((stop, n_in, sent)), run, plan, self.planner)
@@ -207,7 +260,7 @@ cdef class GenerateCore(_Core):
                                       or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
         n_in = prompt_tokens(r)
-        got = self.text(req, entry, _f(r, G_CONTENTS), body, hdrs, received, n_in, cap,
+        got = self.text(req, entry, _f(r, G_CONTENTS), None, body, hdrs, received, n_in, cap,
                         _f(g, G_SEED) if g is not None else None)
         if got is None:
             return self.general(req, r)
