@@ -21,6 +21,7 @@ import msgspec
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
+from libc.string cimport memcmp
 
 from llmsim.core.connection cimport Request, delayed, record_usage
 from llmsim.core.fields cimport field as _f, slot
@@ -123,14 +124,14 @@ cdef class _Core:
                 self.models[key] = entry
         return entry
 
-    cdef tuple text(self, req, tuple entry, turns, str last_user, bytes body, dict hdrs,
-                    int64_t received, Py_ssize_t n_in, cap, seed):
+    cdef tuple text(self, req, tuple entry, turns, const char *last_user, size_t last_user_len,
+                    bytes body, dict hdrs, int64_t received, Py_ssize_t n_in, cap, seed):
         """(run, truncated, delay_ns, plan) of a plain text answer to `req`, its usage
         recorded on it, or None when the generator runs a script (`general` resolves it): the
         plan booked on the model's simulated server, the generator's text, the slot freed
         when the text ends before the plan does (what llmsim.api.planning does for every
-        other answer). `turns`: the conversation, or None with `last_user` its last user
-        text."""
+        other answer). `turns`: the conversation, or None with `last_user` the ASCII bytes of
+        its last user text (NULL: none)."""
         cdef Run run
         cdef bint truncated
         cdef int64_t delay
@@ -144,7 +145,10 @@ cdef class _Core:
             if gen.scripted:
                 return None
             if gen.needs_prompt:
-                prompt = self.last_user_text(turns) if turns is not None else last_user
+                if turns is not None:
+                    prompt = self.last_user_text(turns)
+                elif last_user != NULL:
+                    prompt = last_user[:last_user_len].decode("ascii")
         plan = planner.book(entry[1], n_in, cap, seed, body, hdrs.get(LATENCY_HEADER), received)
         run = planned_text(planner, received, plan, gen, prompt, cap, &truncated, &delay)
         record_usage(req, n_in, run.count)
@@ -156,6 +160,12 @@ cdef class MessagesCore(_Core):
     (csrc/llmsim_anthropic_scan.h: model, max_tokens, role + string content messages, a
     string system prompt, stream) is read in C without msgspec; any other, or one whose
     model or generator the common answer does not take, is decoded in full."""
+    cdef bytes last_model       # the model name of the last scanned request, as sent ...
+    cdef tuple last_entry       # ... and its chat_model() entry
+
+    def __init__(self, env, last_user_text):
+        super().__init__(env, last_user_text)
+        self.last_model = b""
 
     def __call__(self, req):
         cdef bytes body
@@ -183,7 +193,7 @@ cdef class MessagesCore(_Core):
                 or _f(r, A_THINKING) is not None or _f(r, A_STOPS)
                 or output is not None and _f(output, A_FORMAT) is not None):
             return self.general(req, r)
-        out = self.answer(req, entry, _f(r, A_MESSAGES), None, body, hdrs, received,
+        out = self.answer(req, entry, _f(r, A_MESSAGES), NULL, 0, body, hdrs, received,
                           input_tokens(r), max_tokens, _f(r, A_STREAM))
         return self.general(req, r) if out is None else out
 
@@ -192,24 +202,27 @@ cdef class MessagesCore(_Core):
         """The common answer to a body llmsim_anthropic_scan accepted, with what the decoded
         path would read from it; None when the model or the generator needs that path."""
         cdef llmsim_chat_scan_t *c = &s.common
-        entry = self.chat_model(PyBytes_FromStringAndSize(c.model, c.model_len))
+        cdef bytes last = self.last_model
+        if <size_t>PyBytes_GET_SIZE(last) != c.model_len or memcmp(PyBytes_AS_STRING(last),
+                                                                   c.model, c.model_len):
+            self.last_model = PyBytes_FromStringAndSize(c.model, c.model_len)
+            self.last_entry = self.chat_model(self.last_model)
+        entry = self.last_entry
         if entry is None or c.max_tokens > <int64_t>entry[2]:
             return None
         cdef Py_ssize_t n_in = (REPLY_PRIMING + <Py_ssize_t>c.messages * PER_MESSAGE
                                 + <Py_ssize_t>c.content_tokens)
         if s.system_len:
             n_in += PER_MESSAGE + <Py_ssize_t>s.system_tokens
-        last_user = (PyBytes_FromStringAndSize(c.last_user, c.last_user_len).decode("ascii")
-                     if c.last_user != NULL else "")
-        return self.answer(req, entry, None, last_user, body, hdrs, received, n_in,
-                           c.max_tokens, c.stream)
+        return self.answer(req, entry, None, c.last_user, c.last_user_len, body, hdrs,
+                           received, n_in, c.max_tokens, c.stream)
 
-    cdef answer(self, req, tuple entry, turns, str last_user, bytes body, dict hdrs,
-                int64_t received, Py_ssize_t n_in, max_tokens, stream):
+    cdef answer(self, req, tuple entry, turns, const char *last_user, size_t last_user_len,
+                bytes body, dict hdrs, int64_t received, Py_ssize_t n_in, max_tokens, stream):
         """The common answer (`turns`, `last_user` as text() takes them), or None when the
         generator runs a script."""
-        got = self.text(req, entry, turns, last_user, body, hdrs, received, n_in, max_tokens,
-                        None)
+        got = self.text(req, entry, turns, last_user, last_user_len, body, hdrs, received, n_in,
+                        max_tokens, None)
         if got is None:
             return None
         run, truncated, delay, plan = got
@@ -260,7 +273,7 @@ cdef class GenerateCore(_Core):
                                       or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
         n_in = prompt_tokens(r)
-        got = self.text(req, entry, _f(r, G_CONTENTS), None, body, hdrs, received, n_in, cap,
+        got = self.text(req, entry, _f(r, G_CONTENTS), NULL, 0, body, hdrs, received, n_in, cap,
                         _f(g, G_SEED) if g is not None else None)
         if got is None:
             return self.general(req, r)
