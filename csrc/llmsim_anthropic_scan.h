@@ -26,26 +26,6 @@ typedef struct {
     size_t system_tokens;       /* and its llmsim tokens */
 } llmsim_anthropic_scan_t;
 
-enum { LLMSIM_AS_SYSTEM = 256 };   /* a key bit past chat's LLMSIM_CS_* */
-
-/* The member key at *pp as llmsim_cs_key does, for the Messages request's keys. */
-static inline int llmsim_as_key(const char **pp, const char *end)
-{
-    const char *p = *pp;
-    int key;
-    size_t n;
-    if (p >= end || *p != '"')
-        return 0;
-    LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
-    LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
-    LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
-    LLMSIM_CS_IS("system", LLMSIM_AS_SYSTEM)
-    LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
-    return 0;
-    *pp = llmsim_cs_colon(p, end, n);
-    return *pp == NULL ? 0 : key;
-}
-
 /* The value of the Messages request's member `key` at p, into out; the byte after it, or
  * NULL. */
 static inline const char *llmsim_as_value(int key, const char *p, const char *end, void *o)
@@ -60,7 +40,7 @@ static inline const char *llmsim_as_value(int key, const char *p, const char *en
     case LLMSIM_CS_MAX_TOKENS:
         p = llmsim_cs_int(p, end, &out->common.max_tokens);
         return out->common.max_tokens >= 1 ? p : NULL;
-    case LLMSIM_AS_SYSTEM:
+    case LLMSIM_CS_SYSTEM:
         return llmsim_cs_counted_str(p, end, &system, &out->system_len, &out->system_tokens);
     default: /* LLMSIM_CS_STREAM */
         return llmsim_cs_bool(p, end, &out->common.stream);
@@ -73,7 +53,7 @@ static inline int llmsim_anthropic_scan(const char *body, size_t n, llmsim_anthr
     const int required = LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES | LLMSIM_CS_MAX_TOKENS;
     int seen;
     memset(out, 0, sizeof(*out));
-    seen = llmsim_cs_object(body, n, llmsim_as_key, llmsim_as_value, out);
+    seen = llmsim_cs_object(body, n, 0, llmsim_as_value, out);
     return seen >= 0 && (seen & required) == required;
 }
 

@@ -46,7 +46,7 @@ typedef struct {
 enum {
     LLMSIM_CS_MODEL = 1, LLMSIM_CS_MESSAGES = 2, LLMSIM_CS_MAX_TOKENS = 4,
     LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64,
-    LLMSIM_CS_STREAM_OPTIONS = 128
+    LLMSIM_CS_STREAM_OPTIONS = 128, LLMSIM_CS_SYSTEM = 256
 };
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
@@ -167,32 +167,33 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
     return p;
 }
 
-/* The member key at *p (on its quote) as one LLMSIM_CS_* bit, *p moved past it and its ':';
- * 0 when it is not one of ours (or no ':' follows). */
-/* In a key reader (p, end, key, n in scope): one `if ... else` that takes the literal
- * key `lit` as `bit`; a chain of them ends in the reader's "not ours". */
+/* The member key at *pp (on its quote) as one LLMSIM_CS_* bit, *pp moved past it and its
+ * ':'; 0 when it is not one of the request's (or no ':' follows). The request: chat's with
+ * `chat`, else Anthropic Messages' (llmsim_anthropic_scan.h). */
+static inline int llmsim_cs_key(const char **pp, const char *end, int chat)
+{
+    const char *p = *pp;
+    int key;
+    size_t n;
 #define LLMSIM_CS_IS(lit, bit)                                        \
     if (llmsim_cs_lit(p, end, lit, sizeof(lit) - 1)) {                \
         key = bit;                                                    \
         n = sizeof(lit) - 1;                                          \
     } else
-
-static inline int llmsim_cs_key(const char **pp, const char *end)
-{
-    const char *p = *pp;
-    int key;
-    size_t n;
-    if (p >= end || *p != '"')
-        return 0;
     LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
     LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
     LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
+    LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
+    if (!chat) {
+        LLMSIM_CS_IS("system", LLMSIM_CS_SYSTEM)
+        return 0;
+    } else
     LLMSIM_CS_IS("max_completion_tokens", LLMSIM_CS_MAX_COMPLETION)
     LLMSIM_CS_IS("seed", LLMSIM_CS_SEED)
     LLMSIM_CS_IS("service_tier", LLMSIM_CS_TIER)
-    LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
     LLMSIM_CS_IS("stream_options", LLMSIM_CS_STREAM_OPTIONS)
     return 0;
+#undef LLMSIM_CS_IS
     *pp = llmsim_cs_colon(p, end, n);
     return *pp == NULL ? 0 : key;
 }
@@ -461,13 +462,11 @@ static inline const char *llmsim_cs_messages(const char *p, const char *end,
     return more == 0 ? p : NULL;
 }
 
-/* The members of the object body[0:n]: each key read by key_of (its LLMSIM_CS_* bit, the
- * key's ':' passed; 0 when it is not one the caller takes) and its value by value_of (the
- * byte after the value, or NULL when it is not one the caller takes). The bits of the keys
- * seen, or -1 when the body is not such an object, each key once, with only whitespace
- * around it. */
-static inline int llmsim_cs_object(const char *body, size_t n,
-                                   int (*key_of)(const char **, const char *),
+/* The members of the object body[0:n]: each key read by llmsim_cs_key (`chat` as it takes
+ * it) and its value by value_of (the byte after the value, or NULL when it is not one the
+ * caller takes). The bits of the keys seen, or -1 when the body is not such an object, each
+ * key once, with only whitespace around it. */
+static inline int llmsim_cs_object(const char *body, size_t n, int chat,
                                    const char *(*value_of)(int, const char *, const char *,
                                                            void *),
                                    void *out)
@@ -479,7 +478,9 @@ static inline int llmsim_cs_object(const char *body, size_t n,
         return -1;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        key = key_of(&p, end);
+        if (p >= end || *p != '"')
+            return -1;
+        key = llmsim_cs_key(&p, end, chat);
         if (key == 0 || (seen & key) || (p = value_of(key, p, end, out)) == NULL)
             return -1;
         seen |= key;
@@ -520,7 +521,7 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
 {
     int seen;
     memset(out, 0, sizeof(*out));
-    seen = llmsim_cs_object(body, n, llmsim_cs_key, llmsim_cs_chat_value, out);
+    seen = llmsim_cs_object(body, n, 1, llmsim_cs_chat_value, out);
     /* stream_options without "stream": true is the decoded path's 400 */
     return seen >= 0 &&
            (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==
