@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from llmsim.api import openai
 from llmsim.core.plan import PlannerCore
 from llmsim.core.rng import Stream
+from llmsim.errors import ApiError
 from llmsim.sim.generators import Generators
 
 
@@ -93,6 +94,41 @@ def run_stream(handler, req, step, released=None):
 def sent(out):
     """(body bytes, delay ns) of a non-streamed answer: bytes are a body due at once."""
     return getattr(out, "body", out), getattr(out, "delay_ns", 0)
+
+
+def outcome(handler, path, body, headers, ids):
+    """What the handler answers to a POST of body to path, the ids that `ids` (a bytes
+    pattern) matches replaced: (status, head, body, delay_ns), a stream's body its every
+    event and its delay their due times (the stream closed after), or the ApiError raised as
+    (status, message, type, param, code)."""
+    req = FakeReq(b"POST", path, body, dict(headers))
+    req.received_ns = 10**12
+    try:
+        status, head, out = handler(req)
+    except ApiError as e:
+        return e.status, str(e), e.type, e.param, e.code
+    if hasattr(out, "n_events"):
+        n = out.n_events
+        wire = b"".join(out.render(i, i + 1) for i in range(n))
+        dues = [out.due_ns(i) for i in range(n)]
+        out.close()
+        return status, ids.sub(b"ID", head), ids.sub(b"ID", wire), dues
+    body, delay = sent(out)
+    return status, ids.sub(b"ID", head), ids.sub(b"ID", body), delay
+
+
+def decoder_calls(monkeypatch, module, name):
+    """The list of the bodies that module.name, a decoder, is called with from now on (it
+    still decodes them)."""
+    calls = []
+    decode = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda body: calls.append(body) or decode(body))
+    return calls
+
+
+def decoded_spelling(body):
+    """The same JSON with the key "model" escaped, which only a full decoder reads."""
+    return body.replace(b'"model"', b'"mod\\u0065l"', 1)
 
 
 def call(hs, name, body=b"", headers=None, params=()):

@@ -10,7 +10,8 @@ import pytest
 
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
-from openai_fakes import FakePlanner, FakeReq, sent
+from openai_fakes import (FakePlanner, FakeReq, decoded_spelling, decoder_calls,
+                          outcome as answered)
 from provider_fakes import handlers
 
 _IDS = re.compile(rb'msg_01[A-Za-z0-9]{22}|req_011C[A-Za-z0-9]{20}')
@@ -99,37 +100,7 @@ class SeededFake(FakePlanner):
 
 
 def outcome(handler, body, headers):
-    """What the handler answers to body: the normalised answer (a stream's every event and
-    when it is due), or the error it raises."""
-    req = FakeReq(b"POST", b"/v1/messages", body, dict(headers))
-    req.received_ns = 10**12
-    try:
-        status, head, out = handler(req)
-    except ApiError as e:
-        return e.status, str(e), e.type
-    if hasattr(out, "n_events"):
-        n = out.n_events
-        wire = b"".join(out.render(i, i + 1) for i in range(n))
-        dues = [out.due_ns(i) for i in range(n)]
-        out.close()
-        return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), dues
-    body, delay = sent(out)
-    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", body), delay
-
-
-def decoded_spelling(body):
-    """The same JSON with the first key escaped, which only the full decoder reads."""
-    return body.replace(b'"model"', b'"mod\\u0065l"', 1)
-
-
-@pytest.fixture
-def decodes(monkeypatch):
-    """Counts calls of the full decoder of llmsim.core.textreply."""
-    import llmsim.core.textreply as core
-    calls = []
-    decode = core._decode_messages
-    monkeypatch.setattr(core, "_decode_messages", lambda body: calls.append(body) or decode(body))
-    return calls
+    return answered(handler, b"/v1/messages", body, headers, _IDS)
 
 
 def input_tokens(outcome):
@@ -139,6 +110,13 @@ def input_tokens(outcome):
         start = json.loads(wire.split(b"\n\n")[0].split(b"data: ", 1)[1])
         return start["message"]["usage"]["input_tokens"]
     return json.loads(wire)["usage"]["input_tokens"]
+
+
+@pytest.fixture
+def decodes(monkeypatch):
+    """Counts calls of the full decoder of llmsim.core.textreply."""
+    import llmsim.core.textreply as core
+    return decoder_calls(monkeypatch, core, "_decode_messages")
 
 
 @pytest.mark.parametrize("headers", HEADERS, ids=["plain", "echo", "lorem", "latency"])

@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from llmsim.core.chat_stream import ChatTextStream
-from llmsim.core.sse import EventStream, TokenStream
+from llmsim.core.sse import TokenStream
 from llmsim.errors import ApiError
 from llmsim.sim.timing import Planner
-from openai_fakes import FakePlanner, FakeReq, handlers, run_stream, sent
+from openai_fakes import (FakePlanner, FakeReq, decoded_spelling, decoder_calls, handlers,
+                          outcome as answered, run_stream, sent)
 
 CHAT = "openai.chat_completions"
 PARTS = [{"type": "text", "text": "Hello "}, {"type": "text", "text": "wörld \"quoted\"\n"}]
@@ -214,36 +215,14 @@ UNSCANNED = [
 
 
 def outcome(handler, body, headers):
-    """What the handler answers to body: the normalised answer (a stream's every event and
-    when it is due), or the error it raises."""
-    req = FakeReq(b"POST", b"/v1/chat/completions", body, dict(headers))
-    req.received_ns = 10**12
-    try:
-        status, head, out = handler(req)
-    except ApiError as e:
-        return e.status, str(e), e.param, e.code
-    if isinstance(out, EventStream):
-        n = out.n_events
-        wire = b"".join(out.render(i, i + 1) for i in range(n))
-        return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", wire), [
-            out.due_ns(i) for i in range(n)]
-    body, delay = sent(out)
-    return status, _IDS.sub(b"ID", head), _IDS.sub(b"ID", body), delay
-
-
-def decoded_spelling(body):
-    """The same JSON with the first key escaped, which only the full decoder reads."""
-    return body.replace(b'"model"', b'"mod\\u0065l"', 1)
+    return answered(handler, b"/v1/chat/completions", body, headers, _IDS)
 
 
 @pytest.fixture
 def decodes(monkeypatch):
     """Counts calls of the full decoder of llmsim.core.chat."""
     import llmsim.core.chat as core
-    calls = []
-    decode = core._decode
-    monkeypatch.setattr(core, "_decode", lambda body: calls.append(body) or decode(body))
-    return calls
+    return decoder_calls(monkeypatch, core, "_decode")
 
 
 def seeded(body):
