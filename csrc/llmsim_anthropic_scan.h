@@ -9,7 +9,8 @@
  *   - "model": string; "max_tokens": integer >= 1; "messages": non-empty array of objects
  *     with exactly "role" (user or assistant) and "content" (string), each once, in either
  *     order;
- *   - optional "system": string; "stream": true or false;
+ *   - optional "system": string; "stream": true or false; "temperature": a number from 0 to
+ *     1 written 0, 1, 0.<digits> or 1.<zeros>;
  *   - every string printable ASCII without escapes, every integer at most 18 digits.
  * Input tokens of the message contents and the system prompt, and the last user message, are
  * found on the way.
@@ -40,6 +41,8 @@ static inline const char *llmsim_as_value(int key, const char *p, const char *en
     case LLMSIM_CS_MAX_TOKENS:
         p = llmsim_cs_int(p, end, &out->common.max_tokens);
         return out->common.max_tokens >= 1 ? p : NULL;
+    case LLMSIM_CS_TEMPERATURE:   /* the common answer does not read it */
+        return llmsim_cs_unit(p, end);
     case LLMSIM_CS_SYSTEM:
         return llmsim_cs_counted_str(p, end, &system, &out->system_len, &out->system_tokens);
     default: /* LLMSIM_CS_STREAM */

@@ -46,7 +46,7 @@ typedef struct {
 enum {
     LLMSIM_CS_MODEL = 1, LLMSIM_CS_MESSAGES = 2, LLMSIM_CS_MAX_TOKENS = 4,
     LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64,
-    LLMSIM_CS_STREAM_OPTIONS = 128, LLMSIM_CS_SYSTEM = 256
+    LLMSIM_CS_STREAM_OPTIONS = 128, LLMSIM_CS_SYSTEM = 256, LLMSIM_CS_TEMPERATURE = 512
 };
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
@@ -167,6 +167,26 @@ static inline const char *llmsim_cs_int(const char *p, const char *end, int64_t 
     return p;
 }
 
+/* A number from 0 to 1 at p, written 0, 1, 0.<digits> or 1.<zeros>; the byte after it, or
+ * NULL (for any other number, too). */
+static inline const char *llmsim_cs_unit(const char *p, const char *end)
+{
+    const char *digits;
+    int one;
+    if (p >= end || (*p != '0' && *p != '1'))
+        return NULL;
+    one = *p++ == '1';
+    if (p < end && *p == '.') {
+        digits = ++p;
+        while (p < end && *p >= '0' && *p <= (one ? '0' : '9'))
+            p++;
+        if (p == digits)
+            return NULL;
+    }
+    return p < end && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9'))
+               ? NULL : p;
+}
+
 /* The member key at *pp (on its quote) as one LLMSIM_CS_* bit, *pp moved past it and its
  * ':'; 0 when it is not one of the request's (or no ':' follows). The request: chat's with
  * `chat`, else Anthropic Messages' (llmsim_anthropic_scan.h). */
@@ -186,6 +206,7 @@ static inline int llmsim_cs_key(const char **pp, const char *end, int chat)
     LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
     if (!chat) {
         LLMSIM_CS_IS("system", LLMSIM_CS_SYSTEM)
+        LLMSIM_CS_IS("temperature", LLMSIM_CS_TEMPERATURE)
         return 0;
     } else
     LLMSIM_CS_IS("max_completion_tokens", LLMSIM_CS_MAX_COMPLETION)

@@ -31,7 +31,8 @@ SCANNED = [
     b'"}]}',
     b'{"model":"claude-haiku-4-5","max_tokens":1,"messages":[{"role":"assistant",'
     b'"content":"no user message"}]}',
-]
+] + [MESSAGE + b'"max_tokens":16,"temperature":' + t + b'}'
+     for t in (b"0", b"1", b"0.5", b"1.000", b"0.0", b"0.99999999999999999999999")]
 # Bodies the scanner reads whose model or length the common answer does not take: they are
 # decoded, to the same answer or error.
 SCANNED_THEN_DECODED = [
@@ -53,7 +54,19 @@ UNSCANNED = [
     MESSAGE.replace(b'"Hello"}', b'"Hello","role":"user"}') + b'"max_tokens":16}',
     MESSAGE + b'"max_tokens":16,"model":"claude-sonnet-4-5"}',
     MESSAGE + b'"max_tokens":16,"max_tokens":16}',
-    MESSAGE + b'"max_tokens":16,"temperature":0.5}',
+    MESSAGE + b'"max_tokens":16,"temperature":1.5}',
+    MESSAGE + b'"max_tokens":16,"temperature":1.01}',
+    MESSAGE + b'"max_tokens":16,"temperature":2}',
+    MESSAGE + b'"max_tokens":16,"temperature":-0.5}',
+    MESSAGE + b'"max_tokens":16,"temperature":-0}',
+    MESSAGE + b'"max_tokens":16,"temperature":0.5e0}',
+    MESSAGE + b'"max_tokens":16,"temperature":1e0}',
+    MESSAGE + b'"max_tokens":16,"temperature":.5}',
+    MESSAGE + b'"max_tokens":16,"temperature":00.5}',
+    MESSAGE + b'"max_tokens":16,"temperature":0.}',
+    MESSAGE + b'"max_tokens":16,"temperature":1.}',
+    MESSAGE + b'"max_tokens":16,"temperature":null}',
+    MESSAGE + b'"max_tokens":16,"temperature":"0.5"}',
     MESSAGE + b'"max_tokens":16,"metadata":{"user_id":"u"}}',
     MESSAGE + b'"max_tokens":16,"tools":[]}',
     MESSAGE + b'"max_tokens":16,"stop_sequences":[]}',

@@ -158,7 +158,7 @@ cdef class _Core:
 cdef class MessagesCore(_Core):
     """POST /v1/messages (see the module docstring). A body in the common subset
     (csrc/llmsim_anthropic_scan.h: model, max_tokens, role + string content messages, a
-    string system prompt, stream) is read in C without msgspec; any other, or one whose
+    string system prompt, stream, temperature) is read in C without msgspec; any other, or one whose
     model or generator the common answer does not take, is decoded in full."""
     cdef bytes last_model       # the model name of the last scanned request, as sent ...
     cdef tuple last_entry       # ... and its chat_model() entry
