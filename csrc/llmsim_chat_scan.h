@@ -12,6 +12,7 @@
  *     "stream_options": an object of at most "include_usage" (true or false);
  *   - every string printable ASCII without escapes, every integer at most 18 digits.
  * Prompt tokens of the message contents and the last user message are found on the way.
+ * llmsim_anthropic_scan.h reads Anthropic's common request with the same functions.
  */
 #ifndef LLMSIM_CHAT_SCAN_H
 #define LLMSIM_CHAT_SCAN_H
@@ -204,7 +205,7 @@ static inline int llmsim_cs_key(const char **pp, const char *end, int chat)
     LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
     LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
     LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
-    if (!chat) {
+    if (!chat) {   /* Anthropic's own keys, then "not ours"; chat's own after the else */
         LLMSIM_CS_IS("system", LLMSIM_CS_SYSTEM)
         LLMSIM_CS_IS("temperature", LLMSIM_CS_TEMPERATURE)
         return 0;
