@@ -29,7 +29,8 @@ typedef struct {
 
 /* The value of the Messages request's member `key` at p, into out; the byte after it, or
  * NULL. */
-static inline const char *llmsim_as_value(int key, const char *p, const char *end, void *o)
+static inline __attribute__((always_inline)) const char *
+llmsim_as_value(int key, const char *p, const char *end, void *o)
 {
     llmsim_anthropic_scan_t *out = (llmsim_anthropic_scan_t *)o;
     const char *system;

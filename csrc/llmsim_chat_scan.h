@@ -488,10 +488,9 @@ static inline const char *llmsim_cs_messages(const char *p, const char *end,
  * it) and its value by value_of (the byte after the value, or NULL when it is not one the
  * caller takes). The bits of the keys seen, or -1 when the body is not such an object, each
  * key once, with only whitespace around it. */
-static inline int llmsim_cs_object(const char *body, size_t n, int chat,
-                                   const char *(*value_of)(int, const char *, const char *,
-                                                           void *),
-                                   void *out)
+static inline __attribute__((always_inline)) int
+llmsim_cs_object(const char *body, size_t n, int chat,
+                 const char *(*value_of)(int, const char *, const char *, void *), void *out)
 {
     const char *p = body, *end = body + n;
     int seen = 0, key, more;
@@ -511,8 +510,8 @@ static inline int llmsim_cs_object(const char *body, size_t n, int chat,
 }
 
 /* The value of the chat request's member `key` at p, into out; the byte after it, or NULL. */
-static inline const char *llmsim_cs_chat_value(int key, const char *p, const char *end,
-                                               void *o)
+static inline __attribute__((always_inline)) const char *
+llmsim_cs_chat_value(int key, const char *p, const char *end, void *o)
 {
     llmsim_chat_scan_t *out = (llmsim_chat_scan_t *)o;
     switch (key) {
