@@ -57,7 +57,7 @@ static inline int llmsim_anthropic_scan(const char *body, size_t n, llmsim_anthr
     const int required = LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES | LLMSIM_CS_MAX_TOKENS;
     int seen;
     memset(out, 0, sizeof(*out));
-    seen = llmsim_cs_object(body, n, 0, llmsim_as_value, out);
+    seen = llmsim_cs_object(body, n, LLMSIM_CS_ANTHROPIC, llmsim_as_value, out);
     return seen >= 0 && (seen & required) == required;
 }
 

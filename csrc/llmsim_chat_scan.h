@@ -12,7 +12,8 @@
  *     "stream_options": an object of at most "include_usage" (true or false);
  *   - every string printable ASCII without escapes, every integer at most 18 digits.
  * Prompt tokens of the message contents and the last user message are found on the way.
- * llmsim_anthropic_scan.h reads Anthropic's common request with the same functions.
+ * llmsim_anthropic_scan.h and llmsim_gemini_scan.h read Anthropic's and Gemini's common
+ * requests with the same functions.
  */
 #ifndef LLMSIM_CHAT_SCAN_H
 #define LLMSIM_CHAT_SCAN_H
@@ -47,8 +48,12 @@ typedef struct {
 enum {
     LLMSIM_CS_MODEL = 1, LLMSIM_CS_MESSAGES = 2, LLMSIM_CS_MAX_TOKENS = 4,
     LLMSIM_CS_MAX_COMPLETION = 8, LLMSIM_CS_SEED = 16, LLMSIM_CS_TIER = 32, LLMSIM_CS_STREAM = 64,
-    LLMSIM_CS_STREAM_OPTIONS = 128, LLMSIM_CS_SYSTEM = 256, LLMSIM_CS_TEMPERATURE = 512
+    LLMSIM_CS_STREAM_OPTIONS = 128, LLMSIM_CS_SYSTEM = 256, LLMSIM_CS_TEMPERATURE = 512,
+    LLMSIM_CS_CONTENTS = 1024, LLMSIM_CS_CONFIG = 2048
 };
+
+/* The requests llmsim_cs_key and llmsim_cs_object read. */
+enum { LLMSIM_CS_ANTHROPIC = 0, LLMSIM_CS_CHAT = 1, LLMSIM_CS_GEMINI = 2 };
 
 static inline const char *llmsim_cs_ws(const char *p, const char *end)
 {
@@ -189,9 +194,10 @@ static inline const char *llmsim_cs_unit(const char *p, const char *end)
 }
 
 /* The member key at *pp (on its quote) as one LLMSIM_CS_* bit, *pp moved past it and its
- * ':'; 0 when it is not one of the request's (or no ':' follows). The request: chat's with
- * `chat`, else Anthropic Messages' (llmsim_anthropic_scan.h). */
-static inline int llmsim_cs_key(const char **pp, const char *end, int chat)
+ * ':'; 0 when it is not one of the request's (or no ':' follows). The request (`req`, one of
+ * LLMSIM_CS_CHAT, _ANTHROPIC, _GEMINI): chat's, Anthropic Messages'
+ * (llmsim_anthropic_scan.h) or Gemini generateContent's (llmsim_gemini_scan.h). */
+static inline int llmsim_cs_key(const char **pp, const char *end, int req)
 {
     const char *p = *pp;
     int key;
@@ -201,11 +207,17 @@ static inline int llmsim_cs_key(const char **pp, const char *end, int chat)
         key = bit;                                                    \
         n = sizeof(lit) - 1;                                          \
     } else
+    if (req == LLMSIM_CS_GEMINI) {   /* Gemini's keys share none of the others' */
+        LLMSIM_CS_IS("contents", LLMSIM_CS_CONTENTS)
+        LLMSIM_CS_IS("generationConfig", LLMSIM_CS_CONFIG)
+        LLMSIM_CS_IS("systemInstruction", LLMSIM_CS_SYSTEM)
+        return 0;
+    } else
     LLMSIM_CS_IS("model", LLMSIM_CS_MODEL)
     LLMSIM_CS_IS("messages", LLMSIM_CS_MESSAGES)
     LLMSIM_CS_IS("max_tokens", LLMSIM_CS_MAX_TOKENS)
     LLMSIM_CS_IS("stream", LLMSIM_CS_STREAM)
-    if (!chat) {   /* Anthropic's own keys, then "not ours"; chat's own after the else */
+    if (req == LLMSIM_CS_ANTHROPIC) {   /* Anthropic's own keys, then "not ours"; chat's own after the else */
         LLMSIM_CS_IS("system", LLMSIM_CS_SYSTEM)
         LLMSIM_CS_IS("temperature", LLMSIM_CS_TEMPERATURE)
         return 0;
@@ -484,12 +496,12 @@ static inline const char *llmsim_cs_messages(const char *p, const char *end,
     return more == 0 ? p : NULL;
 }
 
-/* The members of the object body[0:n]: each key read by llmsim_cs_key (`chat` as it takes
+/* The members of the object body[0:n]: each key read by llmsim_cs_key (`req` as it takes
  * it) and its value by value_of (the byte after the value, or NULL when it is not one the
  * caller takes). The bits of the keys seen, or -1 when the body is not such an object, each
  * key once, with only whitespace around it. */
 static inline __attribute__((always_inline)) int
-llmsim_cs_object(const char *body, size_t n, int chat,
+llmsim_cs_object(const char *body, size_t n, int req,
                  const char *(*value_of)(int, const char *, const char *, void *), void *out)
 {
     const char *p = body, *end = body + n;
@@ -501,7 +513,7 @@ llmsim_cs_object(const char *body, size_t n, int chat,
     do {
         if (p >= end || *p != '"')
             return -1;
-        key = llmsim_cs_key(&p, end, chat);
+        key = llmsim_cs_key(&p, end, req);
         if (key == 0 || (seen & key) || (p = value_of(key, p, end, out)) == NULL)
             return -1;
         seen |= key;
@@ -542,7 +554,7 @@ static inline int llmsim_chat_scan(const char *body, size_t n, llmsim_chat_scan_
 {
     int seen;
     memset(out, 0, sizeof(*out));
-    seen = llmsim_cs_object(body, n, 1, llmsim_cs_chat_value, out);
+    seen = llmsim_cs_object(body, n, LLMSIM_CS_CHAT, llmsim_cs_chat_value, out);
     /* stream_options without "stream": true is the decoded path's 400 */
     return seen >= 0 &&
            (seen & (LLMSIM_CS_MODEL | LLMSIM_CS_MESSAGES)) ==

@@ -96,12 +96,13 @@ def sent(out):
     return getattr(out, "body", out), getattr(out, "delay_ns", 0)
 
 
-def outcome(handler, path, body, headers, ids):
-    """What the handler answers to a POST of body to path, the ids that `ids` (a bytes
-    pattern) matches replaced: (status, head, body, delay_ns), a stream's body its every
-    event and its delay their due times (the stream closed after), or the ApiError raised as
-    (status, message, type, param, code)."""
-    req = FakeReq(b"POST", path, body, dict(headers))
+def outcome(handler, path, body, headers, ids, params=(), query=b""):
+    """What the handler answers to a POST of body to path (with the path's `params` and the
+    `query` string), the ids that `ids` (a bytes pattern) matches replaced: (status, head,
+    body, delay_ns), a stream's body its every event and its delay their due times (the
+    stream closed after), or the ApiError raised as (status, message, type, param, code)."""
+    req = FakeReq(b"POST", path, body, dict(headers), params)
+    req.query = query
     req.received_ns = 10**12
     try:
         status, head, out = handler(req)
@@ -126,9 +127,9 @@ def decoder_calls(monkeypatch, module, name):
     return calls
 
 
-def decoded_spelling(body):
-    """The same JSON with the key "model" escaped, which only a full decoder reads."""
-    return body.replace(b'"model"', b'"mod\\u0065l"', 1)
+def decoded_spelling(body, key=b"model"):
+    """The same JSON with `key` (its first "e" escaped), which only a full decoder reads."""
+    return body.replace(b'"%s"' % key, b'"%s"' % key.replace(b"e", b"\\u0065", 1), 1)
 
 
 def call(hs, name, body=b"", headers=None, params=()):

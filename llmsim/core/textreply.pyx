@@ -59,6 +59,9 @@ cdef extern from "llmsim_anthropic_scan.h":
     int llmsim_anthropic_scan(const char *body, size_t n,
                               llmsim_anthropic_scan_t *out) noexcept nogil
 
+cdef extern from "llmsim_gemini_scan.h":
+    int llmsim_gemini_scan(const char *body, size_t n, llmsim_chat_scan_t *out) noexcept nogil
+
 cdef Template _MESSAGE = anthropic_render.TEXT_MESSAGE
 cdef Template _MESSAGE_START = anthropic_render.MESSAGE_START
 cdef bytes _OPENING = anthropic_render.TEXT_OPENING
@@ -239,7 +242,10 @@ cdef class MessagesCore(_Core):
 
 cdef class GenerateCore(_Core):
     """:generateContent, or with `streams` :streamGenerateContent (see the module
-    docstring)."""
+    docstring). A body in the common subset (csrc/llmsim_gemini_scan.h: contents of user and
+    model turns of one text part each, a one-text systemInstruction, a generationConfig of
+    maxOutputTokens and temperature) is read in C without msgspec; any other, or one whose
+    length or generator the common answer does not take, is decoded in full."""
     cdef bint streams
 
     def __init__(self, env, streams, last_user_text):
@@ -252,6 +258,7 @@ cdef class GenerateCore(_Core):
         cdef tuple params
         cdef bytes query
         cdef int64_t received
+        cdef llmsim_chat_scan_t s
         if type(req) is Request:
             body, hdrs, params, query, received = (
                 (<Request>req).body, (<Request>req).headers, (<Request>req).params,
@@ -262,6 +269,13 @@ cdef class GenerateCore(_Core):
         entry = self.chat_model(params[0])
         if entry is None:
             return self.general(req, None)
+        if (llmsim_gemini_scan(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), &s)
+                and s.max_tokens <= <int64_t>entry[2]):
+            out = self.answer(req, entry, None, s.last_user, s.last_user_len, body, hdrs, query,
+                              received, <Py_ssize_t>s.content_tokens,
+                              s.max_tokens if s.max_tokens else entry[2], None)
+            if out is not None:
+                return out
         try:
             r = _decode_generate(body)
         except _DecodeError:
@@ -272,11 +286,19 @@ cdef class GenerateCore(_Core):
                 or g is not None and (_f(g, G_THINKING) is not None or _f(g, G_STOPS)
                                       or _f(g, G_MIME) in FORMATS)):
             return self.general(req, r)
-        n_in = prompt_tokens(r)
-        got = self.text(req, entry, _f(r, G_CONTENTS), NULL, 0, body, hdrs, received, n_in, cap,
-                        _f(g, G_SEED) if g is not None else None)
+        out = self.answer(req, entry, _f(r, G_CONTENTS), NULL, 0, body, hdrs, query, received,
+                          prompt_tokens(r), cap, _f(g, G_SEED) if g is not None else None)
+        return self.general(req, r) if out is None else out
+
+    cdef answer(self, req, tuple entry, turns, const char *last_user, size_t last_user_len,
+                bytes body, dict hdrs, bytes query, int64_t received, Py_ssize_t n_in, cap,
+                seed):
+        """The common answer (`turns`, `last_user` as text() takes them), or None when the
+        generator runs a script."""
+        got = self.text(req, entry, turns, last_user, last_user_len, body, hdrs, received, n_in,
+                        cap, seed)
         if got is None:
-            return self.general(req, r)
+            return None
         run, truncated, delay, plan = got
         sent = (<Run>run).count
         finish = b"MAX_TOKENS" if truncated else b"STOP"
