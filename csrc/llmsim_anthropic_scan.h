@@ -38,7 +38,7 @@ llmsim_as_value(int key, const char *p, const char *end, void *o)
     case LLMSIM_CS_MODEL:
         return llmsim_cs_str(p, end, &out->common.model, &out->common.model_len);
     case LLMSIM_CS_MESSAGES:
-        return llmsim_cs_messages(p, end, &out->common, 0);
+        return llmsim_cs_messages(p, end, &out->common, LLMSIM_CS_ANTHROPIC);
     case LLMSIM_CS_MAX_TOKENS:
         p = llmsim_cs_int(p, end, &out->common.max_tokens);
         return out->common.max_tokens >= 1 ? p : NULL;

@@ -432,12 +432,34 @@ static inline const char *llmsim_cs_counted_str(const char *p, const char *end, 
     return q + 1;
 }
 
-/* One message object at p (on its '{'); the byte after it, or NULL. Roles: user and
- * assistant, and with `chat` system and developer too (Anthropic's messages have only the
- * first two). */
-static inline const char *llmsim_cs_message(const char *p, const char *end,
-                                            llmsim_chat_scan_t *out, int chat)
+/* A Gemini parts array at p (on its '['): [{"text": string}], as llmsim_cs_counted_str
+ * reads the string; the byte after it, or NULL. */
+static inline const char *llmsim_cs_parts(const char *p, const char *end, const char **s,
+                                          size_t *n, size_t *tokens)
 {
+    if (p >= end || *p != '[')
+        return NULL;
+    p = llmsim_cs_ws(p + 1, end);
+    if (p >= end || *p != '{')
+        return NULL;
+    p = llmsim_cs_ws(p + 1, end);
+    if (!llmsim_cs_lit(p, end, "text", 4) || (p = llmsim_cs_colon(p, end, 4)) == NULL ||
+        (p = llmsim_cs_counted_str(p, end, s, n, tokens)) == NULL)
+        return NULL;
+    p = llmsim_cs_ws(p, end);
+    if (p >= end || *p != '}')
+        return NULL;
+    p = llmsim_cs_ws(p + 1, end);
+    return p < end && *p == ']' ? p + 1 : NULL;
+}
+
+/* One message object at p (on its '{') of the request `req` (LLMSIM_CS_CHAT, _ANTHROPIC,
+ * _GEMINI); the byte after it, or NULL. Roles: user and assistant, and for chat system and
+ * developer too; for Gemini (a content: "parts" for "content") user and model. */
+static inline const char *llmsim_cs_message(const char *p, const char *end,
+                                            llmsim_chat_scan_t *out, int req)
+{
+    const int chat = req == LLMSIM_CS_CHAT, gemini = req == LLMSIM_CS_GEMINI;
     const char *content = NULL;
     size_t content_len = 0, tokens = 0;
     int more, role = 0;     /* 1: user, 2: another role the subset takes */
@@ -454,14 +476,21 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
             } else if (chat && llmsim_cs_lit(p, end, "system", 6)) {
                 role = 2;
                 p += 8;
-            } else if (llmsim_cs_lit(p, end, "assistant", 9) ||
-                       (chat && llmsim_cs_lit(p, end, "developer", 9))) {
+            } else if (!gemini && (llmsim_cs_lit(p, end, "assistant", 9) ||
+                                   (chat && llmsim_cs_lit(p, end, "developer", 9)))) {
                 role = 2;
                 p += 11;
+            } else if (gemini && llmsim_cs_lit(p, end, "model", 5)) {
+                role = 2;
+                p += 7;
             } else {
                 return NULL;
             }
-        } else if (llmsim_cs_lit(p, end, "content", 7) && content == NULL) {
+        } else if (gemini && llmsim_cs_lit(p, end, "parts", 5) && content == NULL) {
+            if ((p = llmsim_cs_colon(p, end, 5)) == NULL ||
+                (p = llmsim_cs_parts(p, end, &content, &content_len, &tokens)) == NULL)
+                return NULL;
+        } else if (!gemini && llmsim_cs_lit(p, end, "content", 7) && content == NULL) {
             if ((p = llmsim_cs_colon(p, end, 7)) == NULL ||
                 (p = llmsim_cs_counted_str(p, end, &content, &content_len, &tokens)) == NULL)
                 return NULL;
@@ -480,17 +509,17 @@ static inline const char *llmsim_cs_message(const char *p, const char *end,
     return p;
 }
 
-/* The messages array at p (on its '['; `chat` as llmsim_cs_message); the byte after it,
+/* The messages array at p (on its '['; `req` as llmsim_cs_message); the byte after it,
  * or NULL. */
 static inline const char *llmsim_cs_messages(const char *p, const char *end,
-                                             llmsim_chat_scan_t *out, int chat)
+                                             llmsim_chat_scan_t *out, int req)
 {
     int more;
     if (p >= end || *p != '[')
         return NULL;
     p = llmsim_cs_ws(p + 1, end);
     do {
-        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out, chat)) == NULL)
+        if (p >= end || *p != '{' || (p = llmsim_cs_message(p, end, out, req)) == NULL)
             return NULL;
     } while ((more = llmsim_cs_next(&p, end, ']')) == 1);
     return more == 0 ? p : NULL;
@@ -532,7 +561,7 @@ llmsim_cs_chat_value(int key, const char *p, const char *end, void *o)
     case LLMSIM_CS_TIER:
         return llmsim_cs_str(p, end, &out->tier, &out->tier_len);
     case LLMSIM_CS_MESSAGES:
-        return llmsim_cs_messages(p, end, out, 1);
+        return llmsim_cs_messages(p, end, out, LLMSIM_CS_CHAT);
     case LLMSIM_CS_MAX_TOKENS:
         p = llmsim_cs_int(p, end, &out->max_tokens);
         return out->max_tokens >= 1 ? p : NULL;

@@ -26,107 +26,21 @@
  * too) and last_user; the others stay 0. */
 typedef llmsim_chat_scan_t llmsim_gemini_scan_t;
 
-/* A parts array at p (on its '['): [{"text": string}], its text into *s, *n and its tokens
- * added to out->content_tokens; the byte after it, or NULL. */
-static inline const char *llmsim_gs_parts(const char *p, const char *end, const char **s,
-                                          size_t *n, llmsim_gemini_scan_t *out)
-{
-    size_t tokens;
-    if (p >= end || *p != '[')
-        return NULL;
-    p = llmsim_cs_ws(p + 1, end);
-    if (p >= end || *p != '{')
-        return NULL;
-    p = llmsim_cs_ws(p + 1, end);
-    if (!llmsim_cs_lit(p, end, "text", 4) || (p = llmsim_cs_colon(p, end, 4)) == NULL ||
-        (p = llmsim_cs_counted_str(p, end, s, n, &tokens)) == NULL)
-        return NULL;
-    out->content_tokens += tokens;
-    p = llmsim_cs_ws(p, end);
-    if (p >= end || *p != '}')
-        return NULL;
-    p = llmsim_cs_ws(p + 1, end);
-    return p < end && *p == ']' ? p + 1 : NULL;
-}
-
-/* The "parts" member at p (on its key's quote) as llmsim_gs_parts reads it. */
-static inline const char *llmsim_gs_parts_member(const char *p, const char *end,
-                                                 const char **s, size_t *n,
-                                                 llmsim_gemini_scan_t *out)
-{
-    if (p >= end || *p != '"' || !llmsim_cs_lit(p, end, "parts", 5) ||
-        (p = llmsim_cs_colon(p, end, 5)) == NULL)
-        return NULL;
-    return llmsim_gs_parts(p, end, s, n, out);
-}
-
-/* One content object at p (on its '{'); the byte after it, or NULL. */
-static inline const char *llmsim_gs_content(const char *p, const char *end,
-                                            llmsim_gemini_scan_t *out)
-{
-    const char *text = NULL;
-    size_t text_len = 0;
-    int more, role = 0;     /* 1: user, 2: model */
-    p = llmsim_cs_ws(p + 1, end);
-    do {
-        if (p >= end || *p != '"')
-            return NULL;
-        if (llmsim_cs_lit(p, end, "role", 4) && !role) {
-            if ((p = llmsim_cs_colon(p, end, 4)) == NULL || p >= end || *p != '"')
-                return NULL;
-            if (llmsim_cs_lit(p, end, "user", 4)) {
-                role = 1;
-                p += 6;
-            } else if (llmsim_cs_lit(p, end, "model", 5)) {
-                role = 2;
-                p += 7;
-            } else {
-                return NULL;
-            }
-        } else if (text == NULL) {
-            if ((p = llmsim_gs_parts_member(p, end, &text, &text_len, out)) == NULL)
-                return NULL;
-        } else {
-            return NULL;
-        }
-    } while ((more = llmsim_cs_next(&p, end, '}')) == 1);
-    if (more < 0 || !role || text == NULL)
-        return NULL;
-    if (role == 1) {
-        out->last_user = text;
-        out->last_user_len = text_len;
-    }
-    out->messages++;
-    return p;
-}
-
-/* The contents array at p (on its '['); the byte after it, or NULL. */
-static inline const char *llmsim_gs_contents(const char *p, const char *end,
-                                             llmsim_gemini_scan_t *out)
-{
-    int more;
-    if (p >= end || *p != '[')
-        return NULL;
-    p = llmsim_cs_ws(p + 1, end);
-    do {
-        if (p >= end || *p != '{' || (p = llmsim_gs_content(p, end, out)) == NULL)
-            return NULL;
-    } while ((more = llmsim_cs_next(&p, end, ']')) == 1);
-    return more == 0 ? p : NULL;
-}
-
-/* The systemInstruction object at p: {"parts": [{"text": string}]}; the byte after it, or
- * NULL. */
+/* The systemInstruction object at p: {"parts": [{"text": string}]}, its tokens added to
+ * out->content_tokens; the byte after it, or NULL. */
 static inline const char *llmsim_gs_system(const char *p, const char *end,
                                            llmsim_gemini_scan_t *out)
 {
     const char *text;
-    size_t text_len;
+    size_t text_len, tokens;
     if (p >= end || *p != '{')
         return NULL;
     p = llmsim_cs_ws(p + 1, end);
-    if ((p = llmsim_gs_parts_member(p, end, &text, &text_len, out)) == NULL)
+    if (p >= end || *p != '"' || !llmsim_cs_lit(p, end, "parts", 5) ||
+        (p = llmsim_cs_colon(p, end, 5)) == NULL ||
+        (p = llmsim_cs_parts(p, end, &text, &text_len, &tokens)) == NULL)
         return NULL;
+    out->content_tokens += tokens;
     p = llmsim_cs_ws(p, end);
     return p < end && *p == '}' ? p + 1 : NULL;
 }
@@ -169,7 +83,7 @@ llmsim_gs_value(int key, const char *p, const char *end, void *o)
     llmsim_gemini_scan_t *out = (llmsim_gemini_scan_t *)o;
     switch (key) {
     case LLMSIM_CS_CONTENTS:
-        return llmsim_gs_contents(p, end, out);
+        return llmsim_cs_messages(p, end, out, LLMSIM_CS_GEMINI);
     case LLMSIM_CS_SYSTEM:
         return llmsim_gs_system(p, end, out);
     default: /* LLMSIM_CS_CONFIG */
