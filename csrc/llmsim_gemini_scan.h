@@ -95,9 +95,8 @@ llmsim_gs_value(int key, const char *p, const char *end, void *o)
  * undefined). */
 static inline int llmsim_gemini_scan(const char *body, size_t n, llmsim_gemini_scan_t *out)
 {
-    int seen;
     memset(out, 0, sizeof(*out));
-    seen = llmsim_cs_object(body, n, LLMSIM_CS_GEMINI, llmsim_gs_value, out);
+    const int seen = llmsim_cs_object(body, n, LLMSIM_CS_GEMINI, llmsim_gs_value, out);
     return seen >= 0 && (seen & LLMSIM_CS_CONTENTS);
 }
 

@@ -4,6 +4,7 @@ spelled so that only the full decoder reads it; every other body goes to the dec
 the errors it always had."""
 
 import json
+import random
 import re
 
 import pytest
@@ -149,17 +150,21 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers):
             assert fake.calls[-1:] == planned
 
 
+def random_texts():
+    """200 texts (the same each time) of words past 8 letters, numbers past 3 digits, runs of
+    spaces and other bytes, empty ones too."""
+    rnd = random.Random(3)
+    pieces = ["a", "abcdefgh", "abcdefghijklmnopq", "1", "1234567", " ", "   ", ".", "-",
+              "x1y", "'", "Summarise this paragraph for me. "]
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randrange(12))) for _ in range(200)]
+
+
 def test_scanned_prompts_count_as_decoded_ones(decodes):
     """The system prompt and every message's content, counted by the scanner, give the input
     tokens the decoder's count gives: words past 8 letters, numbers past 3 digits, runs of
     spaces, an empty system prompt counted as none."""
-    import random
-    rnd = random.Random(3)
     handler = handlers(planner=Seeded({}, global_seed=7))["anthropic.messages"][2]
-    pieces = ["a", "abcdefgh", "abcdefghijklmnopq", "1", "1234567", " ", "   ", ".", "-",
-              "x1y", "'", "Summarise this paragraph for me. "]
-    for _ in range(200):
-        text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(12)))
+    for text in random_texts():
         body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 1, "system": text[::-1],
                            "messages": [{"role": "user", "content": text},
                                         {"role": "assistant", "content": text[:3]}]}).encode()

@@ -4,7 +4,6 @@ array) or not, as the same JSON spelled so that only the full decoder reads it; 
 body goes to the decoder, with the errors it always had."""
 
 import json
-import random
 import re
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from llmsim.errors import ApiError
 from openai_fakes import FakeReq, decoded_spelling, decoder_calls, outcome as answered
 from provider_fakes import handlers
-from test_anthropic_scan import HEADERS, Seeded, SeededFake
+from test_anthropic_scan import HEADERS, Seeded, SeededFake, random_texts
 
 _IDS = re.compile(rb'(?<="responseId":")[^"]+')
 MODEL = b"gemini-2.5-flash"
@@ -39,18 +38,13 @@ SCANNED = [
 # to the same error.
 SCANNED_THEN_DECODED = [HELLO + b',"generationConfig":{"maxOutputTokens":100000000}}']
 # Bodies it leaves to the decoder: different values, errors, or just unusual spellings.
-UNSCANNED = [
-    HELLO.replace(b"Hello", b"tab\\there") + b'}',
-    HELLO.replace(b"Hello", b"w\xc3\xb6rld") + b'}',
-    HELLO.replace(b'"user"', b'"function"') + b'}',
-    HELLO.replace(b'"user"', b'"system"') + b'}',
-    HELLO.replace(b'"role":"user",', b'') + b'}',
-    HELLO.replace(b'{"text":"Hello"}', b'{"text":"Hello"},{"text":"again"}') + b'}',
-    HELLO.replace(b'{"text":"Hello"}', b'') + b'}',
-    HELLO.replace(b'{"text":"Hello"}', b'{"text":"Hello","thought":true}') + b'}',
-    HELLO.replace(b'"Hello"', b'null') + b'}',
-    HELLO.replace(b'}]}]', b'}],"role":"user"}]') + b'}',
-    HELLO.replace(b'}]}]', b'}],"parts":[]}]') + b'}',
+UNSCANNED = [HELLO.replace(old, new) + b'}' for old, new in [
+    (b"Hello", b"tab\\there"), (b"Hello", b"w\xc3\xb6rld"), (b'"user"', b'"function"'),
+    (b'"user"', b'"system"'), (b'"role":"user",', b''),
+    (b'{"text":"Hello"}', b'{"text":"Hello"},{"text":"again"}'), (b'{"text":"Hello"}', b''),
+    (b'{"text":"Hello"}', b'{"text":"Hello","thought":true}'), (b'"Hello"', b'null'),
+    (b'}]}]', b'}],"role":"user"}]'), (b'}]}]', b'}],"parts":[]}]'),
+]] + [
     HELLO + b',"contents":[]}',
     HELLO + b',"generationConfig":{"maxOutputTokens":0}}',
     HELLO + b',"generationConfig":{"maxOutputTokens":-1}}',
@@ -126,12 +120,8 @@ def test_scanned_bodies_answer_as_decoded_ones(decodes, headers, form):
 def test_scanned_prompts_count_as_decoded_ones(decodes):
     """The system instruction and every part's text, counted by the scanner, give the prompt
     tokens the decoder's count gives."""
-    rnd = random.Random(3)
     handler = handlers(planner=Seeded({}, global_seed=7))["gemini.generate_content"][2]
-    pieces = ["a", "abcdefgh", "abcdefghijklmnopq", "1", "1234567", " ", "   ", ".", "-",
-              "x1y", "'", "Summarise this paragraph for me. "]
-    for _ in range(200):
-        text = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(12)))
+    for text in random_texts():
         body = json.dumps({"systemInstruction": {"parts": [{"text": text[::-1]}]},
                            "contents": [{"role": "user", "parts": [{"text": text}]},
                                         {"role": "model", "parts": [{"text": text[:3]}]}],
